@@ -1,0 +1,265 @@
+//! The contract between the host (the VM layer) and the guest image of a
+//! hyperlight-js micro-VM.
+//!
+//! This crate is `no_std` and has no dependencies so that both the host
+//! crates and the freestanding guest can share it. It defines:
+//!
+//! * the fixed guest-physical addresses of the low system area
+//!   ([`layout`]);
+//! * the I/O ports the guest may use to exit to the host ([`port`]);
+//! * the [`ControlPage`], a host-written, guest-read-only page describing
+//!   the memory layout and carrying the host clock and entropy;
+//! * the framing of messages in the input and output buffers
+//!   ([`MsgHeader`]) and of records in the print buffer ([`PrintHeader`]).
+//!
+//! Guest memory is identity mapped: a guest virtual address equals its
+//! guest physical address. See `docs/guest-abi.md` for the full picture.
+#![no_std]
+
+/// Version of this ABI. The host refuses a guest whose `ControlPage`
+/// handshake reports another version.
+pub const ABI_VERSION: u32 = 1;
+
+/// Size of a guest page (4 KiB, the only page size used).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Fixed guest-physical addresses of the low area, below the guest image.
+///
+/// Everything here except the control page and the TLS page is mapped
+/// supervisor-only: the ring-3 guest cannot read or write it.
+pub mod layout {
+    /// The first page is never mapped, so that null dereferences fault.
+    pub const NULL_GUARD: u64 = 0x0000;
+    /// GDT (first half of the page) and IDT (second half). Supervisor only.
+    pub const GDT_IDT: u64 = 0x1000;
+    /// Offset of the IDT inside the [`GDT_IDT`] page.
+    pub const IDT_OFFSET: u64 = 0x800;
+    /// 64-bit TSS followed by its I/O permission bitmap (3 pages).
+    pub const TSS: u64 = 0x2000;
+    /// Ring-0 exception stubs (one page of code). Supervisor only.
+    pub const FAULT_STUBS: u64 = 0x5000;
+    /// Where the ring-0 fault stubs record the fault (see [`super::FaultInfo`]).
+    pub const FAULT_INFO: u64 = 0x6000;
+    /// Ring-0 stack used when an exception is delivered (2 pages, grows down
+    /// from [`RING0_STACK_TOP`]).
+    pub const RING0_STACK: u64 = 0x7000;
+    /// Top of the ring-0 stack.
+    pub const RING0_STACK_TOP: u64 = 0x9000;
+    /// The [`super::ControlPage`]: host-written, guest read-only.
+    pub const CONTROL_PAGE: u64 = 0x9000;
+    /// Thread-local block for the guest's C library: the FS base points
+    /// here. The host writes the self pointer at offset 0 and a stack
+    /// protector canary at offset 0x28. Guest read-write.
+    pub const TLS_PAGE: u64 = 0xA000;
+    /// Size of the TLS block.
+    pub const TLS_SIZE: u64 = 0x1000;
+    /// Lowest address a guest image may be linked at. Everything from here
+    /// up is laid out by the host from the sandbox configuration.
+    pub const IMAGE_MIN_BASE: u64 = 0x10_0000;
+}
+
+/// I/O ports the guest uses to exit to the host. Any other port is a
+/// protocol violation that poisons the sandbox.
+///
+/// The value written (`out dx, eax`) is given with each port.
+pub mod port {
+    /// The guest is idle and waiting for the next request. The first exit
+    /// after boot on this port means "ready"; every later one means the
+    /// answer to the current request is in the output buffer. Value:
+    /// unused (write 0).
+    pub const DONE: u16 = 0x0E10;
+    /// Guest → host call: the request is in the output buffer; the host
+    /// writes its answer to the input buffer and resumes the guest.
+    /// Value: unused (write 0).
+    pub const HOST_CALL: u16 = 0x0E11;
+    /// The print buffer is full: the host drains it and resumes the guest.
+    /// Value: unused (write 0).
+    pub const PRINT_FLUSH: u16 = 0x0E12;
+    /// The guest aborts: a UTF-8 message is in the output buffer framed
+    /// by a [`super::MsgHeader`]. The sandbox is poisoned. Value: an abort
+    /// code chosen by the guest.
+    pub const ABORT: u16 = 0x0E13;
+    /// Written only by the ring-0 exception stubs: the guest faulted and
+    /// [`super::FaultInfo`] describes how. The sandbox is poisoned. Value:
+    /// the exception vector.
+    pub const FAULT: u16 = 0x0E14;
+
+    /// Every port the TSS I/O bitmap lets ring 3 use.
+    pub const GUEST_PORTS: [u16; 4] = [DONE, HOST_CALL, PRINT_FLUSH, ABORT];
+}
+
+/// A region of guest memory: `[base, base + size)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Region {
+    /// Guest address of the first byte.
+    pub base: u64,
+    /// Size in bytes (a multiple of [`PAGE_SIZE`]).
+    pub size: u64,
+}
+
+impl Region {
+    /// One past the last byte.
+    pub const fn end(&self) -> u64 {
+        self.base + self.size
+    }
+
+    /// Whether `[addr, addr + len)` lies entirely inside the region.
+    pub const fn contains_range(&self, addr: u64, len: u64) -> bool {
+        match addr.checked_add(len) {
+            Some(end) => addr >= self.base && end <= self.end(),
+            None => false,
+        }
+    }
+}
+
+/// Magic value at the start of the [`ControlPage`] (`"HLJSCTRL"`).
+pub const CONTROL_MAGIC: u64 = u64::from_le_bytes(*b"HLJSCTRL");
+
+/// Number of entropy bytes the host refreshes before every request.
+pub const ENTROPY_BYTES: usize = 64;
+
+/// The control page at [`layout::CONTROL_PAGE`]. Written by the host only;
+/// mapped read-only for the guest. The guest receives its address in `rdi`
+/// at entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ControlPage {
+    /// Always [`CONTROL_MAGIC`].
+    pub magic: u64,
+    /// Always [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// The guest image (ELF `PT_LOAD` segments).
+    pub image: Region,
+    /// The heap, for the guest's allocator.
+    pub heap: Region,
+    /// The stack; `rsp` starts at its end.
+    pub stack: Region,
+    /// Host → guest messages (read-only for the guest).
+    pub input: Region,
+    /// Guest → host messages.
+    pub output: Region,
+    /// Batched print/log records (see [`PrintHeader`]).
+    pub print: Region,
+    /// Wall-clock time (nanoseconds since the Unix epoch) written by the
+    /// host just before it last resumed the guest.
+    pub host_time_unix_ns: u64,
+    /// A monotonic clock (nanoseconds, arbitrary origin) written at the same
+    /// moment as `host_time_unix_ns`.
+    pub host_monotonic_ns: u64,
+    /// Counts requests: incremented by the host before each host → guest
+    /// request.
+    pub request_seq: u64,
+    /// Fresh random bytes from the host's CSPRNG, replaced before each
+    /// request (so a restored guest never replays the same entropy).
+    pub entropy: [u8; ENTROPY_BYTES],
+}
+
+/// What the ring-0 exception stubs record at [`layout::FAULT_INFO`] before
+/// they exit on [`port::FAULT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultInfo {
+    /// Exception vector (0..32).
+    pub vector: u64,
+    /// Error code pushed by the CPU, or 0.
+    pub error_code: u64,
+    /// Faulting instruction pointer.
+    pub rip: u64,
+    /// Stack pointer at the fault.
+    pub rsp: u64,
+    /// CR2 (the faulting address for a page fault).
+    pub cr2: u64,
+}
+
+/// Header of a message in the input or output buffer. The payload
+/// (`len` bytes) follows immediately.
+///
+/// The VM layer moves tagged byte strings; what a tag means is up to the
+/// layer above (see the `hyperlight-js` request tags).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MsgHeader {
+    /// What kind of message this is.
+    pub tag: u32,
+    /// Payload length in bytes.
+    pub len: u32,
+}
+
+/// Size of [`MsgHeader`] in bytes.
+pub const MSG_HEADER_SIZE: usize = 8;
+
+/// Header of the print buffer: the guest appends records after it and
+/// bumps `used`; the host drains them at every exit and resets `used`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PrintHeader {
+    /// Bytes of records after the header.
+    pub used: u64,
+}
+
+/// Size of [`PrintHeader`] in bytes.
+pub const PRINT_HEADER_SIZE: usize = 8;
+
+/// Header of one print record: `len` bytes of UTF-8 follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PrintRecord {
+    /// Severity: see [`print_level`].
+    pub level: u32,
+    /// Length of the text in bytes.
+    pub len: u32,
+}
+
+/// Size of [`PrintRecord`] in bytes.
+pub const PRINT_RECORD_SIZE: usize = 8;
+
+/// Levels of a [`PrintRecord`].
+pub mod print_level {
+    /// `print(...)`.
+    pub const PRINT: u32 = 0;
+    /// `console.debug`.
+    pub const DEBUG: u32 = 1;
+    /// `console.log` / `console.info`.
+    pub const INFO: u32 = 2;
+    /// `console.warn`.
+    pub const WARN: u32 = 3;
+    /// `console.error`.
+    pub const ERROR: u32 = 4;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_area_is_below_the_image_and_page_aligned() {
+        let fixed = [
+            layout::GDT_IDT,
+            layout::TSS,
+            layout::FAULT_STUBS,
+            layout::FAULT_INFO,
+            layout::RING0_STACK,
+            layout::CONTROL_PAGE,
+            layout::TLS_PAGE,
+        ];
+        for a in fixed {
+            assert_eq!(a % PAGE_SIZE, 0, "{a:#x} is not page aligned");
+            assert!(a < layout::IMAGE_MIN_BASE);
+        }
+        assert!(core::mem::size_of::<ControlPage>() as u64 <= PAGE_SIZE);
+        assert_eq!(core::mem::size_of::<MsgHeader>(), MSG_HEADER_SIZE);
+        assert_eq!(core::mem::size_of::<PrintRecord>(), PRINT_RECORD_SIZE);
+    }
+
+    #[test]
+    fn region_range_checks_do_not_overflow() {
+        let r = Region { base: 0x1000, size: 0x1000 };
+        assert!(r.contains_range(0x1000, 0x1000));
+        assert!(!r.contains_range(0x1000, 0x1001));
+        assert!(!r.contains_range(0xfff, 1));
+        assert!(!r.contains_range(u64::MAX, 2));
+    }
+}
