@@ -16,6 +16,8 @@
 //! guest physical address. See `docs/guest-abi.md` for the full picture.
 #![no_std]
 
+pub mod js;
+
 /// Version of this ABI. The host refuses a guest whose `ControlPage`
 /// handshake reports another version.
 pub const ABI_VERSION: u32 = 1;
