@@ -63,7 +63,13 @@ pub mod layout {
 /// I/O ports the guest uses to exit to the host. Any other port is a
 /// protocol violation that poisons the sandbox.
 ///
-/// The value written (`out dx, eax`) is given with each port.
+/// The value written is given with each port. **Use byte-sized accesses
+/// (`out dx, al`)**: the CPU checks one I/O-bitmap bit per byte of the
+/// access, so `out dx, eax` on port `p` needs `p..p+3` to be allowed. That
+/// works for [`DONE`] and [`HOST_CALL`] (whose neighbours are guest ports
+/// too) but a 4-byte access to [`ABORT`] touches [`FAULT`], which ring 3
+/// may never use, and faults with #GP. The host reads the value from the
+/// first byte only.
 pub mod port {
     /// The guest is idle and waiting for the next request. The first exit
     /// after boot on this port means "ready"; every later one means the
@@ -78,8 +84,8 @@ pub mod port {
     /// Value: unused (write 0).
     pub const PRINT_FLUSH: u16 = 0x0E12;
     /// The guest aborts: a UTF-8 message is in the output buffer framed
-    /// by a [`super::MsgHeader`]. The sandbox is poisoned. Value: an abort
-    /// code chosen by the guest.
+    /// by a [`super::MsgHeader`] (its `tag` is ignored). The sandbox is
+    /// poisoned. Value: an abort code (one byte) chosen by the guest.
     pub const ABORT: u16 = 0x0E13;
     /// Written only by the ring-0 exception stubs: the guest faulted and
     /// [`super::FaultInfo`] describes how. The sandbox is poisoned. Value:
@@ -131,8 +137,15 @@ pub struct ControlPage {
     pub magic: u64,
     /// Always [`ABI_VERSION`].
     pub abi_version: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// Cooperative interrupt request. The host may set it to a non-zero
+    /// value *while the guest runs* (a plain aligned 32-bit store) to ask
+    /// the JavaScript engine to stop the current call at its next interrupt
+    /// check: the call then answers with an uncatchable `InternalError:
+    /// interrupted` exception and the guest stays usable. The host clears it
+    /// (writes 0) before it sends the next request. The guest only reads it.
+    /// This is the polite path; killing the vCPU remains the hard one (a
+    /// regex backtrack or a host call may not reach an interrupt check).
+    pub interrupt: u32,
     /// The guest image (ELF `PT_LOAD` segments).
     pub image: Region,
     /// The heap, for the guest's allocator.
@@ -193,8 +206,17 @@ pub struct MsgHeader {
 /// Size of [`MsgHeader`] in bytes.
 pub const MSG_HEADER_SIZE: usize = 8;
 
+/// Tag of the answer to a guest → host call when the host function failed:
+/// the payload is the UTF-8 error message. Host functions must not use this
+/// tag for a successful answer.
+pub const HOST_ERROR_TAG: u32 = u32::MAX;
+
 /// Header of the print buffer: the guest appends records after it and
 /// bumps `used`; the host drains them at every exit and resets `used`.
+///
+/// Records are packed back to back with no padding (read them unaligned):
+/// a [`PrintRecord`] header and its text, then the next record. When the
+/// next record does not fit, the guest exits on [`port::PRINT_FLUSH`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PrintHeader {

@@ -1,0 +1,289 @@
+//! Stopping a running guest from another thread.
+//!
+//! Protocol (see `docs/guest-abi.md`, "Cancellation"):
+//!
+//! * Every call (and the boot) gets a fresh *generation* number. The vCPU
+//!   thread publishes it, its thread id and whether it is inside a host
+//!   callback in [`Shared::state`], under a mutex.
+//! * [`InterruptHandle::kill`] takes the mutex. With no call running it does
+//!   nothing, so a kill between calls cannot leak into the next one.
+//!   Otherwise it records the generation as cancelled, and unless the vCPU
+//!   thread is in a host callback (which it must not interrupt), sets
+//!   `kvm_run.immediate_exit` *then* sends `SIGRTMIN` to the vCPU thread,
+//!   and waits on a condition variable for the call to end, re-kicking with
+//!   a growing back-off until it does.
+//! * The vCPU thread checks the cancelled generation before every entry into
+//!   the guest and after every exit; `KVM_RUN` returns `EINTR` when kicked.
+//!   When it ends the call it clears `immediate_exit` and wakes the killer.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+/// State shared between a [`crate::Vm`] and its interrupt handles.
+pub(crate) struct Shared {
+    state: Mutex<KickState>,
+    ended: Condvar,
+    /// The generation that `kill` cancelled (0: none).
+    cancelled: AtomicU64,
+}
+
+struct KickState {
+    /// False once the VM is dropped: `immediate_exit` is then gone.
+    alive: bool,
+    /// Address of `kvm_run.immediate_exit`.
+    immediate_exit: *const AtomicU8,
+    /// Host address of `ControlPage::interrupt` in guest memory.
+    guest_interrupt: *const AtomicU32,
+    /// The generation of the running call, 0 when none runs.
+    generation: u64,
+    /// The last generation handed out.
+    last_generation: u64,
+    /// The vCPU thread while a call runs.
+    thread: libc::pthread_t,
+    /// Whether the vCPU thread is inside a host callback.
+    in_host_call: bool,
+}
+
+// SAFETY: the raw pointer is only dereferenced under the mutex while
+// `alive` is true, i.e. while the vCPU's `kvm_run` mapping exists.
+unsafe impl Send for KickState {}
+
+impl Shared {
+    /// `immediate_exit` points into the vCPU's `kvm_run`, `guest_interrupt`
+    /// at `ControlPage::interrupt` in guest memory (4-byte aligned); both
+    /// must stay valid until [`Shared::shut`].
+    pub(crate) fn new(immediate_exit: *mut u8, guest_interrupt: *mut u32) -> Arc<Self> {
+        install_signal_handler();
+        Arc::new(Self {
+            state: Mutex::new(KickState {
+                alive: true,
+                immediate_exit: immediate_exit as *const AtomicU8,
+                guest_interrupt: guest_interrupt as *const AtomicU32,
+                generation: 0,
+                last_generation: 0,
+                thread: 0,
+                in_host_call: false,
+            }),
+            ended: Condvar::new(),
+            cancelled: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, KickState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_immediate_exit(st: &KickState, v: u8) {
+        if st.alive {
+            // SAFETY: `alive` means the kvm_run mapping exists; the byte is
+            // accessed atomically by both threads.
+            unsafe { (*st.immediate_exit).store(v, Ordering::SeqCst) };
+        }
+    }
+
+    /// Starts a call on the current thread; returns its generation.
+    pub(crate) fn begin(&self) -> u64 {
+        unblock_signal_on_this_thread();
+        let mut st = self.lock();
+        st.last_generation += 1;
+        st.generation = st.last_generation;
+        // SAFETY: pthread_self has no preconditions.
+        st.thread = unsafe { libc::pthread_self() };
+        st.in_host_call = false;
+        Self::set_immediate_exit(&st, 0);
+        if st.alive {
+            // SAFETY: `alive` means guest memory is mapped; the field is
+            // 4-byte aligned and only accessed atomically by the host.
+            unsafe { (*st.guest_interrupt).store(0, Ordering::SeqCst) };
+        }
+        st.generation
+    }
+
+    fn request_interrupt(&self) -> bool {
+        let st = self.lock();
+        if !st.alive || st.generation == 0 {
+            return false;
+        }
+        // SAFETY: as in `begin`.
+        unsafe { (*st.guest_interrupt).store(1, Ordering::SeqCst) };
+        true
+    }
+
+    /// Ends the call `generation` and wakes any waiting `kill`.
+    pub(crate) fn end(&self, generation: u64) {
+        let mut st = self.lock();
+        debug_assert_eq!(st.generation, generation);
+        st.generation = 0;
+        st.in_host_call = false;
+        Self::set_immediate_exit(&st, 0);
+        drop(st);
+        self.ended.notify_all();
+    }
+
+    /// Whether `generation` was killed.
+    pub(crate) fn is_cancelled(&self, generation: u64) -> bool {
+        self.cancelled.load(Ordering::SeqCst) == generation
+    }
+
+    /// After `KVM_RUN` returned `EINTR`: re-arm for the next entry unless
+    /// this call was killed (then `immediate_exit` stays set).
+    pub(crate) fn after_kick(&self, generation: u64) {
+        let st = self.lock();
+        if !self.is_cancelled(generation) {
+            Self::set_immediate_exit(&st, 0);
+        }
+    }
+
+    /// Marks entry into / exit from a host callback.
+    pub(crate) fn set_in_host_call(&self, v: bool) {
+        self.lock().in_host_call = v;
+    }
+
+    /// Called by `Vm::drop` before the vCPU is closed.
+    pub(crate) fn shut(&self) {
+        let mut st = self.lock();
+        st.alive = false;
+        st.generation = 0;
+        drop(st);
+        self.ended.notify_all();
+    }
+
+    fn kill(&self) -> bool {
+        let mut st = self.lock();
+        let generation = st.generation;
+        if !st.alive || generation == 0 {
+            return false;
+        }
+        self.cancelled.store(generation, Ordering::SeqCst);
+        let mut backoff = Duration::from_micros(50);
+        loop {
+            if st.generation != generation {
+                return true;
+            }
+            if st.in_host_call {
+                // The call ends as soon as the callback returns; do not
+                // interrupt the host's own code with a signal.
+                return true;
+            }
+            Self::set_immediate_exit(&st, 1);
+            // SAFETY: the thread is inside a call (generation != 0), and a
+            // call cannot end without taking this mutex, so the thread id is
+            // valid. The handler for SIGRTMIN is installed (`Shared::new`).
+            unsafe { libc::pthread_kill(st.thread, libc::SIGRTMIN()) };
+            st = self
+                .ended
+                .wait_timeout(st, backoff)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            backoff = (backoff * 2).min(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Stops the guest from any thread. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct InterruptHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for InterruptHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterruptHandle").finish_non_exhaustive()
+    }
+}
+
+impl InterruptHandle {
+    /// Cancels the call running now, if any: it returns
+    /// [`Error::Cancelled`](crate::Error::Cancelled) and poisons the VM.
+    ///
+    /// Returns `true` if a call was running. Then, if the guest was running,
+    /// `kill` returns once the call has ended; if the vCPU thread was inside
+    /// a host callback, it returns at once and the call ends when the
+    /// callback returns (the callback can watch
+    /// [`CancelToken::is_cancelled`] to give up early). A kill while no call
+    /// runs does nothing and returns `false`.
+    pub fn kill(&self) -> bool {
+        self.shared.kill()
+    }
+
+    /// The polite path: sets `ControlPage::interrupt` while a call runs, so
+    /// a guest that polls it can stop the current call by itself and stay
+    /// usable. The flag is cleared when the next call starts. Returns
+    /// `false` (and does nothing) if no call is running.
+    pub fn request_interrupt(&self) -> bool {
+        self.shared.request_interrupt()
+    }
+}
+
+/// Lets a host callback see that its call was killed.
+#[derive(Clone)]
+pub struct CancelToken {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) generation: u64,
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl CancelToken {
+    /// Whether the call this callback serves has been killed. The callback
+    /// may then return early; its answer is discarded.
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.is_cancelled(self.generation)
+    }
+}
+
+extern "C" fn on_kick(_: libc::c_int) {}
+
+static SIGNAL: Once = Once::new();
+
+/// Installs the empty `SIGRTMIN` handler (no `SA_RESTART`, so `KVM_RUN`
+/// returns `EINTR`) and raises `RLIMIT_NOFILE` to its hard limit, once per
+/// process.
+pub(crate) fn install_signal_handler() {
+    SIGNAL.call_once(|| {
+        // SAFETY: a zeroed sigaction is a valid starting point; we set the
+        // handler to a function that does nothing, which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_kick as *const () as usize;
+            sa.sa_flags = 0;
+            libc::sigemptyset(&mut sa.sa_mask);
+            let rc = libc::sigaction(libc::SIGRTMIN(), &sa, std::ptr::null_mut());
+            assert_eq!(rc, 0, "installing the SIGRTMIN handler failed");
+        }
+        // SAFETY: plain getrlimit/setrlimit on a local struct.
+        unsafe {
+            let mut rl: libc::rlimit = std::mem::zeroed();
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+                rl.rlim_cur = rl.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            }
+        }
+    });
+}
+
+thread_local! {
+    static UNBLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn unblock_signal_on_this_thread() {
+    UNBLOCKED.with(|u| {
+        if !u.get() {
+            // SAFETY: manipulating this thread's signal mask with a local set.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGRTMIN());
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            }
+            u.set(true);
+        }
+    });
+}

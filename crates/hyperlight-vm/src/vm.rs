@@ -1,0 +1,767 @@
+//! The VM: creation and boot, the exit loop, the call protocol, snapshots.
+
+use std::mem::offset_of;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use hyperlight_abi::{
+    layout, port, ControlPage, FaultInfo, MsgHeader, PrintRecord, Region, ABI_VERSION,
+    CONTROL_MAGIC, ENTROPY_BYTES, HOST_ERROR_TAG, MSG_HEADER_SIZE, PAGE_SIZE, PRINT_HEADER_SIZE,
+    PRINT_RECORD_SIZE,
+};
+use kvm_bindings::{kvm_regs, kvm_userspace_memory_region, CpuId, KVM_MEM_LOG_DIRTY_PAGES};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+
+use crate::arch;
+use crate::config::{Layout, VmConfig};
+use crate::elf;
+use crate::fault::{self, FaultKind, GuestFault};
+use crate::interrupt::{CancelToken, InterruptHandle, Shared};
+use crate::memory::{is_zero, GuestMemory, SnapshotMemory};
+use crate::snapshot::{Snapshot, SnapshotInner, VcpuState};
+use crate::{Error, Result};
+
+/// What the guest can ask of the host while it serves a call.
+pub trait HostHandler {
+    /// A guest → host call with `tag` and `payload`. Return the answer's tag
+    /// and payload, or an error message (the guest receives it with tag
+    /// [`HOST_ERROR_TAG`]). An answer larger than the input buffer is
+    /// replaced by an error message saying so.
+    ///
+    /// `cancel` reports whether the call was killed meanwhile; a long
+    /// callback may poll it and give up early (the answer is then
+    /// discarded and the call returns [`Error::Cancelled`]).
+    fn host_call(
+        &mut self,
+        tag: u32,
+        payload: &[u8],
+        cancel: &CancelToken,
+    ) -> std::result::Result<(u32, Vec<u8>), String> {
+        let _ = (tag, payload, cancel);
+        Err("this sandbox has no host functions".into())
+    }
+
+    /// One print record (`level` is one of [`hyperlight_abi::print_level`];
+    /// invalid UTF-8 is replaced). Records arrive in the order the guest
+    /// wrote them, with the exit that follows.
+    fn print(&mut self, level: u32, text: &str) {
+        let _ = (level, text);
+    }
+
+    /// The guest asked for its prints to be flushed (port `PRINT_FLUSH`);
+    /// called after the records were delivered.
+    fn flush(&mut self) {}
+}
+
+/// A [`HostHandler`] with no host functions that drops prints.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullHandler;
+
+impl HostHandler for NullHandler {}
+
+/// The guest's answer to [`Vm::call`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The tag the guest chose.
+    pub tag: u32,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+struct Host {
+    kvm: Kvm,
+    cpuid: CpuId,
+}
+
+// SAFETY: `Kvm` is a file descriptor; `CpuId` is plain data only read after
+// initialisation.
+unsafe impl Sync for Host {}
+// SAFETY: as above.
+unsafe impl Send for Host {}
+
+static HOST: OnceLock<Host> = OnceLock::new();
+
+fn host() -> Result<&'static Host> {
+    if let Some(h) = HOST.get() {
+        return Ok(h);
+    }
+    let kvm = Kvm::new().map_err(Error::kvm("open /dev/kvm"))?;
+    let cpuid = kvm
+        .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+        .map_err(Error::kvm("GET_SUPPORTED_CPUID"))?;
+    let _ = HOST.set(Host { kvm, cpuid });
+    Ok(HOST.get().expect("just set"))
+}
+
+fn now_ns(clock: libc::clockid_t) -> u64 {
+    // SAFETY: clock_gettime writes into a local timespec.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid clock id and pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn random_bytes(buf: &mut [u8]) -> Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: writes at most `len - filled` bytes into `buf`.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Error::Os {
+                op: "getrandom",
+                source: e,
+            });
+        }
+        filled += n as usize;
+    }
+    Ok(())
+}
+
+/// What a vCPU exit was, detached from the `kvm_run` borrow.
+enum Exit {
+    Out(u16, u8),
+    In(u16),
+    Mmio(u64, bool),
+    Shutdown,
+    Hlt,
+    Internal(u32),
+    FailEntry(u64),
+    Kicked,
+    Other(String),
+}
+
+/// Why the exit loop stopped without an error.
+enum Stop {
+    Done,
+}
+
+/// One KVM micro-VM with one vCPU running a guest at ring 3.
+///
+/// Created booted and ready by [`Vm::new`]. Keep a `Vm` on one thread for
+/// its life (moving it is allowed, but the first run on a new thread is
+/// slower on some hosts).
+pub struct Vm {
+    id: u64,
+    layout: Layout,
+    vcpu: VcpuFd,
+    vm_fd: VmFd,
+    shared: Arc<Shared>,
+    poison: Option<String>,
+    /// Id of the snapshot that memory equals, except for pages in the KVM
+    /// dirty log and the host-dirty bitmap.
+    sync_point: Option<u64>,
+    /// Whether state that ring 3 cannot change may have changed since the
+    /// last snapshot/restore (a crash ran ring-0 code).
+    full_restore: bool,
+    request_seq: u64,
+    exits: u64,
+    // Last: unmapped after the VM and vCPU file descriptors are closed.
+    mem: GuestMemory,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("id", &self.id)
+            .field("layout", &self.layout)
+            .field("poisoned", &self.poison)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    /// Creates a VM for `elf` with the sizes in `config` and boots it until
+    /// the guest reports ready (its first exit on `DONE`). Prints during boot
+    /// are dropped and host calls fail; see [`Vm::new_with_handler`].
+    pub fn new(config: &VmConfig, elf: &[u8]) -> Result<Self> {
+        Self::new_with_handler(config, elf, &mut NullHandler)
+    }
+
+    /// Like [`Vm::new`], with `handler` serving prints and host calls made
+    /// during boot.
+    pub fn new_with_handler(
+        config: &VmConfig,
+        elf: &[u8],
+        handler: &mut dyn HostHandler,
+    ) -> Result<Self> {
+        let image = elf::parse(elf)?;
+        let layout = Layout::new(config, image.end)?;
+        let host = host()?;
+        let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
+        let mut mem = GuestMemory::new(layout.total as usize, true)?;
+
+        // SAFETY: the region is our own mapping of `total` bytes, which
+        // outlives the VM (it is dropped after `vm_fd`, see `Vm` fields).
+        unsafe {
+            vm_fd.set_user_memory_region(kvm_userspace_memory_region {
+                slot: 0,
+                flags: KVM_MEM_LOG_DIRTY_PAGES,
+                guest_phys_addr: 0,
+                memory_size: layout.total,
+                userspace_addr: mem.host_base() as u64,
+            })
+        }
+        .map_err(Error::kvm("SET_USER_MEMORY_REGION"))?;
+
+        // Guest memory contents before the first run.
+        let m = mem.as_mut_slice_untracked();
+        arch::write_system_tables(m);
+        let maps = arch::mappings(&layout, &image);
+        let cr3 = arch::build_page_tables(m, &layout, &maps);
+        for s in &image.segments {
+            let src = &elf[s.offset as usize..(s.offset + s.filesz) as usize];
+            m[s.vaddr as usize..s.vaddr as usize + src.len()].copy_from_slice(src);
+        }
+        let mut entropy = [0u8; ENTROPY_BYTES];
+        random_bytes(&mut entropy)?;
+        let cp = ControlPage {
+            magic: CONTROL_MAGIC,
+            abi_version: ABI_VERSION,
+            interrupt: 0,
+            image: layout.image,
+            heap: layout.heap,
+            stack: layout.stack,
+            input: layout.input,
+            output: layout.output,
+            print: layout.print,
+            host_time_unix_ns: now_ns(libc::CLOCK_REALTIME),
+            host_monotonic_ns: now_ns(libc::CLOCK_MONOTONIC),
+            request_seq: 0,
+            entropy,
+        };
+        mem.write_pod(layout::CONTROL_PAGE, &cp)?;
+        let mut canary = [0u8; 8];
+        random_bytes(&mut canary)?;
+        mem.write_pod(layout::TLS_PAGE, &layout::TLS_PAGE)?;
+        mem.write(layout::TLS_PAGE + 0x28, &canary)?;
+
+        // The vCPU: CPUID first, then long mode at ring 3.
+        let mut vcpu = vm_fd.create_vcpu(0).map_err(Error::kvm("CREATE_VCPU"))?;
+        vcpu.set_cpuid2(&host.cpuid)
+            .map_err(Error::kvm("SET_CPUID2"))?;
+        let mut sregs = vcpu.get_sregs().map_err(Error::kvm("GET_SREGS"))?;
+        arch::long_mode_sregs(&mut sregs, cr3);
+        vcpu.set_sregs(&sregs).map_err(Error::kvm("SET_SREGS"))?;
+        vcpu.set_regs(&kvm_regs {
+            rip: image.entry,
+            rsp: layout.stack.end(),
+            rdi: layout::CONTROL_PAGE,
+            // Bit 1 is reserved-one; IOPL = 0: the TSS I/O bitmap alone
+            // decides which ports ring 3 may use.
+            rflags: 0x2,
+            ..Default::default()
+        })
+        .map_err(Error::kvm("SET_REGS"))?;
+
+        let immediate_exit = &mut vcpu.get_kvm_run().immediate_exit as *mut u8;
+        let guest_interrupt = mem
+            .host_base()
+            .wrapping_add((layout::CONTROL_PAGE as usize) + offset_of!(ControlPage, interrupt))
+            .cast::<u32>();
+        let shared = Shared::new(immediate_exit, guest_interrupt);
+        let mut vm = Vm {
+            id: next_id(),
+            layout,
+            vcpu,
+            vm_fd,
+            shared,
+            poison: None,
+            sync_point: None,
+            full_restore: true,
+            request_seq: 0,
+            exits: 0,
+            mem,
+        };
+        vm.run_call(handler).map_err(|e| match e {
+            Error::Poisoned { reason } => Error::VmExit(format!("boot failed: {reason}")),
+            e => e,
+        })?;
+        Ok(vm)
+    }
+
+    /// This VM's unique id (the lineage of its snapshots).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The guest memory map.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Largest request payload [`Vm::call`] accepts (and largest host-call
+    /// answer): the input buffer less its 8-byte header.
+    pub fn input_capacity(&self) -> usize {
+        self.layout.input_capacity()
+    }
+
+    /// Largest answer payload the guest can send.
+    pub fn output_capacity(&self) -> usize {
+        self.layout.output_capacity()
+    }
+
+    /// Why the VM is poisoned, if it is.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poison.as_deref()
+    }
+
+    /// A handle to stop calls from other threads.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Number of vCPU exits since creation (each costs tens of µs on
+    /// nested hosts; a call should take one).
+    pub fn exits(&self) -> u64 {
+        self.exits
+    }
+
+    /// Read-only view of all guest memory (address `n` is byte `n`).
+    pub fn memory(&self) -> &[u8] {
+        self.mem.as_slice()
+    }
+
+    /// The vCPU's general-purpose registers.
+    pub fn regs(&self) -> Result<kvm_regs> {
+        self.vcpu.get_regs().map_err(Error::kvm("GET_REGS"))
+    }
+
+    /// The vCPU's special registers.
+    pub fn sregs(&self) -> Result<kvm_bindings::kvm_sregs> {
+        self.vcpu.get_sregs().map_err(Error::kvm("GET_SREGS"))
+    }
+
+    /// Sends request `tag` + `payload` to the guest and runs it until it
+    /// answers. Host calls and prints on the way go to `handler`.
+    ///
+    /// Fails without sending if the VM is poisoned or the payload exceeds
+    /// [`Vm::input_capacity`]. Any failure of the guest poisons the VM.
+    pub fn call(
+        &mut self,
+        tag: u32,
+        payload: &[u8],
+        handler: &mut dyn HostHandler,
+    ) -> Result<Response> {
+        if let Some(reason) = &self.poison {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        if payload.len() > self.input_capacity() {
+            return Err(Error::InputTooLarge {
+                len: payload.len(),
+                capacity: self.input_capacity(),
+            });
+        }
+        self.write_message(tag, payload)?;
+        self.request_seq += 1;
+        self.refresh_control_page()?;
+        self.run_call(handler)?;
+        let output = self.layout.output;
+        let result = self
+            .read_message(output, "answer")
+            .map(|(tag, range)| Response {
+                tag,
+                payload: self.mem.as_slice()[range].to_vec(),
+            });
+        if let Err(e) = &result {
+            self.poison = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Runs the vCPU until the guest exits on DONE. On any error the VM is
+    /// poisoned with that error.
+    fn run_call(&mut self, handler: &mut dyn HostHandler) -> Result<()> {
+        // Poisoned until proven otherwise: a panicking host callback leaves
+        // the VM poisoned.
+        self.poison = Some("a call did not complete (a host callback panicked?)".into());
+        let generation = self.shared.begin();
+        struct End<'a>(&'a Shared, u64);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                self.0.end(self.1);
+            }
+        }
+        let end = End(&self.shared.clone(), generation);
+        let r = self.exit_loop(handler, generation);
+        drop(end);
+        match r {
+            Ok(Stop::Done) => {
+                self.poison = None;
+                Ok(())
+            }
+            Err(e) => {
+                if !matches!(e, Error::Poisoned { .. }) {
+                    self.poison = Some(e.to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn exit_loop(&mut self, handler: &mut dyn HostHandler, generation: u64) -> Result<Stop> {
+        loop {
+            if self.shared.is_cancelled(generation) {
+                return Err(Error::Cancelled);
+            }
+            let exit = match self.vcpu.run() {
+                Ok(VcpuExit::IoOut(p, data)) => Exit::Out(p, data.first().copied().unwrap_or(0)),
+                Ok(VcpuExit::IoIn(p, _)) => Exit::In(p),
+                Ok(VcpuExit::MmioRead(a, _)) => Exit::Mmio(a, false),
+                Ok(VcpuExit::MmioWrite(a, _)) => Exit::Mmio(a, true),
+                Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+                Ok(VcpuExit::Hlt) => Exit::Hlt,
+                Ok(VcpuExit::InternalError) => {
+                    // SAFETY: the exit reason says `internal` is the live
+                    // union member.
+                    Exit::Internal(unsafe {
+                        self.vcpu.get_kvm_run().__bindgen_anon_1.internal.suberror
+                    })
+                }
+                Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
+                Ok(VcpuExit::Intr) => Exit::Kicked,
+                Ok(other) => Exit::Other(format!("{other:?}")),
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Kicked,
+                Err(e) => {
+                    return Err(Error::Kvm {
+                        op: "RUN",
+                        source: e,
+                    })
+                }
+            };
+            self.exits += 1;
+            if let Exit::Kicked = exit {
+                self.shared.after_kick(generation);
+                continue;
+            }
+            // Prints are delivered with every exit, even a crash.
+            let printed = self.drain_print(handler);
+            let r = self.handle_exit(exit, handler, generation);
+            match (r, printed) {
+                (Ok(None), Ok(())) => continue,
+                (Ok(Some(stop)), Ok(())) => return Ok(stop),
+                (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn handle_exit(
+        &mut self,
+        exit: Exit,
+        handler: &mut dyn HostHandler,
+        generation: u64,
+    ) -> Result<Option<Stop>> {
+        match exit {
+            Exit::Out(port::DONE, _) => Ok(Some(Stop::Done)),
+            Exit::Out(port::HOST_CALL, _) => {
+                self.host_call(handler, generation)?;
+                Ok(None)
+            }
+            Exit::Out(port::PRINT_FLUSH, _) => {
+                handler.flush();
+                Ok(None)
+            }
+            Exit::Out(port::ABORT, code) => {
+                let output = self.layout.output;
+                let hdr: MsgHeader = self.mem.read_pod(output.base)?;
+                let len = (hdr.len as usize).min(self.output_capacity());
+                let start = (output.base as usize) + MSG_HEADER_SIZE;
+                let msg = String::from_utf8_lossy(&self.mem.as_slice()[start..start + len]);
+                Err(Error::GuestAbort {
+                    code,
+                    message: msg.into_owned(),
+                })
+            }
+            Exit::Out(port::FAULT, _) => {
+                self.full_restore = true;
+                let info: FaultInfo = self.mem.read_pod(layout::FAULT_INFO)?;
+                let mut code = [0u8; 16];
+                let code = match self.mem.read(info.rip, &mut code) {
+                    Ok(()) => &code[..],
+                    Err(_) => &[][..],
+                };
+                Err(Error::GuestFault(fault::classify(
+                    &self.layout,
+                    &info,
+                    code,
+                )))
+            }
+            Exit::Out(p, _) => Err(Error::Protocol(format!(
+                "the guest wrote to I/O port {p:#x}, which is not a port of the ABI"
+            ))),
+            Exit::In(p) => Err(Error::Protocol(format!(
+                "the guest read from I/O port {p:#x} (`in`); the ABI only allows `out`"
+            ))),
+            Exit::Mmio(addr, write) => Err(Error::VmExit(format!(
+                "MMIO {} at guest-physical address {addr:#x}, which is not backed by memory",
+                if write { "write" } else { "read" }
+            ))),
+            Exit::Shutdown => {
+                self.full_restore = true;
+                let regs = self.vcpu.get_regs().map_err(Error::kvm("GET_REGS"))?;
+                Err(Error::GuestFault(GuestFault {
+                    kind: FaultKind::TripleFault,
+                    rip: regs.rip,
+                    rsp: regs.rsp,
+                }))
+            }
+            Exit::Hlt => Err(Error::VmExit("the vCPU halted".into())),
+            Exit::Internal(sub) => {
+                self.full_restore = true;
+                let what = match sub {
+                    1 => "emulation failure (ring-0 code used an instruction the hypervisor cannot emulate)",
+                    2 => "simultaneous exceptions",
+                    3 => "delivery event failure",
+                    _ => "unknown",
+                };
+                let rip = self.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
+                Err(Error::VmExit(format!(
+                    "KVM internal error {sub} ({what}) at rip {rip:#x}"
+                )))
+            }
+            Exit::FailEntry(reason) => Err(Error::VmExit(format!(
+                "KVM could not enter the guest (hardware reason {reason:#x})"
+            ))),
+            Exit::Other(what) => Err(Error::VmExit(format!("unexpected vCPU exit {what}"))),
+            Exit::Kicked => Ok(None),
+        }
+    }
+
+    /// Validates the message header in `region` and returns its tag and the
+    /// payload's range in guest memory.
+    fn read_message(&self, region: Region, what: &str) -> Result<(u32, std::ops::Range<usize>)> {
+        let hdr: MsgHeader = self.mem.read_pod(region.base)?;
+        let capacity = region.size as usize - MSG_HEADER_SIZE;
+        if hdr.len as usize > capacity {
+            return Err(Error::Protocol(format!(
+                "the guest's {what} claims {} bytes but the output buffer holds at most {capacity}",
+                hdr.len
+            )));
+        }
+        let start = region.base as usize + MSG_HEADER_SIZE;
+        Ok((hdr.tag, start..start + hdr.len as usize))
+    }
+
+    fn write_message(&mut self, tag: u32, payload: &[u8]) -> Result<()> {
+        let input = self.layout.input;
+        debug_assert!(payload.len() <= self.input_capacity());
+        let hdr = MsgHeader {
+            tag,
+            len: payload.len() as u32,
+        };
+        self.mem.write_pod(input.base, &hdr)?;
+        self.mem.write(input.base + MSG_HEADER_SIZE as u64, payload)
+    }
+
+    fn host_call(&mut self, handler: &mut dyn HostHandler, generation: u64) -> Result<()> {
+        let (tag, range) = self.read_message(self.layout.output, "host call request")?;
+        let token = CancelToken {
+            shared: self.shared.clone(),
+            generation,
+        };
+        self.shared.set_in_host_call(true);
+        if token.is_cancelled() {
+            self.shared.set_in_host_call(false);
+            return Err(Error::Cancelled);
+        }
+        let answer = handler.host_call(tag, &self.mem.as_slice()[range], &token);
+        self.shared.set_in_host_call(false);
+        if token.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let (tag, mut data) = match answer {
+            Ok(a) => a,
+            Err(msg) => (HOST_ERROR_TAG, msg.into_bytes()),
+        };
+        let cap = self.input_capacity();
+        if data.len() > cap {
+            let msg = format!(
+                "the host's answer is {} bytes but the input buffer holds at most {cap}",
+                data.len()
+            );
+            return self.write_message(HOST_ERROR_TAG, &msg.as_bytes()[..msg.len().min(cap)]);
+        }
+        if tag == HOST_ERROR_TAG {
+            data.truncate(cap);
+        }
+        self.write_message(tag, &data)
+    }
+
+    /// Delivers the print records and resets the buffer.
+    fn drain_print(&mut self, handler: &mut dyn HostHandler) -> Result<()> {
+        let base = self.layout.print.base;
+        let used: u64 = self.mem.read_pod(base)?;
+        if used == 0 {
+            return Ok(());
+        }
+        self.mem.write_pod(base, &0u64)?;
+        let cap = self.layout.print_capacity() as u64;
+        if used > cap {
+            return Err(Error::Protocol(format!(
+                "the print buffer claims {used} bytes of records but holds at most {cap}"
+            )));
+        }
+        let records = base + PRINT_HEADER_SIZE as u64;
+        let mut off = 0u64;
+        while off < used {
+            if used - off < PRINT_RECORD_SIZE as u64 {
+                return Err(Error::Protocol(format!(
+                    "the print buffer ends with a truncated record header at offset {off}"
+                )));
+            }
+            let rec: PrintRecord = self.mem.read_pod(records + off)?;
+            off += PRINT_RECORD_SIZE as u64;
+            if rec.len as u64 > used - off {
+                return Err(Error::Protocol(format!(
+                    "a print record claims {} bytes but only {} remain in the buffer",
+                    rec.len,
+                    used - off
+                )));
+            }
+            let start = (records + off) as usize;
+            let text =
+                String::from_utf8_lossy(&self.mem.as_slice()[start..start + rec.len as usize]);
+            handler.print(rec.level, &text);
+            off += rec.len as u64;
+        }
+        Ok(())
+    }
+
+    fn refresh_control_page(&mut self) -> Result<()> {
+        // The fields written before each request are contiguous.
+        const T: usize = offset_of!(ControlPage, host_time_unix_ns);
+        const _: () = assert!(offset_of!(ControlPage, host_monotonic_ns) == T + 8);
+        const _: () = assert!(offset_of!(ControlPage, request_seq) == T + 16);
+        const _: () = assert!(offset_of!(ControlPage, entropy) == T + 24);
+        let mut buf = [0u8; 24 + ENTROPY_BYTES];
+        buf[0..8].copy_from_slice(&now_ns(libc::CLOCK_REALTIME).to_le_bytes());
+        buf[8..16].copy_from_slice(&now_ns(libc::CLOCK_MONOTONIC).to_le_bytes());
+        buf[16..24].copy_from_slice(&self.request_seq.to_le_bytes());
+        random_bytes(&mut buf[24..])?;
+        self.mem.write(layout::CONTROL_PAGE + T as u64, &buf)
+    }
+
+    /// Saves guest memory and vCPU state. The VM must not be poisoned.
+    ///
+    /// Costs a copy of the non-zero guest pages. From now on the VM tracks
+    /// which pages change, so [`Vm::restore`] of this snapshot copies back
+    /// only those.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        if let Some(reason) = &self.poison {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        // Reset the dirty log: from here on it lists what changes.
+        self.vm_fd
+            .get_dirty_log(0, self.layout.total as usize)
+            .map_err(Error::kvm("GET_DIRTY_LOG"))?;
+        self.mem.clear_host_dirty();
+        let end = self.layout.page_tables.base as usize;
+        let memory = SnapshotMemory::copy_of(&self.mem.as_slice()[..end])?;
+        let vcpu = VcpuState::capture(&self.vcpu)?;
+        let id = next_id();
+        self.sync_point = Some(id);
+        self.full_restore = false;
+        Ok(Snapshot {
+            inner: Arc::new(SnapshotInner {
+                id,
+                lineage: self.id,
+                memory,
+                vcpu,
+            }),
+        })
+    }
+
+    /// Puts the VM back into the state of `snapshot` and clears poisoning.
+    ///
+    /// If the VM's memory last equalled this snapshot (it was taken or last
+    /// restored here), only the pages dirtied since are copied; otherwise
+    /// every page that differs is. Fails with [`Error::ForeignSnapshot`] for
+    /// a snapshot of another VM.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let s = &snapshot.inner;
+        if s.lineage != self.id {
+            return Err(Error::ForeignSnapshot {
+                snapshot: s.lineage,
+                vm: self.id,
+            });
+        }
+        let r = self.restore_inner(s);
+        match &r {
+            Ok(()) => self.poison = None,
+            Err(e) => self.poison = Some(format!("restore failed: {e}")),
+        }
+        r
+    }
+
+    fn restore_inner(&mut self, s: &SnapshotInner) -> Result<()> {
+        let kvm_dirty = self
+            .vm_fd
+            .get_dirty_log(0, self.layout.total as usize)
+            .map_err(Error::kvm("GET_DIRTY_LOG"))?;
+        let host_dirty = self.mem.take_host_dirty();
+        let page = PAGE_SIZE as usize;
+        let pages = self.layout.page_tables.base as usize / page;
+        let src = s.memory.as_slice();
+        let dst = self.mem.as_mut_slice_untracked();
+        let same = self.sync_point == Some(s.id);
+        if same {
+            for (w, (k, h)) in kvm_dirty.iter().zip(host_dirty.iter()).enumerate() {
+                let mut bits = k | h;
+                while bits != 0 {
+                    let p = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if p < pages {
+                        dst[p * page..(p + 1) * page]
+                            .copy_from_slice(&src[p * page..(p + 1) * page]);
+                    }
+                }
+            }
+        } else {
+            for p in 0..pages {
+                let (d, sp) = (
+                    &mut dst[p * page..(p + 1) * page],
+                    &src[p * page..(p + 1) * page],
+                );
+                if d != sp && !(is_zero(sp) && is_zero(d)) {
+                    d.copy_from_slice(sp);
+                }
+            }
+        }
+        let full = self.full_restore || !same;
+        s.vcpu.apply(&self.vcpu, full)?;
+        self.sync_point = Some(s.id);
+        self.full_restore = false;
+        Ok(())
+    }
+
+    /// Test hook: corrupts the IDT so that the next guest exception cannot
+    /// be delivered and ends in a triple fault (`KVM_EXIT_SHUTDOWN`).
+    #[doc(hidden)]
+    pub fn __break_idt_for_tests(&mut self) -> Result<()> {
+        let idt = layout::GDT_IDT + layout::IDT_OFFSET;
+        self.mem.write(idt, &[0u8; 32 * 16])
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // No kill may touch `immediate_exit` once the vCPU is closed.
+        self.shared.shut();
+    }
+}
