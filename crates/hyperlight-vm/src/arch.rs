@@ -140,6 +140,7 @@ pub(crate) fn build_page_tables(mem: &mut [u8], l: &Layout, maps: &[(Region, Per
 
 /// GDT selectors.
 pub(crate) const KERNEL_CS: u16 = 0x08;
+#[allow(dead_code)]
 const KERNEL_DS: u16 = 0x10;
 /// User data/stack selector (RPL 3).
 pub(crate) const USER_DS: u16 = 0x18 | 3;
@@ -346,10 +347,9 @@ pub(crate) fn long_mode_sregs(s: &mut kvm_sregs, cr3: u64) {
         padding: 0,
     };
     s.gdt.base = layout::GDT_IDT;
-    s.gdt.limit = (TSS_SEL + 16 - 1) as u16;
+    s.gdt.limit = TSS_SEL + 16 - 1;
     s.idt.base = layout::GDT_IDT + layout::IDT_OFFSET;
     s.idt.limit = (IDT_ENTRIES * 16 - 1) as u16;
-    let _ = KERNEL_DS;
 }
 
 #[cfg(test)]

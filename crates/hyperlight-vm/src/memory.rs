@@ -183,9 +183,8 @@ unsafe impl Send for SnapshotMemory {}
 unsafe impl Sync for SnapshotMemory {}
 
 pub(crate) fn is_zero(page: &[u8]) -> bool {
-    let (pre, mid, post) = 
-        // SAFETY: any bit pattern is a valid u64.
-        unsafe { page.align_to::<u64>() };
+    // SAFETY: any bit pattern is a valid u64.
+    let (pre, mid, post) = unsafe { page.align_to::<u64>() };
     pre.iter().all(|&b| b == 0) && mid.iter().all(|&w| w == 0) && post.iter().all(|&b| b == 0)
 }
 

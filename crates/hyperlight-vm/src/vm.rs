@@ -199,7 +199,7 @@ impl Vm {
         let layout = Layout::new(config, image.end)?;
         let host = host()?;
         let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
-        let mut mem = GuestMemory::new(layout.total as usize, true)?;
+        let mut mem = GuestMemory::new(layout.total as usize, config.huge_pages)?;
 
         // SAFETY: the region is our own mapping of `total` bytes, which
         // outlives the VM (it is dropped after `vm_fd`, see `Vm` fields).
@@ -408,6 +408,7 @@ impl Vm {
                 if !matches!(e, Error::Poisoned { .. }) {
                     self.poison = Some(e.to_string());
                 }
+                self.full_restore = true;
                 Err(e)
             }
         }
@@ -710,6 +711,9 @@ impl Vm {
     }
 
     fn restore_inner(&mut self, s: &SnapshotInner) -> Result<()> {
+        if self.full_restore {
+            self.complete_pending_io();
+        }
         let kvm_dirty = self
             .vm_fd
             .get_dirty_log(0, self.layout.total as usize)
@@ -748,6 +752,18 @@ impl Vm {
         self.sync_point = Some(s.id);
         self.full_restore = false;
         Ok(())
+    }
+
+    /// After an `in` or MMIO exit KVM waits for the data and completes the
+    /// instruction on the next `KVM_RUN`, which would clobber restored
+    /// registers. `KVM_RUN` with `immediate_exit` set completes it without
+    /// running the guest (it returns `EINTR`).
+    fn complete_pending_io(&mut self) {
+        // No call runs (we have `&mut self`), so `kill` does not touch
+        // `immediate_exit` now.
+        self.vcpu.get_kvm_run().immediate_exit = 1;
+        let _ = self.vcpu.run();
+        self.vcpu.get_kvm_run().immediate_exit = 0;
     }
 
     /// Test hook: corrupts the IDT so that the next guest exception cannot
