@@ -1,0 +1,219 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type LoadAttempt, NativeBindingError } from './errors';
+import {
+  bindingFileName,
+  currentPlatform,
+  PLATFORM_PACKAGES,
+  type PlatformInfo,
+  platformTriple,
+} from './platform';
+
+/**
+ * The environment variable that names a native binding file to load instead of the usual ones.
+ * When it is set, nothing else is tried.
+ * @public
+ */
+export const NATIVE_PATH_ENV = 'HYPERLIGHT_JS_NATIVE_PATH';
+
+/**
+ * What the native binding exports: its classes and functions by name.
+ * @public
+ */
+export type NativeBinding = Readonly<Record<string, unknown>>;
+
+/**
+ * Options of {@link loadNativeBinding}. Every one has a default that fits normal use; they exist
+ * so that tools and tests can look somewhere else.
+ * @public
+ */
+export interface LoadOptions {
+  /**
+   * The platform to load the binding for.
+   * @defaultValue this process's platform ({@link currentPlatform})
+   */
+  readonly platform?: PlatformInfo;
+  /**
+   * Where `HYPERLIGHT_JS_NATIVE_PATH` is read from.
+   * @defaultValue `process.env`
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * A folder holding a binding built from source; `null` to skip it.
+   * @defaultValue `crates/js-host-api` of the repository when this package runs from a checkout
+   * of it (not from `node_modules`), else `null`
+   */
+  readonly devBuildDir?: string | null;
+  /**
+   * Loads a module by absolute path or package name.
+   * @defaultValue Node's `require`, relative to this package
+   */
+  readonly require?: (id: string) => unknown;
+}
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The `crates/js-host-api` folder of the repository this package was built in, if it was. */
+function defaultDevBuildDir(): string | null {
+  if (packageRoot.split(path.sep).includes('node_modules')) return null;
+  return path.resolve(packageRoot, '..', '..', 'crates', 'js-host-api');
+}
+
+function defaultRequire(id: string): unknown {
+  return createRequire(import.meta.url)(id);
+}
+
+/** Whether the package's manifest resolves, i.e. the package itself is installed. */
+function isInstalled(load: (id: string) => unknown, packageName: string): boolean {
+  try {
+    load(`${packageName}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
+
+function asBinding(value: unknown, from: string): NativeBinding {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+    throw new TypeError(`${from} loaded but exports ${String(value)}, not a native binding`);
+  }
+  return value as NativeBinding;
+}
+
+/** The `.node` files of a local build, the one named after the triple first. */
+function devBuildCandidates(dir: string, triple: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.node'));
+  } catch {
+    return [];
+  }
+  const preferred = bindingFileName(triple);
+  names.sort((a, b) => Number(b === preferred) - Number(a === preferred) || a.localeCompare(b));
+  return names.map((name) => path.join(dir, name));
+}
+
+function listAttempts(attempts: readonly LoadAttempt[]): string {
+  const what = { env: 'file', 'dev-build': 'local build', package: 'package' } as const;
+  return attempts
+    .map((attempt) => `  - ${what[attempt.source]} ${attempt.target}: ${attempt.reason}`)
+    .join('\n');
+}
+
+function supportedTriples(): string {
+  return Object.entries(PLATFORM_PACKAGES)
+    .map(([triple, name]) => `${triple} (${name})`)
+    .join(', ');
+}
+
+/**
+ * Loads the native binding of hyperlight-js for this platform.
+ *
+ * It tries, in order: the file named by `HYPERLIGHT_JS_NATIVE_PATH` (and nothing else when that
+ * is set); a `.node` file built from source in the repository's `crates/js-host-api` (only when
+ * this package runs from a checkout); the prebuilt platform package, such as
+ * `@hyperlight/js-host-api-linux-x64-gnu` on Linux x64 with glibc, which npm installs as an
+ * optional dependency.
+ *
+ * @throws {@link NativeBindingError} (`code: 'ERR_NO_NATIVE_BINDING'`) when none of them loads;
+ * its message names the platform triple, what was tried and what to do.
+ * @public
+ */
+export function loadNativeBinding(options: LoadOptions = {}): NativeBinding {
+  const platform = options.platform ?? currentPlatform();
+  const env = options.env ?? process.env;
+  const load = options.require ?? defaultRequire;
+  const triple = platformTriple(platform);
+  const packageName = PLATFORM_PACKAGES[triple] ?? null;
+  const expected = `a js-host-api .node file built for ${triple}`;
+
+  const override = env[NATIVE_PATH_ENV];
+  if (override) {
+    const file = path.resolve(override);
+    try {
+      return asBinding(load(file), file);
+    } catch (error) {
+      const attempts = [{ source: 'env', target: file, reason: reasonOf(error) } as const];
+      const fallback = packageName ? `, or unset it to use ${packageName}` : '';
+      throw new NativeBindingError(
+        `hyperlight-js could not load the native binding that ${NATIVE_PATH_ENV} names, for ${triple}.\n` +
+          `Tried:\n${listAttempts(attempts)}\n` +
+          `What to do: point ${NATIVE_PATH_ENV} at ${expected}${fallback}.`,
+        { triple, packageName, attempts, cause: error },
+      );
+    }
+  }
+
+  const attempts: LoadAttempt[] = [];
+  let firstError: unknown;
+
+  const devDir = options.devBuildDir === undefined ? defaultDevBuildDir() : options.devBuildDir;
+  if (devDir !== null) {
+    const candidates = devBuildCandidates(devDir, triple);
+    for (const file of candidates) {
+      try {
+        return asBinding(load(file), file);
+      } catch (error) {
+        attempts.push({ source: 'dev-build', target: file, reason: reasonOf(error) });
+        firstError ??= error;
+      }
+    }
+    if (candidates.length === 0) {
+      attempts.push({
+        source: 'dev-build',
+        target: path.join(devDir, '*.node'),
+        reason: existsSync(devDir) ? 'no .node file there' : 'the folder does not exist',
+      });
+    }
+  }
+
+  let packageInstalled = false;
+  if (packageName) {
+    try {
+      return asBinding(load(packageName), packageName);
+    } catch (error) {
+      packageInstalled = isInstalled(load, packageName);
+      const reason = packageInstalled
+        ? `installed, but its binary did not load: ${reasonOf(error)}`
+        : reasonOf(error);
+      attempts.push({ source: 'package', target: packageName, reason });
+      firstError ??= error;
+    }
+  }
+
+  const tried = attempts.length > 0 ? `Tried:\n${listAttempts(attempts)}\n` : '';
+  const fromSource =
+    'in a checkout of the hyperlight-js repository, build the binding from source ' +
+    `(crates/js-host-api); or set ${NATIVE_PATH_ENV} to ${expected}.`;
+  const message = packageName
+    ? `hyperlight-js could not load its native binding for ${triple}.\n${tried}What to do: ` +
+      (packageInstalled
+        ? `${packageName} is installed without a working binary: reinstall @hyperlight/js-host-api; `
+        : `install @hyperlight/js-host-api with optional dependencies enabled, since ${packageName} ` +
+          'carries the binary (no --omit=optional, --no-optional or --ignore-optional); ') +
+      fromSource
+    : `hyperlight-js has no native binding for ${triple}: sandboxes are KVM micro-VMs, and ` +
+      `prebuilt bindings exist only for ${supportedTriples()}.\n${tried}` +
+      'What to do: run on Linux x64 with glibc and /dev/kvm, or build the binding for this ' +
+      `platform from source and set ${NATIVE_PATH_ENV} to the .node file.`;
+  throw new NativeBindingError(message, { triple, packageName, attempts, cause: firstError });
+}
+
+let cachedBinding: NativeBinding | undefined;
+
+/**
+ * The native binding of this process, loaded with default options on first use and kept.
+ * @throws {@link NativeBindingError} when it cannot be loaded (not cached: a later call tries again).
+ * @public
+ */
+export function nativeBinding(): NativeBinding {
+  cachedBinding ??= loadNativeBinding();
+  return cachedBinding;
+}

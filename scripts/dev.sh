@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The README's two commands.
+#
+#   ./scripts/dev.sh demo   set up and build everything, then run examples/simple.js
+#   ./scripts/dev.sh test   set up and build everything, run the KVM preflight, then every check
+#                           and test: Rust format and clippy, TypeScript lint, types, API
+#                           reports, docs and packages, `cargo test --workspace`, vitest
+#
+# Exits non-zero when anything fails. Setup is scripts/setup.sh (idempotent, quick when done).
+set -euo pipefail
+
+# shellcheck source=scripts/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$HL_ROOT"
+
+RESULTS_DIR="$HL_ROOT/temp/test-results"
+
+usage() {
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+run_demo() {
+  node examples/simple.js
+}
+
+kvm_preflight() {
+  "$HL_ROOT/target/debug/kvm-preflight"
+}
+
+rust_tests() {
+  cargo test --workspace 2>&1 | tee "$RESULTS_DIR/cargo-test.log"
+  return "${PIPESTATUS[0]}"
+}
+
+ts_tests() {
+  pnpm exec vitest run --reporter=default --reporter=json \
+    --outputFile.json="$RESULTS_DIR/vitest.json"
+}
+
+# "tests: N passed, N failed, N skipped" over cargo test and vitest, from their own reports.
+print_test_totals() {
+  local cargo_counts vitest_counts
+  cargo_counts=$(awk '/^test result:/ {
+      for (i = 1; i <= NF; i++) {
+        if ($(i) ~ /^passed;?$/) p += $(i - 1)
+        if ($(i) ~ /^failed;?$/) f += $(i - 1)
+        if ($(i) ~ /^ignored;?$/) s += $(i - 1)
+      }
+    } END { printf "%d %d %d", p, f, s }' "$RESULTS_DIR/cargo-test.log" 2>/dev/null || echo "0 0 0")
+  vitest_counts=$(node -e '
+      try {
+        const r = require(process.argv[1]);
+        console.log(r.numPassedTests, r.numFailedTests, r.numPendingTests + r.numTodoTests);
+      } catch { console.log("0 0 0"); }' "$RESULTS_DIR/vitest.json")
+  read -r cp cf cs <<<"$cargo_counts"
+  read -r vp vf vs <<<"$vitest_counts"
+  log "cargo test: $cp passed, $cf failed, $cs ignored; vitest: $vp passed, $vf failed, $vs skipped"
+  printf 'tests: %d passed, %d failed, %d skipped\n' $((cp + vp)) $((cf + vf)) $((cs + vs))
+}
+
+run_tests() {
+  must kvm-preflight kvm_preflight
+  rm -rf "$RESULTS_DIR" && mkdir -p "$RESULTS_DIR"
+  # Every check runs even when an earlier one failed, so one run shows every problem.
+  phase rust-format cargo fmt --all --check || true
+  phase rust-clippy cargo clippy --workspace --all-targets -- -D warnings || true
+  phase ts-lint pnpm exec biome ci . || true
+  phase ts-types pnpm run typecheck || true
+  phase ts-api pnpm run api:check || true
+  phase ts-docs pnpm run docs:check || true
+  phase ts-packages pnpm run check:packages || true
+  phase rust-tests rust_tests || true
+  phase ts-tests ts_tests || true
+  print_phase_report
+  log "total time: $(elapsed_since "$START")s"
+  if [ "${#FAILED_PHASES[@]}" -gt 0 ]; then
+    log "FAILED: ${FAILED_PHASES[*]}"
+  else
+    log "all checks and tests passed"
+  fi
+  print_test_totals
+  [ "${#FAILED_PHASES[@]}" -eq 0 ]
+}
+
+START=$(now)
+
+main() {
+  case "${1:-}" in
+    demo)
+      setup_main
+      must demo run_demo
+      print_phase_report
+      log "total time: $(elapsed_since "$START")s"
+      ;;
+    test)
+      setup_main
+      run_tests || exit 1
+      ;;
+    -h | --help)
+      usage
+      return 0
+      ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
