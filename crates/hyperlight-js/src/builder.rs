@@ -1,0 +1,87 @@
+//! `SandboxBuilder`: sizes the micro-VM and boots it.
+
+use crate::driver::Guest;
+use crate::error::Result;
+use crate::print::{stdio_sink, PrintLevel, PrintSink};
+use crate::proto::ProtoJSSandbox;
+
+/// Configures and creates a sandbox: a micro-VM with the JavaScript guest
+/// booted and waiting. Every size is validated by [`build`](Self::build);
+/// an out-of-range size is an [`Error::InvalidArgument`] that states the
+/// limits.
+#[derive(Clone)]
+pub struct SandboxBuilder {
+    config: hyperlight_vm::VmConfig,
+    print: PrintSink,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxBuilder {
+    /// A builder with the default sizes (see `docs/guest-abi.md`).
+    pub fn new() -> Self {
+        Self {
+            config: hyperlight_vm::VmConfig::default(),
+            print: stdio_sink(),
+        }
+    }
+
+    /// Guest heap size in bytes (the JavaScript engine's memory).
+    pub fn with_heap_size(mut self, bytes: u64) -> Self {
+        self.config.heap_size = bytes;
+        self
+    }
+
+    /// Guest scratch size in bytes: the guest stack.
+    pub fn with_scratch_size(mut self, bytes: u64) -> Self {
+        self.config.stack_size = bytes;
+        self
+    }
+
+    /// Input buffer size in bytes: bounds each event and each source sent
+    /// to the guest.
+    pub fn with_input_buffer_size(mut self, bytes: u64) -> Self {
+        self.config.input_size = bytes;
+        self
+    }
+
+    /// Output buffer size in bytes: bounds each result and each host call
+    /// made by the guest.
+    pub fn with_output_buffer_size(mut self, bytes: u64) -> Self {
+        self.config.output_size = bytes;
+        self
+    }
+
+    /// Where guest `console.*` and `print` output goes (default: stdout,
+    /// warnings and errors to stderr).
+    pub fn with_print_sink(
+        mut self,
+        sink: impl Fn(PrintLevel, &str) + Send + Sync + 'static,
+    ) -> Self {
+        self.print = std::sync::Arc::new(sink);
+        self
+    }
+
+    /// The VM configuration as set so far.
+    pub fn config(&self) -> &hyperlight_vm::VmConfig {
+        &self.config
+    }
+
+    /// Validates the sizes, creates the micro-VM and boots the guest.
+    pub fn build(self) -> Result<ProtoJSSandbox> {
+        let guest = Guest::boot(&self.config, self.print)?;
+        Ok(ProtoJSSandbox::new(guest))
+    }
+}

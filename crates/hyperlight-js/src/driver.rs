@@ -1,0 +1,242 @@
+//! The host half of the JavaScript protocol (`hyperlight_abi::js`): encodes
+//! requests, runs them through the VM layer, dispatches host calls and
+//! prints, and turns answers into this crate's results.
+
+use std::sync::Arc;
+
+use hyperlight_abi::js::{self, error_code, Reader, Writer};
+use hyperlight_vm::{CancelToken, HostHandler, Vm, VmConfig};
+
+use crate::error::{Error, GuestError, Result};
+use crate::host_functions::HostFunctions;
+use crate::print::{PrintLevel, PrintSink};
+
+/// A booted guest and what the host needs to serve it.
+pub(crate) struct Guest {
+    pub(crate) vm: Vm,
+    pub(crate) host_functions: Arc<HostFunctions>,
+    pub(crate) print: PrintSink,
+    /// Reused request buffer.
+    scratch: Vec<u8>,
+}
+
+/// What a successful request answered.
+pub(crate) struct Answer(Vec<u8>);
+
+impl Answer {
+    /// The JSON result of a call.
+    pub(crate) fn into_string(self) -> Result<String> {
+        let mut r = Reader::new(&self.0);
+        let s = r
+            .str()
+            .map_err(|_| Error::Internal("the guest sent a malformed result".into()))?;
+        Ok(s.to_string())
+    }
+}
+
+struct Dispatch<'a> {
+    fns: &'a HostFunctions,
+    print: &'a PrintSink,
+}
+
+impl HostHandler for Dispatch<'_> {
+    fn host_call(
+        &mut self,
+        tag: u32,
+        payload: &[u8],
+        _cancel: &CancelToken,
+    ) -> std::result::Result<(u32, Vec<u8>), String> {
+        if tag != js::HC_CALL {
+            return Err(format!("unknown host call tag {tag:#x}"));
+        }
+        let mut r = Reader::new(payload);
+        let (module, function, args) = match (r.str(), r.str(), r.str()) {
+            (Ok(m), Ok(f), Ok(a)) => (m, f, a),
+            _ => return Err("malformed host call".into()),
+        };
+        let (tag, text) = match self.fns.get(module, function) {
+            None => (
+                js::HC_ERR,
+                format!("host function {module}.{function} is not registered"),
+            ),
+            Some(f) => match f(args) {
+                Ok(json) => (js::HC_OK, json),
+                Err(msg) => (js::HC_ERR, msg),
+            },
+        };
+        let mut out = vec![0u8; js::str_size(&text)];
+        Writer::new(&mut out)
+            .str(&text)
+            .map_err(|e| e.to_string())?;
+        Ok((tag, out))
+    }
+
+    fn print(&mut self, level: u32, text: &str) {
+        (self.print)(PrintLevel::from_abi(level), text);
+    }
+}
+
+impl Guest {
+    /// Creates the VM and boots the guest to "ready".
+    pub(crate) fn boot(config: &VmConfig, print: PrintSink) -> Result<Self> {
+        let vm = Vm::new(config, crate::guest_image::GUEST_ELF).map_err(Error::from)?;
+        Ok(Guest {
+            vm,
+            host_functions: Arc::new(HostFunctions::default()),
+            print,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Bytes a request payload may hold.
+    pub(crate) fn request_capacity(&self) -> usize {
+        self.vm.input_capacity()
+    }
+
+    /// Sends one request whose payload `encode` writes, and classifies the
+    /// answer. `what` names the request in size errors.
+    fn request(
+        &mut self,
+        tag: u32,
+        size: usize,
+        what: impl FnOnce() -> String,
+        encode: impl FnOnce(&mut Writer<'_>) -> std::result::Result<(), js::CodecError>,
+    ) -> Result<Answer> {
+        let cap = self.request_capacity();
+        if size > cap {
+            return Err(Error::invalid(format!(
+                "{} is {size} bytes encoded, larger than the input buffer ({cap} bytes usable); \
+                 raise the input buffer size",
+                what()
+            )));
+        }
+        self.scratch.clear();
+        self.scratch.resize(size, 0);
+        let mut w = Writer::new(&mut self.scratch);
+        encode(&mut w).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut dispatch = Dispatch {
+            fns: &self.host_functions,
+            print: &self.print,
+        };
+        let resp = self
+            .vm
+            .call(tag, &self.scratch, &mut dispatch)
+            .map_err(Error::from)?;
+        classify(resp.tag, resp.payload)
+    }
+
+    pub(crate) fn set_host_modules(&mut self, fns: Arc<HostFunctions>) -> Result<()> {
+        self.host_functions = fns.clone();
+        let mut size = 4;
+        for (m, names) in fns.table() {
+            size += js::str_size(m) + 4 + names.map(js::str_size).sum::<usize>();
+        }
+        self.request(
+            js::REQ_SET_HOST_MODULES,
+            size,
+            || "the host module table".into(),
+            |w| {
+                let modules: Vec<_> = fns.table().collect();
+                w.u32(modules.len() as u32)?;
+                for (m, names) in modules {
+                    let names: Vec<&str> = names.collect();
+                    w.str(m)?.u32(names.len() as u32)?;
+                    for n in names {
+                        w.str(n)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn add_module(&mut self, namespace: &str, name: &str, source: &str) -> Result<()> {
+        let size = js::str_size(namespace) + js::str_size(name) + js::str_size(source);
+        self.request(
+            js::REQ_ADD_MODULE,
+            size,
+            || format!("module {namespace}:{name}"),
+            |w| {
+                w.str(namespace)?.str(name)?.str(source)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn add_handler(&mut self, key: &str, source: &str) -> Result<()> {
+        let size = js::str_size(key) + js::str_size(source);
+        self.request(
+            js::REQ_ADD_HANDLER,
+            size,
+            || format!("handler {key:?}"),
+            |w| {
+                w.str(key)?.str(source)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn link(&mut self) -> Result<()> {
+        self.request(js::REQ_LINK, 0, String::new, |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub(crate) fn call(&mut self, key: &str, event: &str, gc: bool) -> Result<String> {
+        let size = js::str_size(key) + js::str_size(event) + 4;
+        let flags = if gc { js::CALL_FLAG_GC } else { 0 };
+        self.request(
+            js::REQ_CALL,
+            size,
+            || "the event".into(),
+            |w| {
+                w.str(key)?.str(event)?.u32(flags)?;
+                Ok(())
+            },
+        )?
+        .into_string()
+    }
+}
+
+/// Turns an answer into a result.
+fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
+    let malformed = || Error::Internal(format!("the guest sent a malformed answer (tag {tag:#x})"));
+    match tag {
+        js::RESP_OK => Ok(Answer(payload)),
+        js::RESP_ERROR => {
+            let mut r = Reader::new(&payload);
+            let code = r.u32().map_err(|_| malformed())?;
+            let message = r.str().map_err(|_| malformed())?.to_string();
+            Err(match code {
+                error_code::UNKNOWN_HANDLER
+                | error_code::INVALID_EVENT
+                | error_code::MODULE_NOT_FOUND
+                | error_code::DUPLICATE
+                | error_code::INVALID_HANDLER => Error::InvalidArgument(message),
+                error_code::RESULT_TOO_LARGE | error_code::RESULT_NOT_SERIALIZABLE => {
+                    Error::Handler(GuestError {
+                        name: "ResultError".into(),
+                        message,
+                        stack: String::new(),
+                    })
+                }
+                error_code::OUT_OF_MEMORY => Error::GuestAbort(format!("out of memory: {message}")),
+                _ => Error::Internal(message),
+            })
+        }
+        js::RESP_EXCEPTION => {
+            let mut r = Reader::new(&payload);
+            let name = r.str().map_err(|_| malformed())?.to_string();
+            let message = r.str().map_err(|_| malformed())?.to_string();
+            let stack = r.str().map_err(|_| malformed())?.to_string();
+            Err(Error::Handler(GuestError {
+                name,
+                message,
+                stack,
+            }))
+        }
+        _ => Err(malformed()),
+    }
+}

@@ -1,0 +1,94 @@
+//! Host functions: Rust callbacks that guest JavaScript imports from
+//! `host:<module>`.
+//!
+//! Arguments cross as a JSON array, results as JSON text. A callback's
+//! error becomes an `Error` thrown in the guest, carrying the message.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A host function in its raw form: takes the guest's arguments as a JSON
+/// array and returns a JSON value, or an error message.
+pub type RawHostFunction = Arc<dyn Fn(&str) -> std::result::Result<String, String> + Send + Sync>;
+
+/// The host functions of one sandbox, by module and name.
+#[derive(Clone, Default)]
+pub(crate) struct HostFunctions {
+    modules: BTreeMap<String, BTreeMap<String, RawHostFunction>>,
+}
+
+/// Longest module or function name accepted.
+const MAX_NAME: usize = 256;
+
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid(format!("the {what} must not be empty")));
+    }
+    if name.len() > MAX_NAME {
+        return Err(Error::invalid(format!(
+            "the {what} is {} bytes long; the limit is {MAX_NAME}",
+            name.len()
+        )));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "the {what} {name:?} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl HostFunctions {
+    pub(crate) fn insert(&mut self, module: &str, name: &str, f: RawHostFunction) -> Result<()> {
+        check_name("host module name", module)?;
+        check_name("host function name", name)?;
+        let fns = self.modules.entry(module.to_string()).or_default();
+        if fns.contains_key(name) {
+            return Err(Error::invalid(format!(
+                "host function {module}.{name} is already registered"
+            )));
+        }
+        fns.insert(name.to_string(), f);
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, module: &str, name: &str) -> Option<&RawHostFunction> {
+        self.modules.get(module)?.get(name)
+    }
+
+    /// Modules and their function names, in a stable order.
+    pub(crate) fn table(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &str>)> {
+        self.modules
+            .iter()
+            .map(|(m, fns)| (m.as_str(), fns.keys().map(String::as_str)))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+}
+
+/// Wraps a typed callback: the JSON argument array is deserialised into
+/// `A` (use a tuple, e.g. `(i64, i64)`), the result serialised.
+pub(crate) fn typed<A, R, E, F>(f: F) -> RawHostFunction
+where
+    A: DeserializeOwned,
+    R: Serialize,
+    E: Display,
+    F: Fn(A) -> std::result::Result<R, E> + Send + Sync + 'static,
+{
+    Arc::new(move |args: &str| {
+        let args: A = serde_json::from_str(args).map_err(|e| {
+            format!("the arguments do not match the host function's signature: {e}")
+        })?;
+        let result = f(args).map_err(|e| e.to_string())?;
+        serde_json::to_string(&result)
+            .map_err(|e| format!("the host function's result is not JSON: {e}"))
+    })
+}

@@ -1,0 +1,200 @@
+//! `JSSandbox`: the runtime is loaded; handlers and modules are collected
+//! on the host until [`JSSandbox::get_loaded_sandbox`] sends them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::driver::Guest;
+use crate::error::{Error, Result};
+use crate::host_functions::check_name;
+use crate::loaded::LoadedJSSandbox;
+
+/// The namespace of modules added without one.
+pub const DEFAULT_NAMESPACE: &str = "user";
+/// The namespace reserved for host modules.
+pub const HOST_NAMESPACE: &str = "host";
+
+/// A sandbox with the JavaScript runtime loaded, collecting handlers and
+/// modules. Nothing is sent to the guest until
+/// [`get_loaded_sandbox`](Self::get_loaded_sandbox).
+pub struct JSSandbox {
+    pub(crate) guest: Guest,
+    /// The state right after the runtime was loaded; `unload` returns here.
+    pub(crate) runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+    handlers: BTreeMap<String, String>,
+    modules: BTreeMap<(String, String), String>,
+}
+
+impl std::fmt::Debug for JSSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JSSandbox")
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .field("modules", &self.modules.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`JSSandbox::get_loaded_sandbox`] failed: the error, and the sandbox
+/// back in its pre-load state (handlers and modules kept) so it can be
+/// fixed and tried again.
+#[derive(Debug)]
+pub struct LoadFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// The sandbox, unchanged.
+    pub sandbox: JSSandbox,
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "loading the handlers failed: {}", self.error)
+    }
+}
+
+impl std::error::Error for LoadFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<Box<LoadFailure>> for Error {
+    fn from(f: Box<LoadFailure>) -> Self {
+        f.error
+    }
+}
+
+impl JSSandbox {
+    pub(crate) fn new(mut guest: Guest) -> Result<Self> {
+        let runtime_snapshot = Arc::new(guest.vm.snapshot().map_err(Error::from)?);
+        Ok(Self::from_parts(guest, runtime_snapshot))
+    }
+
+    pub(crate) fn from_parts(guest: Guest, runtime_snapshot: Arc<hyperlight_vm::Snapshot>) -> Self {
+        Self {
+            guest,
+            runtime_snapshot,
+            handlers: BTreeMap::new(),
+            modules: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a handler under a routing key. `source` must define
+    /// `function handler(event)` (exported or not); it may import user
+    /// modules, `host:<name>` modules and `crypto`. A key already in use is
+    /// an error.
+    pub fn add_handler(&mut self, key: &str, source: &str) -> Result<()> {
+        check_name("handler name", key)?;
+        if self.handlers.contains_key(key) {
+            return Err(Error::invalid(format!(
+                "a handler named {key:?} is already added"
+            )));
+        }
+        self.handlers.insert(key.to_string(), source.to_string());
+        Ok(())
+    }
+
+    /// Removes the handler with that routing key; an unknown key is an error.
+    pub fn remove_handler(&mut self, key: &str) -> Result<()> {
+        check_name("handler name", key)?;
+        self.handlers
+            .remove(key)
+            .map(drop)
+            .ok_or_else(|| Error::invalid(format!("no handler named {key:?} is added")))
+    }
+
+    /// Removes every handler.
+    pub fn clear_handlers(&mut self) {
+        self.handlers.clear();
+    }
+
+    /// Adds an ES module importable as `<namespace>:<name>` (namespace
+    /// `user` when `None`). The `host` namespace is reserved.
+    pub fn add_module(&mut self, name: &str, source: &str, namespace: Option<&str>) -> Result<()> {
+        let key = module_key(name, namespace)?;
+        if self.modules.contains_key(&key) {
+            return Err(Error::invalid(format!(
+                "module {}:{} is already added",
+                key.0, key.1
+            )));
+        }
+        self.modules.insert(key, source.to_string());
+        Ok(())
+    }
+
+    /// Removes a module; an unknown one is an error.
+    pub fn remove_module(&mut self, name: &str, namespace: Option<&str>) -> Result<()> {
+        let key = module_key(name, namespace)?;
+        self.modules
+            .remove(&key)
+            .map(drop)
+            .ok_or_else(|| Error::invalid(format!("no module {}:{} is added", key.0, key.1)))
+    }
+
+    /// Removes every module.
+    pub fn clear_modules(&mut self) {
+        self.modules.clear();
+    }
+
+    /// The routing keys of the handlers added so far.
+    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
+    }
+
+    /// Sends the modules and handlers to the guest and compiles the
+    /// handlers (modules compile lazily on first import). On failure the
+    /// sandbox comes back unchanged inside the [`LoadFailure`].
+    pub fn get_loaded_sandbox(mut self) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
+        match self.send_all() {
+            Ok(()) => {
+                let keys = self.handlers.keys().cloned().collect();
+                Ok(LoadedJSSandbox::new(
+                    self.guest,
+                    self.runtime_snapshot,
+                    keys,
+                ))
+            }
+            Err(error) => {
+                // Put the guest back exactly as loadRuntime left it.
+                if let Err(e) = self.guest.vm.restore(&self.runtime_snapshot) {
+                    tracing::error!(error = %e, "could not reset the guest after a failed load");
+                }
+                Err(Box::new(LoadFailure {
+                    error,
+                    sandbox: self,
+                }))
+            }
+        }
+    }
+
+    fn send_all(&mut self) -> Result<()> {
+        if self.handlers.is_empty() {
+            return Err(Error::invalid(
+                "no handler is added; add one with add_handler first",
+            ));
+        }
+        for ((ns, name), source) in &self.modules {
+            self.guest.add_module(ns, name, source)?;
+        }
+        for (key, source) in &self.handlers {
+            self.guest.add_handler(key, source)?;
+        }
+        self.guest.link()
+    }
+}
+
+fn module_key(name: &str, namespace: Option<&str>) -> Result<(String, String)> {
+    check_name("module name", name)?;
+    let ns = namespace.unwrap_or(DEFAULT_NAMESPACE);
+    check_name("module namespace", ns)?;
+    if ns == HOST_NAMESPACE {
+        return Err(Error::invalid(
+            "the `host` namespace is reserved for host modules",
+        ));
+    }
+    if ns.contains(':') {
+        return Err(Error::invalid(format!(
+            "the module namespace {ns:?} must not contain ':'"
+        )));
+    }
+    Ok((ns.to_string(), name.to_string()))
+}

@@ -1,0 +1,66 @@
+//! Run untrusted JavaScript handlers inside hardware-isolated micro-VMs.
+//!
+//! Each sandbox is a KVM virtual machine with one vCPU, no kernel and no
+//! devices, running the QuickJS engine in ring 3. The host talks to it
+//! through a few I/O ports and two shared buffers (see `docs/guest-abi.md`).
+//!
+//! The lifecycle is a typestate; each transition consumes the old value:
+//!
+//! [`SandboxBuilder`] → [`ProtoJSSandbox`] (register host functions) →
+//! [`JSSandbox`] (add handlers and modules) → [`LoadedJSSandbox`] (handle
+//! events, snapshot, restore, unload).
+//!
+//! ```
+//! use hyperlight_js::SandboxBuilder;
+//!
+//! # fn main() -> hyperlight_js::Result<()> {
+//! let mut proto = SandboxBuilder::new().build()?;
+//! proto.register("math", "add", |(a, b): (i64, i64)| Ok::<_, String>(a + b))?;
+//! let mut sandbox = proto.load_runtime()?;
+//! sandbox.add_handler(
+//!     "greet",
+//!     r#"
+//!     import * as math from "host:math";
+//!     function handler(event) {
+//!         return { message: "Hello, " + event.name + "!", sum: math.add(1, 2) };
+//!     }
+//!     "#,
+//! )?;
+//! let mut loaded = sandbox.get_loaded_sandbox()?;
+//! let result = loaded.handle_event("greet", r#"{"name":"World"}"#, None)?;
+//! assert_eq!(result, r#"{"message":"Hello, World!","sum":3}"#);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod builder;
+mod driver;
+mod error;
+mod guest_image;
+mod host_functions;
+mod js_sandbox;
+mod loaded;
+pub mod monitor;
+mod print;
+mod proto;
+mod stats;
+mod vm_error;
+
+pub use builder::SandboxBuilder;
+pub use error::{Error, ErrorCode, GuestError, Result};
+pub use host_functions::RawHostFunction;
+pub use js_sandbox::{JSSandbox, LoadFailure, DEFAULT_NAMESPACE, HOST_NAMESPACE};
+pub use loaded::{InterruptHandle, LoadedJSSandbox, Snapshot};
+#[cfg(feature = "monitor-cpu-time")]
+pub use monitor::CpuTimeMonitor;
+#[cfg(feature = "monitor-wall-clock")]
+pub use monitor::WallClockMonitor;
+pub use monitor::{ExecutionMonitor, MonitorSet};
+pub use print::{stdio_sink, PrintLevel, PrintSink};
+pub use proto::{HostModule, ProtoJSSandbox};
+pub use stats::CallStats;
+
+/// The VM layer's configuration type, re-exported for callers that tune
+/// more than [`SandboxBuilder`] exposes.
+pub use hyperlight_vm::VmConfig;

@@ -1,0 +1,256 @@
+//! `LoadedJSSandbox`: handlers are compiled; events can be handled.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::driver::Guest;
+use crate::error::{Error, Result};
+use crate::js_sandbox::JSSandbox;
+use crate::monitor::{MonitorSet, Watch};
+use crate::stats::{thread_cpu_time, CallStats};
+
+/// A point-in-time copy of a loaded sandbox (guest memory and vCPU
+/// state). Cheap to clone. It can only be restored into the sandbox, and
+/// the load, it was taken from.
+#[derive(Clone)]
+pub struct Snapshot {
+    inner: Arc<hyperlight_vm::Snapshot>,
+    load_id: u64,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("load_id", &self.load_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Kills the call running in a sandbox, from any thread.
+#[derive(Clone)]
+pub struct InterruptHandle(hyperlight_vm::InterruptHandle);
+
+impl InterruptHandle {
+    /// Stops the call running now, if any: it returns
+    /// [`Error::Cancelled`] and the sandbox is poisoned. A kill while no
+    /// call runs does nothing (it does not affect the next call).
+    pub fn kill(&self) {
+        self.0.kill();
+    }
+}
+
+impl std::fmt::Debug for InterruptHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InterruptHandle")
+    }
+}
+
+static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
+
+/// A sandbox with its handlers compiled, ready to handle events.
+pub struct LoadedJSSandbox {
+    guest: Guest,
+    runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+    handlers: BTreeSet<String>,
+    load_id: u64,
+    last_stats: Option<CallStats>,
+    /// Set when this layer poisons the sandbox (out of memory); the VM
+    /// poisons itself for kills and crashes.
+    poison: Option<String>,
+}
+
+impl std::fmt::Debug for LoadedJSSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedJSSandbox")
+            .field("handlers", &self.handlers)
+            .field("poisoned", &self.poisoned())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedJSSandbox {
+    pub(crate) fn new(
+        guest: Guest,
+        runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+        handlers: BTreeSet<String>,
+    ) -> Self {
+        Self {
+            guest,
+            runtime_snapshot,
+            handlers,
+            load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
+            last_stats: None,
+            poison: None,
+        }
+    }
+
+    /// Calls the handler `name` with a JSON `event`; returns the handler's
+    /// result as JSON. `gc` (default `true`) runs the garbage collector
+    /// after the call.
+    pub fn handle_event(
+        &mut self,
+        name: &str,
+        event: impl AsRef<str>,
+        gc: Option<bool>,
+    ) -> Result<String> {
+        self.run(name, event.as_ref(), gc, None::<&NoMonitor>)
+    }
+
+    /// Like [`handle_event`](Self::handle_event), watched by a monitor or a
+    /// tuple of monitors: the first to fire kills the call
+    /// ([`Error::Cancelled`], sandbox poisoned). If a monitor cannot start,
+    /// the handler is not run and the sandbox is not poisoned.
+    pub fn handle_event_with_monitor<M: MonitorSet + ?Sized>(
+        &mut self,
+        name: &str,
+        event: impl AsRef<str>,
+        monitor: &M,
+        gc: Option<bool>,
+    ) -> Result<String> {
+        self.run(name, event.as_ref(), gc, Some(monitor))
+    }
+
+    fn run<M: MonitorSet + ?Sized>(
+        &mut self,
+        name: &str,
+        event: &str,
+        gc: Option<bool>,
+        monitor: Option<&M>,
+    ) -> Result<String> {
+        crate::host_functions::check_name("handler name", name)?;
+        if !self.handlers.contains(name) {
+            return Err(Error::invalid(format!(
+                "no handler named {name:?} is loaded"
+            )));
+        }
+        if let Some(reason) = self.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let started = Instant::now();
+        let cpu_start = thread_cpu_time();
+        let watch = match monitor {
+            Some(m) => {
+                let handle = self.guest.vm.interrupt_handle();
+                Some(Watch::start(m, move || {
+                    handle.kill();
+                })?)
+            }
+            None => None,
+        };
+        let result = self.guest.call(name, event, gc.unwrap_or(true));
+        let fired = watch.and_then(Watch::finish);
+        let cpu_time = match (cpu_start, thread_cpu_time()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        let result = match result {
+            Err(Error::Cancelled { .. }) => Err(Error::Cancelled {
+                terminated_by: fired,
+            }),
+            Err(Error::GuestAbort(msg)) if self.guest.vm.poisoned().is_none() => {
+                // Out of memory: the engine survived, but its state cannot
+                // be trusted any more.
+                self.poison = Some(msg.clone());
+                Err(Error::GuestAbort(msg))
+            }
+            other => other,
+        };
+        let terminated_by = match &result {
+            Err(Error::Cancelled { terminated_by }) => *terminated_by,
+            _ => None,
+        };
+        self.last_stats = Some(CallStats {
+            wall_clock: started.elapsed(),
+            cpu_time,
+            terminated_by,
+        });
+        record_call_metrics(&result, started);
+        result
+    }
+
+    /// Statistics of the most recent call (`None` before the first).
+    pub fn last_call_stats(&self) -> Option<&CallStats> {
+        self.last_stats.as_ref()
+    }
+
+    /// Whether an earlier failure (kill, crash, out of memory) left the
+    /// sandbox unusable until a [`restore`](Self::restore) or
+    /// [`unload`](Self::unload).
+    pub fn poisoned(&self) -> bool {
+        self.poison_reason().is_some()
+    }
+
+    fn poison_reason(&self) -> Option<String> {
+        if let Some(p) = &self.poison {
+            return Some(p.clone());
+        }
+        self.guest.vm.poisoned().map(str::to_string)
+    }
+
+    /// A handle that can kill the running call from another thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.guest.vm.interrupt_handle())
+    }
+
+    /// Captures the sandbox's state. A poisoned sandbox cannot be
+    /// snapshotted.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        if let Some(reason) = self.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let inner = Arc::new(self.guest.vm.snapshot().map_err(Error::from)?);
+        Ok(Snapshot {
+            inner,
+            load_id: self.load_id,
+        })
+    }
+
+    /// Returns the sandbox to `snapshot`, which must come from this sandbox
+    /// and this load. Clears poisoning.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        if snapshot.load_id != self.load_id {
+            return Err(Error::invalid(
+                "this snapshot was taken from another sandbox, or before the sandbox was unloaded",
+            ));
+        }
+        self.guest
+            .vm
+            .restore(&snapshot.inner)
+            .map_err(Error::from)?;
+        self.poison = None;
+        Ok(())
+    }
+
+    /// Drops every handler and module and returns to the state right after
+    /// `load_runtime` (works on a poisoned sandbox too).
+    pub fn unload(mut self) -> Result<JSSandbox> {
+        self.guest
+            .vm
+            .restore(&self.runtime_snapshot)
+            .map_err(Error::from)?;
+        Ok(JSSandbox::from_parts(self.guest, self.runtime_snapshot))
+    }
+}
+
+/// A type for `None` monitors.
+enum NoMonitor {}
+impl crate::monitor::ExecutionMonitor for NoMonitor {
+    fn get_monitor(&self) -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+        Ok(std::future::pending())
+    }
+    fn name(&self) -> &'static str {
+        match *self {}
+    }
+}
+
+fn record_call_metrics(result: &Result<String>, started: Instant) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.code().as_str(),
+    };
+    metrics::counter!("hyperlight_js_calls_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("hyperlight_js_call_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+}

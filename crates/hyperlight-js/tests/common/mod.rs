@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests. Every test runs against real
+//! KVM; a machine without a usable /dev/kvm fails them with a message that
+//! says what is wrong (no skips).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use hyperlight_js::{JSSandbox, LoadedJSSandbox, PrintLevel, SandboxBuilder};
+
+/// Fails the test with the preflight's explanation when KVM is unusable.
+pub fn kvm() {
+    kvm_preflight::require_kvm();
+}
+
+/// A runtime-loaded sandbox with default sizes.
+pub fn js_sandbox() -> JSSandbox {
+    kvm();
+    SandboxBuilder::new()
+        .build()
+        .expect("build")
+        .load_runtime()
+        .expect("load_runtime")
+}
+
+/// A loaded sandbox with one handler `h` whose source is `src`.
+pub fn loaded_with(src: &str) -> LoadedJSSandbox {
+    let mut sb = js_sandbox();
+    sb.add_handler("h", src).expect("add_handler");
+    sb.get_loaded_sandbox().expect("get_loaded_sandbox")
+}
+
+/// Calls `h` with `event` and parses the JSON result.
+pub fn call(loaded: &mut LoadedJSSandbox, event: &str) -> serde_json::Value {
+    let out = loaded.handle_event("h", event, None).expect("handle_event");
+    serde_json::from_str(&out).expect("result is JSON")
+}
+
+/// Captured print output.
+pub type Lines = Arc<Mutex<Vec<(PrintLevel, String)>>>;
+
+/// A builder whose print output is captured into the returned buffer.
+pub fn capturing_builder() -> (SandboxBuilder, Lines) {
+    kvm();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let b = SandboxBuilder::new()
+        .with_print_sink(move |level, text| sink.lock().unwrap().push((level, text.to_string())));
+    (b, lines)
+}

@@ -1,0 +1,301 @@
+//! Execution monitors, call statistics and the termination metric.
+
+mod common;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use hyperlight_js::{
+    CpuTimeMonitor, Error, ErrorCode, ExecutionMonitor, LoadedJSSandbox, SandboxBuilder,
+    WallClockMonitor,
+};
+
+const SPIN: &str = "function handler(e) { if (e.spin) for (;;) {} return 'done'; }";
+
+fn spin(l: &mut LoadedJSSandbox, m: &impl hyperlight_js::MonitorSet) -> Error {
+    l.handle_event_with_monitor("h", r#"{"spin":true}"#, m, None)
+        .unwrap_err()
+}
+
+#[test]
+fn a_fast_handler_completes_under_both_monitors() {
+    let mut l = loaded_with(SPIN);
+    let m = (
+        WallClockMonitor::new(Duration::from_secs(5)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_secs(1)).unwrap(),
+    );
+    assert_eq!(
+        l.handle_event_with_monitor("h", "{}", &m, None).unwrap(),
+        "\"done\""
+    );
+    let stats = l.last_call_stats().unwrap();
+    assert_eq!(stats.terminated_by, None);
+    assert!(stats.cpu_time.is_some());
+}
+
+#[test]
+fn wall_clock_kills_an_infinite_loop() {
+    let mut l = loaded_with(SPIN);
+    let snap = l.snapshot().unwrap();
+    let err = spin(
+        &mut l,
+        &WallClockMonitor::new(Duration::from_millis(100)).unwrap(),
+    );
+    assert!(
+        matches!(
+            err,
+            Error::Cancelled {
+                terminated_by: Some("wall-clock")
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        l.last_call_stats().unwrap().terminated_by,
+        Some("wall-clock")
+    );
+    assert!(l.last_call_stats().unwrap().wall_clock >= Duration::from_millis(100));
+    assert!(l.poisoned());
+    l.restore(&snap).unwrap();
+    assert_eq!(l.handle_event("h", "{}", None).unwrap(), "\"done\"");
+}
+
+#[test]
+fn cpu_time_kills_an_infinite_loop() {
+    let mut l = loaded_with(SPIN);
+    let err = spin(
+        &mut l,
+        &CpuTimeMonitor::new(Duration::from_millis(100)).unwrap(),
+    );
+    assert!(
+        matches!(
+            err,
+            Error::Cancelled {
+                terminated_by: Some("cpu-time")
+            }
+        ),
+        "{err}"
+    );
+    let stats = l.last_call_stats().unwrap();
+    assert!(
+        stats.cpu_time.unwrap() >= Duration::from_millis(100),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn both_monitors_report_the_one_that_fired() {
+    let mut l = loaded_with(SPIN);
+    let snap = l.snapshot().unwrap();
+    let m = (
+        WallClockMonitor::new(Duration::from_secs(30)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_millis(100)).unwrap(),
+    );
+    assert!(matches!(
+        spin(&mut l, &m),
+        Error::Cancelled {
+            terminated_by: Some("cpu-time")
+        }
+    ));
+    l.restore(&snap).unwrap();
+    let m = (
+        WallClockMonitor::new(Duration::from_millis(100)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_secs(30)).unwrap(),
+    );
+    assert!(matches!(
+        spin(&mut l, &m),
+        Error::Cancelled {
+            terminated_by: Some("wall-clock")
+        }
+    ));
+}
+
+#[test]
+fn a_slow_host_function_is_killed_by_wall_clock_but_not_by_cpu_time() {
+    kvm();
+    let mut proto = SandboxBuilder::new().build().unwrap();
+    proto
+        .register("slow", "sleep", |(ms,): (u64,)| {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok::<_, String>(ms)
+        })
+        .unwrap();
+    let mut sb = proto.load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"import { sleep } from "host:slow"; function handler(e) { return sleep(e.ms); }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    let snap = l.snapshot().unwrap();
+    // Blocked for 400 ms: CPU time barely moves, so a 100 ms CPU budget holds.
+    let cpu = CpuTimeMonitor::new(Duration::from_millis(100)).unwrap();
+    assert_eq!(
+        l.handle_event_with_monitor("h", r#"{"ms":400}"#, &cpu, None)
+            .unwrap(),
+        "400"
+    );
+    // The wall clock fires.
+    let wall = WallClockMonitor::new(Duration::from_millis(100)).unwrap();
+    let err = l
+        .handle_event_with_monitor("h", r#"{"ms":400}"#, &wall, None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Cancelled {
+                terminated_by: Some("wall-clock")
+            }
+        ),
+        "{err}"
+    );
+    l.restore(&snap).unwrap();
+}
+
+struct FailsToStart;
+impl ExecutionMonitor for FailsToStart {
+    fn get_monitor(&self) -> hyperlight_js::Result<impl Future<Output = ()> + Send + 'static> {
+        Err::<std::future::Pending<()>, _>(Error::Internal("no budget service".into()))
+    }
+    fn name(&self) -> &'static str {
+        "fails-to-start"
+    }
+}
+
+#[test]
+fn a_monitor_that_fails_to_start_keeps_the_handler_from_running() {
+    kvm();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let mut proto = SandboxBuilder::new().build().unwrap();
+    proto
+        .register("probe", "ran", move |(): ()| {
+            r.store(true, Ordering::SeqCst);
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    let mut sb = proto.load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"import { ran } from "host:probe"; function handler() { ran(); return 1; }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    let m = (
+        WallClockMonitor::new(Duration::from_secs(1)).unwrap(),
+        FailsToStart,
+    );
+    let err = l
+        .handle_event_with_monitor("h", "{}", &m, None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::MonitorStart {
+                monitor: "fails-to-start",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "the handler ran although its monitor failed"
+    );
+    assert!(!l.poisoned());
+    assert_eq!(l.handle_event("h", "{}", None).unwrap(), "1");
+}
+
+/// Fires after a fixed number of polls; used to fill a 5-tuple.
+struct Never;
+impl ExecutionMonitor for Never {
+    fn get_monitor(&self) -> hyperlight_js::Result<impl Future<Output = ()> + Send + 'static> {
+        Ok(std::future::pending())
+    }
+    fn name(&self) -> &'static str {
+        "never"
+    }
+}
+
+#[test]
+fn a_five_tuple_works() {
+    let mut l = loaded_with(SPIN);
+    let m = (
+        Never,
+        Never,
+        CpuTimeMonitor::new(Duration::from_secs(60)).unwrap(),
+        Never,
+        WallClockMonitor::new(Duration::from_millis(50)).unwrap(),
+    );
+    assert!(matches!(
+        spin(&mut l, &m),
+        Error::Cancelled {
+            terminated_by: Some("wall-clock")
+        }
+    ));
+}
+
+#[test]
+fn zero_durations_are_rejected() {
+    assert_eq!(
+        WallClockMonitor::new(Duration::ZERO).unwrap_err().code(),
+        ErrorCode::InvalidArg
+    );
+    assert_eq!(
+        CpuTimeMonitor::new(Duration::ZERO).unwrap_err().code(),
+        ErrorCode::InvalidArg
+    );
+}
+
+#[test]
+fn stats_are_none_before_the_first_call_and_replaced_after_each() {
+    let mut l = loaded_with(SPIN);
+    assert!(l.last_call_stats().is_none());
+    l.handle_event("h", "{}", None).unwrap();
+    let first = l.last_call_stats().unwrap().clone();
+    assert_eq!(first.terminated_by, None);
+    let _ = spin(
+        &mut l,
+        &WallClockMonitor::new(Duration::from_millis(20)).unwrap(),
+    );
+    assert_eq!(
+        l.last_call_stats().unwrap().terminated_by,
+        Some("wall-clock")
+    );
+}
+
+#[test]
+fn the_termination_metric_is_labelled_with_the_monitor_that_fired() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The monitor task runs on the shared runtime's threads, so the recorder
+    // must be global.
+    recorder
+        .install()
+        .expect("no other recorder in this test binary");
+    let mut l = loaded_with(SPIN);
+    let m = (
+        WallClockMonitor::new(Duration::from_secs(30)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_millis(50)).unwrap(),
+    );
+    let _ = spin(&mut l, &m);
+    let snap = snapshotter.snapshot().into_vec();
+    let found = snap.iter().any(|(key, _, _, value)| {
+        key.key().name() == "monitor_terminations_total"
+            && key
+                .key()
+                .labels()
+                .any(|l| l.key() == "monitor_type" && l.value() == "cpu-time")
+            && matches!(value, DebugValue::Counter(n) if *n >= 1)
+    });
+    assert!(
+        found,
+        "metric not recorded: {:?}",
+        snap.iter()
+            .map(|(k, ..)| k.key().clone())
+            .collect::<Vec<_>>()
+    );
+}
