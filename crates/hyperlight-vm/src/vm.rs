@@ -166,6 +166,12 @@ pub struct Vm {
     full_restore: bool,
     request_seq: u64,
     exits: u64,
+    /// `KVM_CAP_SYNC_REGS` is available: restores load registers through
+    /// `kvm_run` instead of two ioctls.
+    sync_regs: bool,
+    /// Registers restored through the sync area and not yet loaded by a
+    /// `KVM_RUN`.
+    pending_regs: Option<(kvm_regs, kvm_bindings::kvm_sregs)>,
     // Last: unmapped after the VM and vCPU file descriptors are closed.
     mem: GuestMemory,
 }
@@ -281,6 +287,8 @@ impl Vm {
             full_restore: true,
             request_seq: 0,
             exits: 0,
+            sync_regs: host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs),
+            pending_regs: None,
             mem,
         };
         vm.run_call(handler).map_err(|e| match e {
@@ -336,12 +344,18 @@ impl Vm {
 
     /// The vCPU's general-purpose registers.
     pub fn regs(&self) -> Result<kvm_regs> {
-        self.vcpu.get_regs().map_err(Error::kvm("GET_REGS"))
+        match &self.pending_regs {
+            Some((r, _)) => Ok(*r),
+            None => self.vcpu.get_regs().map_err(Error::kvm("GET_REGS")),
+        }
     }
 
     /// The vCPU's special registers.
     pub fn sregs(&self) -> Result<kvm_bindings::kvm_sregs> {
-        self.vcpu.get_sregs().map_err(Error::kvm("GET_SREGS"))
+        match &self.pending_regs {
+            Some((_, s)) => Ok(*s),
+            None => self.vcpu.get_sregs().map_err(Error::kvm("GET_SREGS")),
+        }
     }
 
     /// Sends request `tag` + `payload` to the guest and runs it until it
@@ -419,7 +433,9 @@ impl Vm {
             if self.shared.is_cancelled(generation) {
                 return Err(Error::Cancelled);
             }
-            let exit = match self.vcpu.run() {
+            let run = self.vcpu.run();
+            self.pending_regs = None;
+            let exit = match run {
                 Ok(VcpuExit::IoOut(p, data)) => Exit::Out(p, data.first().copied().unwrap_or(0)),
                 Ok(VcpuExit::IoIn(p, _)) => Exit::In(p),
                 Ok(VcpuExit::MmioRead(a, _)) => Exit::Mmio(a, false),
@@ -674,7 +690,7 @@ impl Vm {
         self.mem.clear_host_dirty();
         let end = self.layout.page_tables.base as usize;
         let memory = SnapshotMemory::copy_of(&self.mem.as_slice()[..end])?;
-        let vcpu = VcpuState::capture(&self.vcpu)?;
+        let vcpu = VcpuState::capture(&self.vcpu, self.pending_regs)?;
         let id = next_id();
         self.sync_point = Some(id);
         self.full_restore = false;
@@ -748,7 +764,10 @@ impl Vm {
             }
         }
         let full = self.full_restore || !same;
-        s.vcpu.apply(&self.vcpu, full)?;
+        s.vcpu.apply(&mut self.vcpu, full, self.sync_regs)?;
+        if self.sync_regs {
+            self.pending_regs = Some((s.vcpu.regs, s.vcpu.sregs));
+        }
         self.sync_point = Some(s.id);
         self.full_restore = false;
         Ok(())

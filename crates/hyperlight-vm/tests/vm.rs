@@ -431,6 +431,12 @@ fn dirty_restore_is_exact(pages: u64) {
     let sregs0 = vm.sregs().unwrap();
     let state0 = vm.call(tag::STATE, b"", &mut h).unwrap().payload;
     vm.restore(&snap).unwrap();
+    // Registers after the same call from the same state are the same: this
+    // shows the restored registers were really loaded into the vCPU.
+    vm.call(tag::ECHO, b"regs", &mut h).unwrap();
+    let regs_after_echo = vm.regs().unwrap();
+    assert_ne!(format!("{regs_after_echo:?}"), format!("{regs0:?}"));
+    vm.restore(&snap).unwrap();
     for round in 0..3u64 {
         vm.call(tag::DIRTY, &args(&[pages, 1000 + round]), &mut h)
             .unwrap();
@@ -456,6 +462,12 @@ fn dirty_restore_is_exact(pages: u64) {
         assert_eq!(u64_at(&state, 0), u64_at(&state0, 0));
         assert_eq!(u64_at(&state, 1), u64_at(&state0, 1));
         vm.restore(&snap).unwrap();
+        vm.call(tag::ECHO, b"regs", &mut h).unwrap();
+        assert_eq!(
+            format!("{:?}", vm.regs().unwrap()),
+            format!("{regs_after_echo:?}")
+        );
+        vm.restore(&snap).unwrap();
     }
 }
 
@@ -472,6 +484,32 @@ fn restore_after_dirtying_16_pages_is_exact() {
 #[test]
 fn restore_after_dirtying_4096_pages_is_exact() {
     dirty_restore_is_exact(4096);
+}
+
+#[test]
+fn restore_brings_back_sse_registers() {
+    let mut vm = vm();
+    let mut h = Recorder::default();
+    vm.call(tag::SSE, &args(&[7]), &mut h).unwrap();
+    let snap = vm.snapshot().unwrap();
+    let xmm1 = |vm: &mut Vm| {
+        u64_at(
+            &vm.call(tag::READ_XMM1, b"", &mut Recorder::default())
+                .unwrap()
+                .payload,
+            0,
+        )
+    };
+    assert_eq!(xmm1(&mut vm), 14);
+    vm.call(tag::SSE, &args(&[1000]), &mut h).unwrap();
+    assert_eq!(xmm1(&mut vm), 2000);
+    vm.restore(&snap).unwrap();
+    assert_eq!(xmm1(&mut vm), 14);
+    // Also after a crash (the full restore path).
+    vm.call(tag::SSE, &args(&[5]), &mut h).unwrap();
+    vm.call(tag::UD2, b"", &mut h).unwrap_err();
+    vm.restore(&snap).unwrap();
+    assert_eq!(xmm1(&mut vm), 14);
 }
 
 #[test]
@@ -551,15 +589,17 @@ fn kill_during_a_host_call_cancels_when_the_callback_returns() {
     let mut vm = vm();
     let snap = vm.snapshot().unwrap();
     let handle = vm.interrupt_handle();
-    let killer = thread::spawn(move || {
-        while !handle.kill() {
-            thread::sleep(Duration::from_millis(1));
-        }
-    });
     let mut h = Recorder {
         block_until_cancelled: true,
         ..Default::default()
     };
+    let entered = h.entered.clone();
+    let killer = thread::spawn(move || {
+        while !entered.load(std::sync::atomic::Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(handle.kill(), "a call is running");
+    });
     let e = vm.call(tag::HOST_CALLS, &args(&[1]), &mut h).unwrap_err();
     killer.join().unwrap();
     assert!(matches!(e, Error::Cancelled), "{e}");

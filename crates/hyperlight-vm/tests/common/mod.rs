@@ -38,6 +38,7 @@ pub mod tag {
     pub const SSE: u32 = 26;
     pub const INT3: u32 = 27;
     pub const OUT_WIDE: u32 = 28;
+    pub const READ_XMM1: u32 = 29;
 }
 
 /// Payload of little-endian u64 arguments.
@@ -121,6 +122,8 @@ pub struct Recorder {
     pub host_calls: Vec<(u32, Vec<u8>)>,
     /// If set, host calls spin until cancelled.
     pub block_until_cancelled: bool,
+    /// Set when a host call starts.
+    pub entered: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub saw_cancel: bool,
     /// Answer every host call with this (tag, payload) instead.
     pub fixed_answer: Option<Result<(u32, Vec<u8>), String>>,
@@ -134,6 +137,8 @@ impl HostHandler for Recorder {
         cancel: &CancelToken,
     ) -> Result<(u32, Vec<u8>), String> {
         self.host_calls.push((tag, payload.to_vec()));
+        self.entered
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if self.block_until_cancelled {
             while !cancel.is_cancelled() {
                 std::thread::sleep(std::time::Duration::from_millis(1));

@@ -36,6 +36,7 @@ enum {
     T_MOV_CR3 = 17, T_WRMSR = 18, T_DIRTY = 19, T_STATE = 20,
     T_FLUSH_SPIN = 21, T_UD2 = 22, T_EXEC_HEAP = 23, T_POLITE_LOOP = 24,
     T_HOST_CALL_ECHO = 25, T_SSE = 26, T_INT3 = 27, T_OUT_WIDE = 28,
+    T_READ_XMM1 = 29,
 };
 
 static volatile ControlPage *cp;
@@ -261,6 +262,12 @@ static void handle(void) {
         __asm__ volatile("movq %0, %%xmm0\n\tmovq %0, %%xmm1\n\tpaddq %%xmm0, %%xmm1"
                          :: "r"(v) : "xmm0", "xmm1");
         answer(T_SSE, &v, 8);
+        break;
+    }
+    case T_READ_XMM1: {
+        uint64_t v;
+        __asm__ volatile("movq %%xmm1, %0" : "=r"(v));
+        answer(T_READ_XMM1, &v, 8);
         break;
     }
     default:
