@@ -85,7 +85,7 @@ fn main() {
              See crates/hyperlight-js-guest/README.md."
         );
     }
-    let built = target_dir.join("release/hyperlight-js-guest");
+    let built = target_dir.join("x86_64-unknown-linux-gnu/release/hyperlight-js-guest");
     std::fs::copy(&built, &dest)
         .unwrap_or_else(|e| panic!("guest image not found at {}: {e}", built.display()));
 }

@@ -44,7 +44,7 @@ impl HostHandler for Dispatch<'_> {
         &mut self,
         tag: u32,
         payload: &[u8],
-        _cancel: &CancelToken,
+        cancel: &CancelToken,
     ) -> std::result::Result<(u32, Vec<u8>), String> {
         if tag != js::HC_CALL {
             return Err(format!("unknown host call tag {tag:#x}"));
@@ -59,7 +59,7 @@ impl HostHandler for Dispatch<'_> {
                 js::HC_ERR,
                 format!("host function {module}.{function} is not registered"),
             ),
-            Some(f) => match f(args) {
+            Some(f) => match f(args, cancel) {
                 Ok(json) => (js::HC_OK, json),
                 Err(msg) => (js::HC_ERR, msg),
             },

@@ -17,10 +17,17 @@ use crate::error::{Error, Result};
 /// array and returns a JSON value, or an error message.
 pub type RawHostFunction = Arc<dyn Fn(&str) -> std::result::Result<String, String> + Send + Sync>;
 
+/// A host function that can see whether its call was killed meanwhile (see
+/// [`ProtoJSSandbox::register_cancellable`](crate::ProtoJSSandbox::register_cancellable)).
+pub type CancellableHostFunction =
+    Arc<dyn Fn(&str, &CancelToken) -> std::result::Result<String, String> + Send + Sync>;
+
+pub use hyperlight_vm::CancelToken;
+
 /// The host functions of one sandbox, by module and name.
 #[derive(Clone, Default)]
 pub(crate) struct HostFunctions {
-    modules: BTreeMap<String, BTreeMap<String, RawHostFunction>>,
+    modules: BTreeMap<String, BTreeMap<String, CancellableHostFunction>>,
 }
 
 /// Longest module or function name accepted.
@@ -46,6 +53,15 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
 
 impl HostFunctions {
     pub(crate) fn insert(&mut self, module: &str, name: &str, f: RawHostFunction) -> Result<()> {
+        self.insert_cancellable(module, name, Arc::new(move |args: &str, _: &CancelToken| f(args)))
+    }
+
+    pub(crate) fn insert_cancellable(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: CancellableHostFunction,
+    ) -> Result<()> {
         check_name("host module name", module)?;
         check_name("host function name", name)?;
         let fns = self.modules.entry(module.to_string()).or_default();
@@ -58,7 +74,7 @@ impl HostFunctions {
         Ok(())
     }
 
-    pub(crate) fn get(&self, module: &str, name: &str) -> Option<&RawHostFunction> {
+    pub(crate) fn get(&self, module: &str, name: &str) -> Option<&CancellableHostFunction> {
         self.modules.get(module)?.get(name)
     }
 

@@ -49,7 +49,7 @@ mod vm_error;
 
 pub use builder::SandboxBuilder;
 pub use error::{Error, ErrorCode, GuestError, Result};
-pub use host_functions::RawHostFunction;
+pub use host_functions::{CancelToken, CancellableHostFunction, RawHostFunction};
 pub use js_sandbox::{JSSandbox, LoadFailure, DEFAULT_NAMESPACE, HOST_NAMESPACE};
 pub use loaded::{InterruptHandle, LoadedJSSandbox, Snapshot};
 #[cfg(feature = "monitor-cpu-time")]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::driver::Guest;
 use crate::error::Result;
-use crate::host_functions::{typed, HostFunctions};
+use crate::host_functions::{typed, CancelToken, HostFunctions};
 use crate::js_sandbox::JSSandbox;
 
 /// A sandbox whose micro-VM is running and waiting for the JavaScript
@@ -99,6 +99,16 @@ impl ProtoJSSandbox {
         F: Fn(&str) -> std::result::Result<String, String> + Send + Sync + 'static,
     {
         self.host_functions.insert(module, function, Arc::new(f))
+    }
+
+    /// Registers one raw function that is also handed a [`CancelToken`]: a
+    /// function that waits (for another thread, for I/O) should poll it
+    /// and give up once the call was killed. Its answer is then discarded.
+    pub fn register_cancellable<F>(&mut self, module: &str, function: &str, f: F) -> Result<()>
+    where
+        F: Fn(&str, &CancelToken) -> std::result::Result<String, String> + Send + Sync + 'static,
+    {
+        self.host_functions.insert_cancellable(module, function, Arc::new(f))
     }
 
     /// Loads the JavaScript runtime: applies the host functions and records
