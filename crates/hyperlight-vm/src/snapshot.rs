@@ -91,9 +91,17 @@ impl VcpuState {
             let msrs = Msrs::from_entries(&self.msrs).expect("at most 9 entries");
             vcpu.set_msrs(&msrs).map_err(Error::kvm("SET_MSRS"))?;
         }
-        vcpu.set_sregs(&self.sregs)
-            .map_err(Error::kvm("SET_SREGS"))?;
-        vcpu.set_regs(&self.regs).map_err(Error::kvm("SET_REGS"))?;
+        if sync {
+            let area = vcpu.sync_regs_mut();
+            area.regs = self.regs;
+            area.sregs = self.sregs;
+            vcpu.set_sync_dirty_reg(SyncReg::Register);
+            vcpu.set_sync_dirty_reg(SyncReg::SystemRegister);
+        } else {
+            vcpu.set_sregs(&self.sregs)
+                .map_err(Error::kvm("SET_SREGS"))?;
+            vcpu.set_regs(&self.regs).map_err(Error::kvm("SET_REGS"))?;
+        }
         const CR4_OSXSAVE: u64 = 1 << 18;
         if full || self.sregs.cr4 & CR4_OSXSAVE != 0 {
             // SAFETY: the buffer came from KVM_GET_XSAVE on a vCPU of the
