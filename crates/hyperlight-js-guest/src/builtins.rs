@@ -113,8 +113,8 @@ unsafe extern "C" fn native_emit(ctx: *mut JSContext, _this: JSValue, argc: c_in
 unsafe extern "C" fn native_encode(ctx: *mut JSContext, _this: JSValue, argc: c_int, argv: *mut JSValue) -> JSValue {
     // SAFETY: QuickJS passes `argc` borrowed arguments.
     let a = unsafe { args(argc, argv) };
-    // `JS_ToCStringLen2(.., cesu8 = false)` encodes lone surrogates as
-    // U+FFFD, as the Encoding Standard requires.
+    // `with_str` turns lone surrogates into U+FFFD, as the Encoding
+    // Standard requires of TextEncoder.
     let r = js::with_str(ctx, arg(a, 0), |b| {
         // SAFETY: `b` is valid for its length; QuickJS copies it.
         unsafe { q::JS_NewUint8ArrayCopy(ctx, b.as_ptr(), b.len() as _) }

@@ -168,8 +168,12 @@ fn missing_or(key: &str, exc: Owned) -> Failure {
         );
     }
     // QuickJS reports an export of an undeclared name as a SyntaxError
-    // mentioning the name; only our appended line exports `handler`.
-    if info.name == "SyntaxError" && info.message.contains("handler") && info.message.contains("not defined") {
+    // ("exported variable 'handler' does not exist"); only our appended
+    // line exports `handler`.
+    if info.name == "SyntaxError"
+        && info.message.contains("'handler'")
+        && (info.message.contains("does not exist") || info.message.contains("not defined"))
+    {
         return Failure::code(
             error_code::INVALID_HANDLER,
             format!("handler '{key}' does not define `function handler(event)` ({})", info.message),

@@ -132,7 +132,8 @@ pub fn new_string(ctx: *mut JSContext, s: &str) -> JsResult<Owned> {
 }
 
 /// Calls `f` with the UTF-8 bytes of `v` converted to a string (as
-/// `String(v)` would, except that lone surrogates become U+FFFD).
+/// `String(v)` would, except that lone surrogates become U+FFFD). The bytes
+/// are always valid UTF-8.
 pub fn with_str<T>(ctx: *mut JSContext, v: JSValue, f: impl FnOnce(&[u8]) -> T) -> JsResult<T> {
     let mut len: q::size_t = 0;
     // SAFETY: `v` is a live borrowed value; on success the returned buffer
@@ -142,10 +143,37 @@ pub fn with_str<T>(ctx: *mut JSContext, v: JSValue, f: impl FnOnce(&[u8]) -> T) 
         if p.is_null() {
             return Err(Pending);
         }
-        let out = f(core::slice::from_raw_parts(p.cast::<u8>(), len as usize));
+        let bytes = core::slice::from_raw_parts(p.cast::<u8>(), len as usize);
+        let out = if has_surrogate(bytes) {
+            f(&replace_surrogates(bytes))
+        } else {
+            f(bytes)
+        };
         q::JS_FreeCString(ctx, p);
         Ok(out)
     }
+}
+
+/// QuickJS encodes a lone UTF-16 surrogate as the 3-byte sequence
+/// `ED A0..BF xx` (WTF-8), which is not UTF-8. Whether `b` has one.
+fn has_surrogate(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w[0] == 0xED && w[1] >= 0xA0)
+}
+
+/// `b` with every encoded surrogate replaced by U+FFFD (`EF BF BD`).
+fn replace_surrogates(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0xED && i + 2 < b.len() && b.get(i + 1).is_some_and(|&c| c >= 0xA0) {
+            out.extend_from_slice(&[0xEF, 0xBF, 0xBD]);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `String(v)` as a Rust string.
