@@ -208,6 +208,26 @@ fn main() {
         drop(vms);
     }
 
+    // First touch of 4 MiB of heap in a fresh VM, with and without THP.
+    for huge_pages in [true, false] {
+        let config = VmConfig {
+            huge_pages,
+            ..VmConfig::default()
+        };
+        let mut s = Vec::new();
+        for _ in 0..30 {
+            let mut v = Vm::new(&config, elf).unwrap();
+            let t = Instant::now();
+            v.call(tag::DIRTY, &args(&[1024, 1]), &mut null).unwrap();
+            s.push(t.elapsed());
+        }
+        rows.push(row(
+            format!("first touch of 4 MiB of heap in a fresh VM (call writing 1024 pages), huge pages {}",
+                if huge_pages { "on" } else { "off" }),
+            s,
+        ));
+    }
+
     println!("| operation | median | p99 | n |");
     println!("|---|---|---|---|");
     for r in &rows {

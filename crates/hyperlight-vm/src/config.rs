@@ -61,11 +61,13 @@ pub struct VmConfig {
     pub output_size: u64,
     /// Batched print/log records (default 64 KiB, at least [`MIN_PRINT`]).
     pub print_size: u64,
-    /// Ask for transparent huge pages (`MADV_HUGEPAGE`) for guest memory
-    /// (default `true`). Faster first touch of guest memory (about 0.05 µs
-    /// instead of 0.9 µs per 4 KiB) but each touched 2 MiB range becomes
-    /// resident whole: a booted test guest costs about 4 MiB of RSS with
-    /// huge pages and 124 KiB without (see `docs/vm-performance.md`).
+    /// Ask for transparent huge pages (`MADV_HUGEPAGE`) for the heap
+    /// (default `true`): its first touch costs about 0.05 µs instead of
+    /// 0.9 µs per 4 KiB, but each touched 2-MiB-aligned range of the heap
+    /// becomes resident whole. The rest of guest memory (system area,
+    /// image, stack, buffers: a few scattered pages each) always uses 4 KiB
+    /// pages; huge pages there cost 4 MiB of RSS per idle VM (see
+    /// `docs/vm-performance.md`).
     pub huge_pages: bool,
 }
 

@@ -26,8 +26,10 @@ pub(crate) struct GuestMemory {
 unsafe impl Send for GuestMemory {}
 
 impl GuestMemory {
-    /// Maps `size` bytes (a multiple of the page size) of zeroed memory.
-    pub(crate) fn new(size: usize, huge: bool) -> Result<Self> {
+    /// Maps `size` bytes (a multiple of the page size) of zeroed memory,
+    /// asking for transparent huge pages in `huge` (a guest-physical range;
+    /// only the 2 MiB-aligned part inside it can use them).
+    pub(crate) fn new(size: usize, huge: Option<std::ops::Range<usize>>) -> Result<Self> {
         let map_len = size + HUGE;
         // SAFETY: a fresh anonymous mapping; no existing memory is affected.
         let map = unsafe {
@@ -50,10 +52,15 @@ impl GuestMemory {
         let offset = map.align_offset(HUGE);
         // SAFETY: offset < HUGE, so base stays inside the mapping.
         let base = unsafe { map.add(offset) };
-        if huge {
-            // SAFETY: advising a range of our own mapping. Failure (THP
-            // disabled) only loses the optimisation, so it is ignored.
-            unsafe { libc::madvise(base.cast(), size, libc::MADV_HUGEPAGE) };
+        if let Some(r) = huge {
+            let start = r.start.next_multiple_of(HUGE);
+            let end = r.end.min(size) / HUGE * HUGE;
+            if start < end {
+                // SAFETY: advising a range inside our own mapping. Failure
+                // (THP disabled) only loses the optimisation, so it is
+                // ignored.
+                unsafe { libc::madvise(base.add(start).cast(), end - start, libc::MADV_HUGEPAGE) };
+            }
         }
         let pages = size / PAGE_SIZE as usize;
         Ok(Self {

@@ -205,7 +205,8 @@ impl Vm {
         let layout = Layout::new(config, image.end)?;
         let host = host()?;
         let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
-        let mut mem = GuestMemory::new(layout.total as usize, config.huge_pages)?;
+        let heap = layout.heap.base as usize..layout.heap.end() as usize;
+        let mut mem = GuestMemory::new(layout.total as usize, config.huge_pages.then_some(heap))?;
 
         // SAFETY: the region is our own mapping of `total` bytes, which
         // outlives the VM (it is dropped after `vm_fd`, see `Vm` fields).
