@@ -33,8 +33,8 @@ rust_tests() {
 }
 
 ts_tests() {
-  pnpm exec vitest run --reporter=default --reporter=json \
-    --outputFile.json="$RESULTS_DIR/vitest.json"
+  HYPERLIGHT_TEST_COUNTS="$RESULTS_DIR/vitest-counts.json" \
+    pnpm exec vitest run --reporter=default --reporter=./tooling/vitest-counts.reporter.ts
 }
 
 # "tests: N passed, N failed, N skipped" over cargo test and vitest, from their own reports.
@@ -49,9 +49,9 @@ print_test_totals() {
     } END { printf "%d %d %d", p, f, s }' "$RESULTS_DIR/cargo-test.log" 2>/dev/null || echo "0 0 0")
   vitest_counts=$(node -e '
       try {
-        const r = require(process.argv[1]);
-        console.log(r.numPassedTests, r.numFailedTests, r.numPendingTests + r.numTodoTests);
-      } catch { console.log("0 0 0"); }' "$RESULTS_DIR/vitest.json")
+        const c = require(process.argv[1]);
+        console.log(c.passed, c.failed, c.skipped);
+      } catch { console.log("0 0 0"); }' "$RESULTS_DIR/vitest-counts.json")
   read -r cp cf cs <<<"$cargo_counts"
   read -r vp vf vs <<<"$vitest_counts"
   log "cargo test: $cp passed, $cf failed, $cs ignored; vitest: $vp passed, $vf failed, $vs skipped"
