@@ -92,16 +92,6 @@ pub fn host_monotonic_ns() -> u64 {
     unsafe { ptr::read_volatile(ptr::addr_of!((*p).host_monotonic_ns)) }
 }
 
-/// The request counter.
-pub fn request_seq() -> u64 {
-    let p = page();
-    if p.is_null() {
-        return 0;
-    }
-    // SAFETY: as in `host_time_unix_ns`.
-    unsafe { ptr::read_volatile(ptr::addr_of!((*p).request_seq)) }
-}
-
 /// A copy of the entropy the host refreshed before the current request.
 pub fn entropy() -> [u8; ENTROPY_BYTES] {
     let p = page();

@@ -16,7 +16,11 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 
+use core::cell::Cell;
+
 use talc::{ErrOnOom, Span, Talc};
+
+use crate::sync::Single;
 
 /// The allocator. Only touched by the one guest thread, never re-entrantly
 /// (talc does not call back into us: its OOM handler just fails).
@@ -27,6 +31,27 @@ struct Heap(UnsafeCell<Talc<ErrOnOom>>);
 unsafe impl Sync for Heap {}
 
 static HEAP: Heap = Heap(UnsafeCell::new(Talc::new(ErrOnOom)));
+
+/// Bytes handed out by talc (all users), and the heap's size.
+static USED: Single<Cell<usize>> = Single::new(Cell::new(0));
+static SIZE: Single<Cell<usize>> = Single::new(Cell::new(0));
+
+/// Free bytes QuickJS may never take: the runtime's own error paths
+/// (messages, answers) must still find memory when the engine is out of it.
+const ENGINE_FLOOR: usize = 64 << 10;
+
+fn used_add(n: usize) {
+    USED.get().set(USED.get().get() + n);
+}
+
+fn used_sub(n: usize) {
+    USED.get().set(USED.get().get().saturating_sub(n));
+}
+
+/// Whether the engine may grow its memory by `n` bytes.
+fn engine_may_take(n: usize) -> bool {
+    USED.get().get().saturating_add(n).saturating_add(ENGINE_FLOOR) <= SIZE.get().get()
+}
 
 #[global_allocator]
 static GLOBAL: RustAlloc = RustAlloc;
@@ -50,6 +75,7 @@ pub fn init(base: u64, size: u64) {
     if unsafe { talc().claim(span) }.is_err() {
         crate::abort::abort_msg(crate::abort::code::BAD_CONTROL, "the heap region is too small");
     }
+    SIZE.get().set(size as usize);
 }
 
 struct RustAlloc;
@@ -60,12 +86,16 @@ unsafe impl GlobalAlloc for RustAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: `layout` has a non-zero size (GlobalAlloc contract).
         match unsafe { talc().malloc(layout) } {
-            Ok(p) => p.as_ptr(),
+            Ok(p) => {
+                used_add(layout.size());
+                p.as_ptr()
+            }
             Err(()) => ptr::null_mut(),
         }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        used_sub(layout.size());
         // SAFETY: `ptr` came from `alloc`/`realloc` with `layout`.
         unsafe { talc().free(NonNull::new_unchecked(ptr), layout) }
     }
@@ -77,11 +107,15 @@ unsafe impl GlobalAlloc for RustAlloc {
             let p = NonNull::new_unchecked(ptr);
             if new_size > layout.size() {
                 match talc().grow(p, layout, new_size) {
-                    Ok(n) => n.as_ptr(),
+                    Ok(n) => {
+                        used_add(new_size - layout.size());
+                        n.as_ptr()
+                    }
                     Err(()) => ptr::null_mut(),
                 }
             } else {
                 talc().shrink(p, layout, new_size);
+                used_sub(layout.size() - new_size);
                 ptr
             }
         }
@@ -116,6 +150,7 @@ pub fn c_malloc(size: usize) -> *mut u8 {
     // SAFETY: `layout` is non-zero sized (it includes the header).
     match unsafe { talc().malloc(layout) } {
         Ok(base) => {
+            used_add(layout.size());
             let base = base.as_ptr();
             // SAFETY: `base` points to at least `HDR` writable bytes,
             // 16-aligned.
@@ -140,6 +175,7 @@ pub unsafe fn c_free(p: *mut u8) {
     unsafe {
         let size = c_size(p);
         let layout = Layout::from_size_align_unchecked(size + HDR, ALIGN);
+        used_sub(layout.size());
         talc().free(NonNull::new_unchecked(p.sub(HDR)), layout);
     }
 }
@@ -167,11 +203,15 @@ pub unsafe fn c_realloc(p: *mut u8, size: usize) -> *mut u8 {
         let base = NonNull::new_unchecked(p.sub(HDR));
         let new_base = if new_layout.size() > old_layout.size() {
             match talc().grow(base, old_layout, new_layout.size()) {
-                Ok(n) => n.as_ptr(),
+                Ok(n) => {
+                    used_add(new_layout.size() - old_layout.size());
+                    n.as_ptr()
+                }
                 Err(()) => return ptr::null_mut(),
             }
         } else {
             talc().shrink(base, old_layout, new_layout.size());
+            used_sub(old_layout.size() - new_layout.size());
             base.as_ptr()
         };
         ptr::write(new_base.cast::<usize>(), size);
@@ -244,12 +284,23 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
 
 use rquickjs_sys::size_t;
 
+// The engine's hooks refuse to eat into `ENGINE_FLOOR`: QuickJS turns a
+// null into its out-of-memory exception, while a failed Rust allocation
+// would abort the guest.
+
 pub unsafe extern "C" fn js_calloc(_opaque: *mut c_void, n: size_t, size: size_t) -> *mut c_void {
+    let total = (n as usize).saturating_mul(size as usize);
+    if !engine_may_take(total.saturating_add(HDR)) {
+        return ptr::null_mut();
+    }
     // SAFETY: C contract of `calloc`.
     unsafe { calloc(n as usize, size as usize) }
 }
 
 pub unsafe extern "C" fn js_malloc(_opaque: *mut c_void, size: size_t) -> *mut c_void {
+    if !engine_may_take((size as usize).saturating_add(HDR)) {
+        return ptr::null_mut();
+    }
     c_malloc(size as usize).cast()
 }
 
@@ -259,6 +310,11 @@ pub unsafe extern "C" fn js_free(_opaque: *mut c_void, p: *mut c_void) {
 }
 
 pub unsafe extern "C" fn js_realloc(_opaque: *mut c_void, p: *mut c_void, size: size_t) -> *mut c_void {
+    // SAFETY: as in `js_free`; `p` is null or live, so its size is known.
+    let old = unsafe { c_usable_size(p as *const u8) };
+    if (size as usize) > old && !engine_may_take(size as usize - old) {
+        return ptr::null_mut();
+    }
     // SAFETY: as in `js_free`.
     unsafe { c_realloc(p.cast(), size as usize).cast() }
 }

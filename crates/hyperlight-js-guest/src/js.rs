@@ -426,7 +426,7 @@ pub fn with_buffer<T>(ctx: *mut JSContext, v: JSValue, f: impl FnOnce(&mut [u8])
         let buf = Owned { ctx, v: buf };
         let mut size: q::size_t = 0;
         let p = q::JS_GetArrayBuffer(ctx, &mut size, buf.raw());
-        if p.is_null() || (off as u64 + len as u64) > size as u64 {
+        if p.is_null() || off.checked_add(len).is_none_or(|end| end > size) {
             clear_exception(ctx);
             return if len == 0 { Some(f(&mut [])) } else { None };
         }

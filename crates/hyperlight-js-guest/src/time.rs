@@ -64,7 +64,7 @@ pub fn resumed() {
         let dn = (mono - s.anchor_mono) as u128;
         let q = (dt << 32) / dn;
         // Sane TSC rates: 0.1 to 20 GHz.
-        if q >= (1u128 << 32) / 10 && q <= (20u128 << 32) {
+        if ((1u128 << 32) / 10..=(20u128 << 32)).contains(&q) {
             s.ticks_per_ns_q32 = q as u64;
         } else {
             s.anchor_tsc = tsc;
