@@ -53,7 +53,11 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
 
 impl HostFunctions {
     pub(crate) fn insert(&mut self, module: &str, name: &str, f: RawHostFunction) -> Result<()> {
-        self.insert_cancellable(module, name, Arc::new(move |args: &str, _: &CancelToken| f(args)))
+        self.insert_cancellable(
+            module,
+            name,
+            Arc::new(move |args: &str, _: &CancelToken| f(args)),
+        )
     }
 
     pub(crate) fn insert_cancellable(
@@ -90,6 +94,10 @@ impl HostFunctions {
     }
 }
 
+fn mismatch(e: serde_json::Error) -> String {
+    format!("the arguments do not match the host function's signature: {e}")
+}
+
 /// Wraps a typed callback: the JSON argument array is deserialised into
 /// `A` (use a tuple, e.g. `(i64, i64)`), the result serialised.
 pub(crate) fn typed<A, R, E, F>(f: F) -> RawHostFunction
@@ -100,9 +108,13 @@ where
     F: Fn(A) -> std::result::Result<R, E> + Send + Sync + 'static,
 {
     Arc::new(move |args: &str| {
-        let args: A = serde_json::from_str(args).map_err(|e| {
-            format!("the arguments do not match the host function's signature: {e}")
-        })?;
+        let args: A = match serde_json::from_str(args) {
+            Ok(a) => a,
+            // A function of no arguments is written `|(): ()|`; serde reads
+            // `()` from `null`, not from an empty array.
+            Err(_) if args.trim() == "[]" => serde_json::from_str("null").map_err(mismatch)?,
+            Err(e) => return Err(mismatch(e)),
+        };
         let result = f(args).map_err(|e| e.to_string())?;
         serde_json::to_string(&result)
             .map_err(|e| format!("the host function's result is not JSON: {e}"))

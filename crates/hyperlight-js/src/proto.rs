@@ -108,7 +108,8 @@ impl ProtoJSSandbox {
     where
         F: Fn(&str, &CancelToken) -> std::result::Result<String, String> + Send + Sync + 'static,
     {
-        self.host_functions.insert_cancellable(module, function, Arc::new(f))
+        self.host_functions
+            .insert_cancellable(module, function, Arc::new(f))
     }
 
     /// Loads the JavaScript runtime: applies the host functions and records
