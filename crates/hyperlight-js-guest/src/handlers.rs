@@ -66,7 +66,9 @@ pub fn add(payload: &[u8]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// REQ_LINK: compiles and evaluates every handler not linked yet.
+/// REQ_LINK: compiles and evaluates every handler not linked yet, in key
+/// order, stopping at the first failure (that handler is dropped; those
+/// linked before it stay).
 pub fn link() -> Result<(), Failure> {
     let pending: Vec<String> = HANDLERS
         .get()
@@ -85,7 +87,12 @@ pub fn link() -> Result<(), Failure> {
                     h.func = Some(func);
                 }
             }
-            Err(f) => return Err(f),
+            Err(f) => {
+                // A handler that failed to link is dropped: calling it is
+                // UNKNOWN_HANDLER, not a half-compiled state.
+                HANDLERS.get().borrow_mut().remove(&key);
+                return Err(f);
+            }
         }
     }
     Ok(())
