@@ -284,13 +284,15 @@ pub fn call(payload: &[u8]) -> Result<(), Failure> {
             });
         }
     };
-    let gc = flags & CALL_FLAG_GC != 0;
     let result = run(&func, event);
     drop(func);
     let outcome = result.and_then(|v| answer(&v));
     // Nothing the handler queued outlives the call.
     js::drain_jobs();
-    if gc {
+    // After running out of memory, collect cycles even if the host did not
+    // ask for it, so the next call starts with what can be reclaimed.
+    let oom = matches!(&outcome, Err(Failure::Code(error_code::OUT_OF_MEMORY, _)));
+    if flags & CALL_FLAG_GC != 0 || oom {
         // SAFETY: the runtime is live and no engine call is in progress.
         unsafe { q::JS_RunGC(js::rt()) };
     }
