@@ -28,7 +28,7 @@ kvm_preflight() {
 }
 
 rust_tests() {
-  cargo test --workspace 2>&1 | tee "$RESULTS_DIR/cargo-test.log"
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$RESULTS_DIR/cargo-test.log"
   return "${PIPESTATUS[0]}"
 }
 
