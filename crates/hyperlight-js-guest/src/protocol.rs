@@ -4,6 +4,10 @@
 //! output buffer; then the guest exits on DONE and waits for the next one.
 //! Handlers copy what they need out of a request before running JavaScript
 //! (a host call overwrites the input buffer).
+//!
+//! Value ownership: the only engine value handled here is a pending
+//! exception, taken (owned) and freed in `Failure::pending` after it has
+//! been described into plain Rust strings.
 
 use alloc::string::String;
 
