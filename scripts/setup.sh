@@ -103,9 +103,11 @@ pinned_pnpm_version() {
 
 install_pnpm() {
   local want have
+  # A corepack shim must never stop to ask before downloading.
+  export COREPACK_ENABLE_DOWNLOAD_PROMPT=0
   want=$(pinned_pnpm_version)
   [ -n "$want" ] || die "package.json must pin pnpm exactly in packageManager (pnpm@X.Y.Z)."
-  have=$(pnpm --version 2>/dev/null || true)
+  have=$(pnpm --version 2>/dev/null </dev/null || true)
   if [ "$have" != "$want" ]; then
     log "installing pnpm $want with npm (found: ${have:-none})"
     npm install --global --no-fund --no-audit --loglevel=error "pnpm@$want" </dev/null ||
@@ -114,7 +116,7 @@ install_pnpm() {
     # npm's global bin first, in case another pnpm comes earlier on PATH.
     PATH="$(npm prefix --global)/bin:$PATH"
     export PATH
-    have=$(pnpm --version 2>/dev/null || true)
+    have=$(pnpm --version 2>/dev/null </dev/null || true)
     [ "$have" = "$want" ] || die "pnpm $want was installed but \`pnpm --version\` says '${have:-nothing}'."
   fi
   log "pnpm $have"
