@@ -351,7 +351,9 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
         }
     }
     if info.name == "InternalError" {
-        if info.message == "out of memory" {
+        // With the heap exhausted, even reading the message of the engine's
+        // "out of memory" error can fail, leaving it empty.
+        if info.message == "out of memory" || info.message.is_empty() {
             info.out_of_memory = true;
         } else if info.message == "interrupted" && uncatchable {
             info.interrupted = true;

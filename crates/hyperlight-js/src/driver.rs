@@ -231,6 +231,13 @@ fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
             let name = r.str().map_err(|_| malformed())?.to_string();
             let message = r.str().map_err(|_| malformed())?.to_string();
             let stack = r.str().map_err(|_| malformed())?.to_string();
+            if name == "InternalError" && message == "interrupted" {
+                // The guest's cooperative interrupt check ended the call
+                // (InterruptHandle::request_interrupt).
+                return Err(Error::Cancelled {
+                    terminated_by: None,
+                });
+            }
             Err(Error::Handler(GuestError {
                 name,
                 message,

@@ -39,6 +39,16 @@ impl InterruptHandle {
     pub fn kill(&self) {
         self.0.kill();
     }
+
+    /// The polite stop: asks the engine to stop the running call at its
+    /// next interrupt check. The call returns [`Error::Cancelled`] but the
+    /// sandbox is **not** poisoned, because the engine unwinds cleanly. A
+    /// guest stuck where the engine does not check (a long native
+    /// operation) is not stopped: use [`kill`](Self::kill) as the backstop.
+    /// Returns `false` when no call is running.
+    pub fn request_interrupt(&self) -> bool {
+        self.0.request_interrupt()
+    }
 }
 
 impl std::fmt::Debug for InterruptHandle {

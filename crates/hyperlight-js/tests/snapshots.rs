@@ -116,3 +116,28 @@ fn many_sandboxes_at_once_are_independent() {
         assert_eq!(call(l, "{}"), json!(i + 1));
     }
 }
+
+#[test]
+fn a_polite_interrupt_cancels_without_poisoning() {
+    let mut l = loaded_with("function handler(e) { if (e.spin) { try { for (;;) {} } catch (x) { return 'caught'; } } return 'ok'; }");
+    let handle = l.interrupt_handle();
+    let t = std::thread::spawn(move || {
+        // Retry until the call is running.
+        while !handle.request_interrupt() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let err = l.handle_event("h", r#"{"spin":true}"#, None).unwrap_err();
+    t.join().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Cancelled {
+                terminated_by: None
+            }
+        ),
+        "{err}"
+    );
+    assert!(!l.poisoned());
+    assert_eq!(call(&mut l, "{}"), json!("ok"));
+}

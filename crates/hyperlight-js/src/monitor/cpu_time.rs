@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 ///
 /// The clock is the guest thread's own CPU clock (`pthread_getcpuclockid`),
 /// which includes time inside `KVM_RUN`. It is polled adaptively: the
-/// monitor sleeps for half the remaining budget, clamped to 1–10 ms, so the
-/// overshoot shrinks as the deadline nears (see `docs/monitors.md` for the
+/// monitor sleeps for half the remaining budget, clamped to 1–10 ms, and
+/// for the last 3 ms sleeps exactly the remaining budget, so the overshoot
+/// shrinks as the deadline nears (see `docs/monitors.md` for the
 /// measured overshoot against a POSIX CPU timer).
 #[derive(Clone, Debug)]
 pub struct CpuTimeMonitor {
@@ -73,6 +74,8 @@ impl ThreadCpuClock {
 
 const MIN_POLL: Duration = Duration::from_millis(1);
 const MAX_POLL: Duration = Duration::from_millis(10);
+/// Below this remaining budget, sleep precisely instead of polling.
+const PRECISE_BELOW: Duration = Duration::from_millis(3);
 
 impl ExecutionMonitor for CpuTimeMonitor {
     fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static> {
@@ -87,8 +90,14 @@ impl ExecutionMonitor for CpuTimeMonitor {
                 if used >= deadline {
                     return;
                 }
-                let wait = ((deadline - used) / 2).clamp(MIN_POLL, MAX_POLL);
-                tokio::time::sleep(wait).await;
+                let remaining = deadline - used;
+                if remaining <= PRECISE_BELOW {
+                    // The CPU clock advances at most as fast as the wall
+                    // clock, so sleeping `remaining` cannot overshoot.
+                    super::sleep_until_precise(std::time::Instant::now() + remaining).await;
+                } else {
+                    tokio::time::sleep((remaining / 2).clamp(MIN_POLL, MAX_POLL)).await;
+                }
             }
         })
     }

@@ -36,7 +36,7 @@ impl ExecutionMonitor for WallClockMonitor {
         // The deadline is taken now, on the calling thread, just before the
         // handler starts.
         let deadline = Instant::now() + self.limit;
-        Ok(async move { tokio::time::sleep_until(deadline.into()).await })
+        Ok(super::sleep_until_precise(deadline))
     }
 
     fn name(&self) -> &'static str {
