@@ -160,6 +160,14 @@ fn descriptor(access: u8, flags: u8) -> u64 {
     0xffff | (0xf << 48) | ((access as u64) << 40) | ((flags as u64) << 52)
 }
 
+/// The guest-physical ranges (base, length) that [`write_system_tables`]
+/// writes: GDT + IDT, TSS + I/O bitmap, fault stubs.
+pub(crate) const SYSTEM_TABLE_PAGES: [(u64, u64); 3] = [
+    (layout::GDT_IDT, PAGE_SIZE),
+    (layout::TSS, IOMAP_OFFSET + 8193),
+    (layout::FAULT_STUBS, PAGE_SIZE),
+];
+
 /// Writes GDT, IDT, TSS, I/O bitmap and fault stubs into `mem`.
 pub(crate) fn write_system_tables(mem: &mut [u8]) {
     let put = |mem: &mut [u8], at: u64, bytes: &[u8]| {

@@ -40,6 +40,7 @@ mod fault;
 mod interrupt;
 mod memory;
 mod snapshot;
+mod template;
 mod vm;
 
 pub use config::{
@@ -50,6 +51,7 @@ pub use fault::{Access, FaultKind, GuestFault};
 pub use hyperlight_abi as abi;
 pub use interrupt::{CancelToken, InterruptHandle};
 pub use snapshot::Snapshot;
+pub use template::{ChildMemory, Template};
 pub use vm::{HostHandler, NullHandler, Response, Vm};
 
 /// Everything that can go wrong. Errors marked *poisons* leave the VM

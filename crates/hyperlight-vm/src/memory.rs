@@ -19,6 +19,10 @@ pub(crate) struct GuestMemory {
     map_len: usize,
     /// One bit per page written by the host since the last restore.
     host_dirty: Vec<u64>,
+    /// One bit per page that may be non-zero. Every page whose bit is clear
+    /// is zero, except pages the guest wrote since the last fetch of KVM's
+    /// dirty log (callers fold each fetched log in with [`Self::fold_ever`]).
+    ever: Vec<u64>,
 }
 
 // SAFETY: the mapping is owned by this value alone; access goes through
@@ -69,6 +73,7 @@ impl GuestMemory {
             map: NonNull::new(map).expect("mmap never returns null on success"),
             map_len,
             host_dirty: vec![0; pages.div_ceil(64)],
+            ever: vec![0; pages.div_ceil(64)],
         })
     }
 
@@ -152,7 +157,71 @@ impl GuestMemory {
         let last = (gpa + len - 1) / PAGE_SIZE;
         for p in first..=last {
             self.host_dirty[(p / 64) as usize] |= 1 << (p % 64);
+            self.ever[(p / 64) as usize] |= 1 << (p % 64);
         }
+    }
+
+    /// Records that the host wrote `[gpa, gpa + len)` through
+    /// [`Self::as_mut_slice_untracked`] (at boot): the pages may be non-zero.
+    pub(crate) fn mark_written(&mut self, gpa: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        for p in gpa / PAGE_SIZE..=(gpa + len - 1) / PAGE_SIZE {
+            self.ever[(p / 64) as usize] |= 1 << (p % 64);
+        }
+    }
+
+    /// Adds the pages of a fetched KVM dirty log (same layout: one bit per
+    /// page) to the set of pages that may be non-zero.
+    pub(crate) fn fold_ever(&mut self, kvm_dirty: &[u64]) {
+        for (e, k) in self.ever.iter_mut().zip(kvm_dirty) {
+            *e |= k;
+        }
+    }
+
+    /// The pages that may be non-zero (see the field), one bit per page.
+    pub(crate) fn ever(&self) -> &[u64] {
+        &self.ever
+    }
+
+    /// Replaces the set of pages that may be non-zero, after the caller made
+    /// every page outside `bits` zero (restore, template population).
+    pub(crate) fn set_ever(&mut self, bits: &[u64]) {
+        debug_assert_eq!(bits.len(), self.ever.len());
+        self.ever.copy_from_slice(bits);
+    }
+
+    /// Maps `fd` (a file of at least `len` bytes) copy-on-write over guest
+    /// addresses `[0, len)`, replacing what was there: the guest then sees
+    /// the file's contents and its writes stay private to this VM.
+    pub(crate) fn map_private_file(
+        &mut self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        len: usize,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        assert!(len <= self.size && len % PAGE_SIZE as usize == 0);
+        // SAFETY: MAP_FIXED replaces pages inside our own mapping
+        // ([base, base + len) is inside it); no Rust reference into guest
+        // memory exists while `&mut self` is held.
+        let p = unsafe {
+            libc::mmap(
+                self.base.as_ptr().cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Os {
+                op: "mmap of template memory",
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
     }
 
     /// Takes the host-dirty bitmap, leaving it clear.
@@ -176,11 +245,19 @@ impl Drop for GuestMemory {
     }
 }
 
-/// A private anonymous copy of guest memory for snapshots. Pages that are
-/// all zero in the guest are not written, so they cost no resident memory.
+/// A sparse copy of guest memory for snapshots and templates.
+///
+/// It is one mapping as large as the memory it copies, in which only the
+/// pages that were non-zero are written (and resident); a bitmap lists
+/// them. For a template the mapping is a shared `memfd`, so that children
+/// can map it copy-on-write.
 pub(crate) struct SnapshotMemory {
     ptr: NonNull<u8>,
     len: usize,
+    /// One bit per page: stored (non-zero). Same length as the VM's bitmaps.
+    present: Vec<u64>,
+    stored: usize,
+    fd: Option<std::os::fd::OwnedFd>,
 }
 
 // SAFETY: the mapping is immutable after construction and owned by this
@@ -195,18 +272,68 @@ pub(crate) fn is_zero(page: &[u8]) -> bool {
     pre.iter().all(|&b| b == 0) && mid.iter().all(|&w| w == 0) && post.iter().all(|&b| b == 0)
 }
 
+/// Calls `f` with the index of every set bit of `bits` below `limit`.
+pub(crate) fn for_each_bit(bits: &[u64], limit: usize, mut f: impl FnMut(usize)) {
+    for (w, &word) in bits.iter().enumerate() {
+        let mut b = word;
+        while b != 0 {
+            let p = w * 64 + b.trailing_zeros() as usize;
+            b &= b - 1;
+            if p >= limit {
+                return;
+            }
+            f(p);
+        }
+    }
+}
+
 impl SnapshotMemory {
-    /// Copies `src` (a multiple of the page size).
-    pub(crate) fn copy_of(src: &[u8]) -> Result<Self> {
-        let len = src.len().max(PAGE_SIZE as usize);
-        // SAFETY: fresh anonymous mapping.
+    /// Copies the pages of `src` (a multiple of the page size) whose bit is
+    /// set in `candidates` and that are not all zero. Every page of `src`
+    /// outside `candidates` must be zero. With `shared_file`, the copy is a
+    /// `memfd` (see [`Self::fd`]).
+    pub(crate) fn capture(src: &[u8], candidates: &[u64], shared_file: bool) -> Result<Self> {
+        let page = PAGE_SIZE as usize;
+        let len = src.len().max(page);
+        let fd = if shared_file {
+            // SAFETY: memfd_create with a NUL-terminated name.
+            let raw =
+                unsafe { libc::memfd_create(c"hyperlight-template".as_ptr(), libc::MFD_CLOEXEC) };
+            if raw < 0 {
+                return Err(Error::Os {
+                    op: "memfd_create",
+                    source: io::Error::last_os_error(),
+                });
+            }
+            // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+            // SAFETY: resizing our own fresh memfd.
+            if unsafe { libc::ftruncate(raw, len as libc::off_t) } != 0 {
+                return Err(Error::Os {
+                    op: "ftruncate of a memfd",
+                    source: io::Error::last_os_error(),
+                });
+            }
+            Some(fd)
+        } else {
+            None
+        };
+        let (flags, raw_fd) = match &fd {
+            Some(f) => (libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(f)),
+            None => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+            ),
+        };
+        // SAFETY: a fresh mapping (anonymous, or of our own memfd); no
+        // existing memory is affected.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
+                flags,
+                raw_fd,
                 0,
             )
         };
@@ -217,32 +344,60 @@ impl SnapshotMemory {
             });
         }
         let ptr = NonNull::new(p.cast::<u8>()).expect("mmap never returns null on success");
-        // SAFETY: the new mapping is `len >= src.len()` bytes and not shared.
+        // SAFETY: the new mapping is `len >= src.len()` bytes and not shared
+        // with anything that could access it concurrently.
         let dst = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), src.len()) };
-        for (d, s) in dst
-            .chunks_exact_mut(PAGE_SIZE as usize)
-            .zip(src.chunks_exact(PAGE_SIZE as usize))
-        {
+        let mut present = vec![0u64; candidates.len()];
+        let mut stored = 0;
+        for_each_bit(candidates, src.len() / page, |p| {
+            let s = &src[p * page..(p + 1) * page];
             if !is_zero(s) {
-                d.copy_from_slice(s);
+                dst[p * page..(p + 1) * page].copy_from_slice(s);
+                present[p / 64] |= 1 << (p % 64);
+                stored += 1;
             }
-        }
+        });
         Ok(Self {
             ptr,
             len: src.len(),
+            present,
+            stored,
+            fd,
         })
     }
 
-    /// The copied bytes.
+    /// The copied memory; pages not stored read as zero.
     pub(crate) fn as_slice(&self) -> &[u8] {
-        // SAFETY: `len` bytes were mapped in `copy_of` and live until drop.
+        // SAFETY: `len` bytes were mapped in `capture` and live until drop.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// One bit per page: the pages stored (all others are zero).
+    pub(crate) fn present(&self) -> &[u64] {
+        &self.present
+    }
+
+    /// Whether page `p` is stored.
+    pub(crate) fn is_present(&self, p: usize) -> bool {
+        self.present
+            .get(p / 64)
+            .is_some_and(|w| w & (1 << (p % 64)) != 0)
+    }
+
+    /// Number of pages stored.
+    pub(crate) fn stored_pages(&self) -> usize {
+        self.stored
+    }
+
+    /// The `memfd` holding the copy, if it was captured with `shared_file`.
+    pub(crate) fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.fd.as_ref().map(std::os::fd::AsFd::as_fd)
     }
 }
 
 impl Drop for SnapshotMemory {
     fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `copy_of`.
+        // SAFETY: unmapping the mapping made in `capture`.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len.max(PAGE_SIZE as usize)) };
     }
 }

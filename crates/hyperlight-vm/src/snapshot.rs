@@ -141,6 +141,7 @@ impl std::fmt::Debug for Snapshot {
             .field("id", &self.inner.id)
             .field("lineage", &self.inner.lineage)
             .field("memory_bytes", &self.inner.memory.as_slice().len())
+            .field("stored_pages", &self.inner.memory.stored_pages())
             .finish()
     }
 }
@@ -156,9 +157,17 @@ impl Snapshot {
         self.inner.lineage
     }
 
-    /// The saved guest memory, from address 0 to the page tables.
+    /// The saved guest memory, from address 0 to the page tables. Only the
+    /// [stored](Self::stored_pages) pages are resident; the others read as
+    /// zero.
     pub fn memory(&self) -> &[u8] {
         self.inner.memory.as_slice()
+    }
+
+    /// Number of guest pages (4 KiB) the snapshot stores: those that were
+    /// non-zero. All other pages were zero.
+    pub fn stored_pages(&self) -> usize {
+        self.inner.memory.stored_pages()
     }
 
     /// The saved general-purpose registers.

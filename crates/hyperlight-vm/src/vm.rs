@@ -17,8 +17,9 @@ use crate::config::{Layout, VmConfig};
 use crate::elf;
 use crate::fault::{self, FaultKind, GuestFault};
 use crate::interrupt::{CancelToken, InterruptHandle, Shared};
-use crate::memory::{is_zero, GuestMemory, SnapshotMemory};
+use crate::memory::{for_each_bit, is_zero, GuestMemory, SnapshotMemory};
 use crate::snapshot::{Snapshot, SnapshotInner, VcpuState};
+use crate::template::{ChildMemory, Template, TemplateInner};
 use crate::{Error, Result};
 
 /// What the guest can ask of the host while it serves a call.
@@ -153,6 +154,11 @@ enum Stop {
 /// slower on some hosts).
 pub struct Vm {
     id: u64,
+    /// The id of the [`Template`](crate::Template) this VM was created
+    /// from: that template's snapshot may be restored here too.
+    family: Option<u64>,
+    /// `VmConfig::huge_pages`.
+    huge_pages: bool,
     layout: Layout,
     vcpu: VcpuFd,
     vm_fd: VmFd,
@@ -230,6 +236,14 @@ impl Vm {
             let src = &elf[s.offset as usize..(s.offset + s.filesz) as usize];
             m[s.vaddr as usize..s.vaddr as usize + src.len()].copy_from_slice(src);
         }
+        // What was written above may be non-zero (sparse snapshots store
+        // only such pages). The page tables are not part of snapshots.
+        for (base, len) in arch::SYSTEM_TABLE_PAGES {
+            mem.mark_written(base, len);
+        }
+        for s in &image.segments {
+            mem.mark_written(s.vaddr, s.filesz);
+        }
         let mut entropy = [0u8; ENTROPY_BYTES];
         random_bytes(&mut entropy)?;
         let cp = ControlPage {
@@ -279,6 +293,8 @@ impl Vm {
         let shared = Shared::new(immediate_exit, guest_interrupt);
         let mut vm = Vm {
             id: next_id(),
+            family: None,
+            huge_pages: config.huge_pages,
             layout,
             vcpu,
             vm_fd,
@@ -299,9 +315,124 @@ impl Vm {
         Ok(vm)
     }
 
+    /// Creates a VM whose guest memory and vCPU state equal `template`'s,
+    /// without running the guest's initialisation: a new KVM VM and vCPU,
+    /// guest memory filled from the template (see [`ChildMemory`]), the
+    /// template's page tables and system tables (part of its memory), and
+    /// its full vCPU state. The VM then behaves exactly like the VM the
+    /// template was captured from: the next [`Vm::call`] works as it would
+    /// have there (with fresh entropy and clocks, as every call).
+    ///
+    /// The new VM has its own [`id`](Vm::id); its
+    /// [`template_id`](Vm::template_id) is the template's, so
+    /// [`Template::snapshot`] can be restored into it.
+    pub fn from_template(template: &Template) -> Result<Self> {
+        let t: &TemplateInner = &template.inner;
+        let snap = &t.snapshot.inner;
+        let layout = t.layout;
+        let host = host()?;
+        let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
+        let heap = layout.heap.base as usize..layout.heap.end() as usize;
+        let mut mem = GuestMemory::new(layout.total as usize, t.huge_pages.then_some(heap))?;
+        let page = PAGE_SIZE as usize;
+        let end = layout.page_tables.base as usize;
+        match (t.child_memory, snap.memory.fd()) {
+            (ChildMemory::CopyOnWrite, Some(fd)) => mem.map_private_file(fd, end)?,
+            _ => {
+                let src = snap.memory.as_slice();
+                let dst = mem.as_mut_slice_untracked();
+                for_each_bit(snap.memory.present(), end / page, |p| {
+                    dst[p * page..(p + 1) * page].copy_from_slice(&src[p * page..(p + 1) * page]);
+                });
+            }
+        }
+        mem.as_mut_slice_untracked()[end..layout.total as usize].copy_from_slice(&t.page_tables);
+        mem.set_ever(snap.memory.present());
+
+        // SAFETY: as in `new_with_handler`: our own mapping of `total`
+        // bytes, dropped after `vm_fd`.
+        unsafe {
+            vm_fd.set_user_memory_region(kvm_userspace_memory_region {
+                slot: 0,
+                flags: KVM_MEM_LOG_DIRTY_PAGES,
+                guest_phys_addr: 0,
+                memory_size: layout.total,
+                userspace_addr: mem.host_base() as u64,
+            })
+        }
+        .map_err(Error::kvm("SET_USER_MEMORY_REGION"))?;
+
+        let mut vcpu = vm_fd.create_vcpu(0).map_err(Error::kvm("CREATE_VCPU"))?;
+        vcpu.set_cpuid2(&host.cpuid)
+            .map_err(Error::kvm("SET_CPUID2"))?;
+        let sync_regs = host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs);
+        snap.vcpu.apply(&mut vcpu, true, sync_regs)?;
+
+        let immediate_exit = &mut vcpu.get_kvm_run().immediate_exit as *mut u8;
+        let guest_interrupt = mem
+            .host_base()
+            .wrapping_add((layout::CONTROL_PAGE as usize) + offset_of!(ControlPage, interrupt))
+            .cast::<u32>();
+        let shared = Shared::new(immediate_exit, guest_interrupt);
+        Ok(Vm {
+            id: next_id(),
+            family: Some(t.id),
+            huge_pages: t.huge_pages,
+            layout,
+            vcpu,
+            vm_fd,
+            shared,
+            poison: None,
+            sync_point: Some(snap.id),
+            full_restore: false,
+            request_seq: t.request_seq,
+            exits: 0,
+            sync_regs,
+            pending_regs: sync_regs.then_some((snap.vcpu.regs, snap.vcpu.sregs)),
+            mem,
+        })
+    }
+
+    /// Captures this VM as a template (see [`Template::from_vm`]).
+    pub(crate) fn into_template(mut self, child_memory: ChildMemory) -> Result<Template> {
+        if let Some(reason) = &self.poison {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        // The vCPU stopped on the guest's `out` to DONE; KVM finishes that
+        // instruction (moves rip past it) only on the next KVM_RUN. A fresh
+        // vCPU has nothing pending and would execute the `out` again, so
+        // complete it here and capture the state after it.
+        self.complete_pending_io();
+        self.pending_regs = None;
+        let id = next_id();
+        let snapshot = self.snapshot_inner(id, matches!(child_memory, ChildMemory::CopyOnWrite))?;
+        let pt = self.layout.page_tables;
+        let page_tables = self.mem.as_slice()[pt.base as usize..pt.end() as usize].to_vec();
+        Ok(Template {
+            inner: Arc::new(TemplateInner {
+                id,
+                layout: self.layout,
+                huge_pages: self.huge_pages,
+                page_tables,
+                snapshot,
+                request_seq: self.request_seq,
+                child_memory,
+            }),
+        })
+    }
+
     /// This VM's unique id (the lineage of its snapshots).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The id of the [`Template`](crate::Template) this VM was created from
+    /// ([`Vm::from_template`]), if any: the template's
+    /// [snapshot](crate::Template::snapshot) can be restored into it.
+    pub fn template_id(&self) -> Option<u64> {
+        self.family
     }
 
     /// The guest memory map.
@@ -675,22 +806,34 @@ impl Vm {
 
     /// Saves guest memory and vCPU state. The VM must not be poisoned.
     ///
-    /// Costs a copy of the non-zero guest pages. From now on the VM tracks
-    /// which pages change, so [`Vm::restore`] of this snapshot copies back
-    /// only those.
+    /// Sparse: costs a copy of the guest pages that were ever written since
+    /// boot and are not zero now (the VM tracks which pages may be non-zero,
+    /// see `docs/snapshots.md`), not a scan of all guest memory. From now
+    /// on the VM tracks which pages change, so [`Vm::restore`] of this
+    /// snapshot copies back only those.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
+        self.snapshot_inner(self.id, false)
+    }
+
+    pub(crate) fn snapshot_inner(&mut self, lineage: u64, shared_file: bool) -> Result<Snapshot> {
         if let Some(reason) = &self.poison {
             return Err(Error::Poisoned {
                 reason: reason.clone(),
             });
         }
-        // Reset the dirty log: from here on it lists what changes.
-        self.vm_fd
+        // Reset the dirty log: from here on it lists what changes. What it
+        // listed may be non-zero now.
+        let dirty = self
+            .vm_fd
             .get_dirty_log(0, self.layout.total as usize)
             .map_err(Error::kvm("GET_DIRTY_LOG"))?;
+        self.mem.fold_ever(&dirty);
         self.mem.clear_host_dirty();
         let end = self.layout.page_tables.base as usize;
-        let memory = SnapshotMemory::copy_of(&self.mem.as_slice()[..end])?;
+        let memory =
+            SnapshotMemory::capture(&self.mem.as_slice()[..end], self.mem.ever(), shared_file)?;
+        // Every page outside the snapshot is zero now.
+        self.mem.set_ever(memory.present());
         let vcpu = VcpuState::capture(&self.vcpu, self.pending_regs)?;
         let id = next_id();
         self.sync_point = Some(id);
@@ -698,7 +841,7 @@ impl Vm {
         Ok(Snapshot {
             inner: Arc::new(SnapshotInner {
                 id,
-                lineage: self.id,
+                lineage,
                 memory,
                 vcpu,
             }),
@@ -709,11 +852,14 @@ impl Vm {
     ///
     /// If the VM's memory last equalled this snapshot (it was taken or last
     /// restored here), only the pages dirtied since are copied; otherwise
-    /// every page that differs is. Fails with [`Error::ForeignSnapshot`] for
-    /// a snapshot of another VM.
+    /// every page that may differ is compared (the pages either side may
+    /// have written) and copied or zeroed. Fails with
+    /// [`Error::ForeignSnapshot`] for a snapshot of another VM; the snapshot
+    /// of the [`Template`](crate::Template) a VM was created from is not
+    /// foreign.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         let s = &snapshot.inner;
-        if s.lineage != self.id {
+        if s.lineage != self.id && Some(s.lineage) != self.family {
             return Err(Error::ForeignSnapshot {
                 snapshot: s.lineage,
                 vm: self.id,
@@ -738,32 +884,39 @@ impl Vm {
         let host_dirty = self.mem.take_host_dirty();
         let page = PAGE_SIZE as usize;
         let pages = self.layout.page_tables.base as usize / page;
-        let src = s.memory.as_slice();
-        let dst = self.mem.as_mut_slice_untracked();
         let same = self.sync_point == Some(s.id);
-        if same {
-            for (w, (k, h)) in kvm_dirty.iter().zip(host_dirty.iter()).enumerate() {
-                let mut bits = k | h;
-                while bits != 0 {
-                    let p = w * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    if p < pages {
-                        dst[p * page..(p + 1) * page]
-                            .copy_from_slice(&src[p * page..(p + 1) * page]);
-                    }
-                }
-            }
-        } else {
-            for p in 0..pages {
-                let (d, sp) = (
-                    &mut dst[p * page..(p + 1) * page],
-                    &src[p * page..(p + 1) * page],
-                );
-                if d != sp && !(is_zero(sp) && is_zero(d)) {
-                    d.copy_from_slice(sp);
-                }
+        // Pages to visit. Same sync point: exactly those changed since.
+        // Otherwise: every page that may be non-zero here (ever written,
+        // plus what the dirty log lists) or in the snapshot.
+        let mut visit: Vec<u64> = kvm_dirty
+            .iter()
+            .zip(&host_dirty)
+            .map(|(k, h)| k | h)
+            .collect();
+        if !same {
+            for ((v, e), p) in visit
+                .iter_mut()
+                .zip(self.mem.ever())
+                .zip(s.memory.present())
+            {
+                *v |= e | p;
             }
         }
+        let src = s.memory.as_slice();
+        let dst = self.mem.as_mut_slice_untracked();
+        for_each_bit(&visit, pages, |p| {
+            let d = &mut dst[p * page..(p + 1) * page];
+            if s.memory.is_present(p) {
+                let sp = &src[p * page..(p + 1) * page];
+                if same || d != sp {
+                    d.copy_from_slice(sp);
+                }
+            } else if !is_zero(d) {
+                d.fill(0);
+            }
+        });
+        // Memory now equals the snapshot: only its pages are non-zero.
+        self.mem.set_ever(s.memory.present());
         let full = self.full_restore || !same;
         s.vcpu.apply(&mut self.vcpu, full, self.sync_regs)?;
         if self.sync_regs {

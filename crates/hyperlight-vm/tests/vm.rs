@@ -725,3 +725,368 @@ fn guest_memory_regions_have_the_documented_permissions() {
     let cp = layout::CONTROL_PAGE as usize;
     assert_eq!(&m[cp..cp + 8], b"HLJSCTRL");
 }
+
+// ---------------------------------------------------------------------
+// Sparse snapshots
+
+#[test]
+fn snapshots_store_only_the_pages_that_were_written() {
+    let mut vm = vm();
+    let total_pages = vm.layout().page_tables.base / PAGE_SIZE;
+    let a = vm.snapshot().unwrap();
+    // A booted test guest has written a few dozen pages of ~5000.
+    assert!(
+        a.stored_pages() > 0 && a.stored_pages() < 100,
+        "{} of {total_pages} pages stored",
+        a.stored_pages()
+    );
+    let mut h = Recorder::default();
+    vm.call(tag::DIRTY, &args(&[500, 3]), &mut h).unwrap();
+    let b = vm.snapshot().unwrap();
+    assert!(b.stored_pages() >= a.stored_pages() + 500);
+    assert!(b.stored_pages() < a.stored_pages() + 520);
+    // The stored pages are exactly the non-zero ones: memory() equals all
+    // of guest memory below the page tables.
+    let end = vm.layout().page_tables.base as usize;
+    assert!(b.memory() == &vm.memory()[..end]);
+    let nonzero = vm.memory()[..end]
+        .chunks(PAGE_SIZE as usize)
+        .filter(|p| p.iter().any(|&x| x != 0))
+        .count();
+    assert_eq!(b.stored_pages(), nonzero);
+}
+
+#[test]
+fn sparse_snapshots_round_trip_when_switching_and_zeroing() {
+    let mut vm = vm();
+    let mut h = Recorder::default();
+    let end = vm.layout().page_tables.base as usize;
+    vm.call(tag::DIRTY, &args(&[40, 1]), &mut h).unwrap();
+    let a = vm.snapshot().unwrap();
+    let mem_a = vm.memory()[..end].to_vec();
+    vm.call(tag::DIRTY, &args(&[300, 2]), &mut h).unwrap();
+    vm.call(tag::SSE, &args(&[3]), &mut h).unwrap();
+    let b = vm.snapshot().unwrap();
+    let mem_b = vm.memory()[..end].to_vec();
+    for round in 0..3u64 {
+        // Dirty pages present in neither, in one, in both.
+        vm.call(tag::DIRTY, &args(&[700, 10 + round]), &mut h)
+            .unwrap();
+        vm.restore(&a).unwrap();
+        assert!(vm.memory()[..end] == mem_a[..], "round {round}: a");
+        vm.call(tag::DIRTY, &args(&[20, 20 + round]), &mut h)
+            .unwrap();
+        vm.restore(&b).unwrap();
+        assert!(vm.memory()[..end] == mem_b[..], "round {round}: b");
+        // Same-sync-point restore of b after dirtying pages absent from b
+        // (they must become zero again).
+        vm.call(tag::DIRTY, &args(&[900, 30 + round]), &mut h)
+            .unwrap();
+        vm.restore(&b).unwrap();
+        assert!(vm.memory()[..end] == mem_b[..], "round {round}: b again");
+        vm.restore(&a).unwrap();
+        assert!(vm.memory()[..end] == mem_a[..], "round {round}: a again");
+    }
+    // A snapshot taken after restoring a stores only a's pages.
+    let c = vm.snapshot().unwrap();
+    assert_eq!(c.stored_pages(), a.stored_pages());
+    echo_works(&mut vm);
+}
+
+// ---------------------------------------------------------------------
+// Templates
+
+fn template(mode: ChildMemory) -> Template {
+    require_kvm();
+    let vm = Vm::new(&VmConfig::default(), guest_elf()).unwrap();
+    Template::from_vm_with(vm, mode).unwrap()
+}
+
+const MODES: [ChildMemory; 2] = [ChildMemory::Copy, ChildMemory::CopyOnWrite];
+
+#[test]
+fn template_children_answer_calls_with_one_exit() {
+    for mode in MODES {
+        let t = template(mode);
+        assert_eq!(t.child_memory(), mode);
+        for _ in 0..3 {
+            let mut vm = Vm::from_template(&t).unwrap();
+            assert_eq!(vm.template_id(), Some(t.id()));
+            assert_ne!(vm.id(), t.id());
+            assert_eq!(vm.layout(), t.layout());
+            let mut h = Recorder::default();
+            let r = vm.call(tag::ECHO, b"from a template", &mut h).unwrap();
+            assert_eq!(r.payload, b"from a template");
+            assert_eq!(vm.exits(), 1, "{mode:?}: one exit for the first call");
+            let r = vm.call(tag::HOST_CALLS, &args(&[4]), &mut h).unwrap();
+            assert_eq!(u64_at(&r.payload, 0), 12);
+            vm.call(tag::PRINT, &args(&[3]), &mut h).unwrap();
+            assert_eq!(h.prints.len(), 3);
+        }
+    }
+}
+
+#[test]
+fn a_template_child_continues_exactly_where_the_template_stopped() {
+    require_kvm();
+    let mut h = Recorder::default();
+    let mut vm = Vm::new(&VmConfig::default(), guest_elf()).unwrap();
+    vm.call(tag::DIRTY, &args(&[64, 7]), &mut h).unwrap();
+    let before = vm.call(tag::STATE, b"", &mut h).unwrap().payload;
+    // Last, so that nothing clobbers xmm1 before the child reads it.
+    vm.call(tag::SSE, &args(&[21]), &mut h).unwrap();
+    let end = vm.layout().page_tables.base as usize;
+    let total = vm.layout().total as usize;
+    let mem = vm.memory()[..total].to_vec();
+    let t = Template::from_vm(vm).unwrap();
+    assert!(t.snapshot().memory() == &mem[..end]);
+    for mode in MODES {
+        let t = if mode == ChildMemory::Copy {
+            t.clone()
+        } else {
+            let mut vm = Vm::new(&VmConfig::default(), guest_elf()).unwrap();
+            vm.call(tag::DIRTY, &args(&[64, 7]), &mut h).unwrap();
+            vm.call(tag::STATE, b"", &mut h).unwrap();
+            vm.call(tag::SSE, &args(&[21]), &mut h).unwrap();
+            Template::from_vm_with(vm, mode).unwrap()
+        };
+        let mut child = Vm::from_template(&t).unwrap();
+        // Byte-identical memory, page tables included (they differ from a
+        // fresh boot only if the layout differed).
+        let same_mem = child.memory()[..end] == t.snapshot().memory()[..];
+        assert!(same_mem, "{mode:?}");
+        assert!(child.memory()[end..total] == mem[end..total], "page tables");
+        // SSE state came along.
+        let x = child.call(tag::READ_XMM1, b"", &mut h).unwrap().payload;
+        assert_eq!(u64_at(&x, 0), 42, "{mode:?}");
+        // STATE, SSE, READ_XMM1, STATE: three calls later.
+        let st = child.call(tag::STATE, b"", &mut h).unwrap().payload;
+        assert_eq!(u64_at(&st, 0), u64_at(&before, 0) + 3, ".data counter");
+        assert_eq!(u64_at(&st, 1), u64_at(&before, 1) + 3, ".bss counter");
+        assert_eq!(u64_at(&st, 2), u64_at(&before, 2) + 3, "request_seq");
+        if mode == ChildMemory::Copy {
+            // (The CopyOnWrite template was booted separately.)
+            assert_eq!(u64_at(&st, 4), u64_at(&before, 4), "same canary");
+        }
+        assert_ne!(u64_at(&st, 5), u64_at(&before, 5), "fresh entropy");
+    }
+}
+
+#[test]
+fn template_state_restores_into_a_child_byte_identically() {
+    for mode in MODES {
+        let t = template(mode);
+        let end = t.layout().page_tables.base as usize;
+        let tmem = t.snapshot().memory().to_vec();
+        let mut vm = Vm::from_template(&t).unwrap();
+        let regs0 = vm.regs().unwrap();
+        let sregs0 = vm.sregs().unwrap();
+        let mut h = Recorder::default();
+        for (round, pages) in [0u64, 16, 300, 4096].into_iter().enumerate() {
+            vm.call(tag::DIRTY, &args(&[pages, round as u64]), &mut h)
+                .unwrap();
+            vm.call(tag::SSE, &args(&[5 + round as u64]), &mut h)
+                .unwrap();
+            vm.restore(t.snapshot()).unwrap();
+            assert!(
+                vm.memory()[..end] == tmem[..],
+                "{mode:?}: {pages} pages dirtied"
+            );
+            assert_eq!(format!("{:?}", vm.regs().unwrap()), format!("{regs0:?}"));
+            assert_eq!(format!("{:?}", vm.sregs().unwrap()), format!("{sregs0:?}"));
+            let st = vm.call(tag::STATE, b"", &mut h).unwrap().payload;
+            assert_eq!(u64_at(&st, 0), 1001, "the template's .data counter + 1");
+            vm.restore(t.snapshot()).unwrap();
+        }
+        // A child's own snapshot, then back to the template's and again.
+        vm.call(tag::DIRTY, &args(&[50, 9]), &mut h).unwrap();
+        let own = vm.snapshot().unwrap();
+        let own_mem = vm.memory()[..end].to_vec();
+        vm.restore(t.snapshot()).unwrap();
+        assert!(vm.memory()[..end] == tmem[..]);
+        vm.restore(&own).unwrap();
+        assert!(vm.memory()[..end] == own_mem[..]);
+        vm.restore(t.snapshot()).unwrap();
+        assert!(vm.memory()[..end] == tmem[..]);
+        echo_works(&mut vm);
+    }
+}
+
+#[test]
+fn template_children_do_not_see_each_other() {
+    for mode in MODES {
+        let t = template(mode);
+        let mut one = Vm::from_template(&t).unwrap();
+        let mut two = Vm::from_template(&t).unwrap();
+        let mut h = Recorder::default();
+        let heap = one.layout().heap.base;
+        let data = |vm: &mut Vm| {
+            u64_at(
+                &vm.call(tag::STATE, b"", &mut Recorder::default())
+                    .unwrap()
+                    .payload,
+                0,
+            )
+        };
+        one.call(tag::DIRTY, &args(&[10, 5]), &mut h).unwrap();
+        assert_eq!(data(&mut one), 1002);
+        assert_eq!(data(&mut two), 1001, "{mode:?}");
+        let read = |vm: &mut Vm, addr: u64| {
+            u64_at(
+                &vm.call(tag::READ_ADDR, &args(&[addr]), &mut Recorder::default())
+                    .unwrap()
+                    .payload,
+                0,
+            )
+        };
+        let addr = heap + 5 * 8;
+        assert_eq!(read(&mut one, addr), 6);
+        assert_eq!(read(&mut two, addr), 0, "{mode:?}");
+        // The template itself is unchanged.
+        let mut three = Vm::from_template(&t).unwrap();
+        assert!(three.memory()[..t.snapshot().memory().len()] == t.snapshot().memory()[..]);
+        assert_eq!(read(&mut three, addr), 0);
+    }
+}
+
+#[test]
+fn snapshots_of_other_vms_are_refused_by_template_children() {
+    let t = template(ChildMemory::Copy);
+    let other = template(ChildMemory::Copy);
+    let mut a = Vm::from_template(&t).unwrap();
+    let mut b = Vm::from_template(&t).unwrap();
+    let mut plain = vm();
+    // Another template's state.
+    let e = a.restore(other.snapshot()).unwrap_err();
+    assert!(
+        matches!(e, Error::ForeignSnapshot { snapshot, vm } if snapshot == other.id() && vm == a.id()),
+        "{e}"
+    );
+    // A plain VM is not in the family.
+    let e = plain.restore(t.snapshot()).unwrap_err();
+    assert!(matches!(e, Error::ForeignSnapshot { .. }), "{e}");
+    // A sibling's own snapshot belongs to the sibling.
+    let sa = a.snapshot().unwrap();
+    assert_eq!(sa.lineage(), a.id());
+    let e = b.restore(&sa).unwrap_err();
+    assert!(matches!(e, Error::ForeignSnapshot { .. }), "{e}");
+    // A plain VM's snapshot is refused by a child.
+    let sp = plain.snapshot().unwrap();
+    assert!(matches!(a.restore(&sp), Err(Error::ForeignSnapshot { .. })));
+    assert_eq!(t.snapshot().lineage(), t.id());
+    echo_works(&mut a);
+    echo_works(&mut b);
+    echo_works(&mut plain);
+}
+
+#[test]
+fn kill_and_poisoning_work_in_template_children() {
+    for mode in MODES {
+        let t = template(mode);
+        let end = t.layout().page_tables.base as usize;
+        let mut vm = Vm::from_template(&t).unwrap();
+        // Kill as the first thing the child does.
+        let handle = vm.interrupt_handle();
+        assert!(!handle.kill(), "no call is running");
+        let killer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            while !handle.kill() {
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let e = vm
+            .call(tag::LOOP, b"", &mut Recorder::default())
+            .unwrap_err();
+        killer.join().unwrap();
+        assert!(matches!(e, Error::Cancelled), "{e}");
+        assert!(matches!(
+            vm.call(tag::ECHO, b"", &mut Recorder::default()),
+            Err(Error::Poisoned { .. })
+        ));
+        assert!(matches!(vm.snapshot(), Err(Error::Poisoned { .. })));
+        vm.restore(t.snapshot()).unwrap();
+        echo_works(&mut vm);
+        // Crashes, each followed by a restore of the template state.
+        for (tg, arg) in [(tag::UD2, 0), (tag::WRITE_ADDR, 0), (tag::ABORT, 0)] {
+            vm.call(tg, &args(&[arg]), &mut Recorder::default())
+                .unwrap_err();
+            assert!(vm.poisoned().is_some());
+            vm.restore(t.snapshot()).unwrap();
+            assert!(vm.memory()[..end] == t.snapshot().memory()[..]);
+            echo_works(&mut vm);
+        }
+        // A triple fault (ring 0 could not handle the exception).
+        vm.__break_idt_for_tests().unwrap();
+        let e = vm
+            .call(tag::UD2, b"", &mut Recorder::default())
+            .unwrap_err();
+        assert!(
+            matches!(fault(&e).kind, FaultKind::TripleFault),
+            "{mode:?}: {e}"
+        );
+        vm.restore(t.snapshot()).unwrap();
+        assert!(vm.memory()[..end] == t.snapshot().memory()[..]);
+        echo_works(&mut vm);
+    }
+}
+
+#[test]
+fn a_poisoned_vm_cannot_become_a_template() {
+    let mut vm = vm();
+    vm.call(tag::ABORT, b"", &mut Recorder::default())
+        .unwrap_err();
+    assert!(matches!(Template::from_vm(vm), Err(Error::Poisoned { .. })));
+}
+
+#[test]
+fn one_template_serves_threads_and_outlives_its_children() {
+    let t = template(ChildMemory::Copy);
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let t = t.clone();
+            thread::spawn(move || {
+                for j in 0..8 {
+                    let mut vm = Vm::from_template(&t).unwrap();
+                    let msg = format!("thread {i} vm {j}");
+                    let r = vm
+                        .call(tag::ECHO, msg.as_bytes(), &mut Recorder::default())
+                        .unwrap();
+                    assert_eq!(r.payload, msg.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    // Children keep working after the last handle to the template is gone.
+    let mut vm = Vm::from_template(&t).unwrap();
+    let snap = t.snapshot().clone();
+    drop(t);
+    vm.call(tag::DIRTY, &args(&[10, 1]), &mut Recorder::default())
+        .unwrap();
+    vm.restore(&snap).unwrap();
+    echo_works(&mut vm);
+}
+
+#[test]
+fn a_template_can_be_made_from_a_child() {
+    let t = template(ChildMemory::Copy);
+    let mut child = Vm::from_template(&t).unwrap();
+    child
+        .call(tag::DIRTY, &args(&[5, 1]), &mut Recorder::default())
+        .unwrap();
+    let t2 = Template::from_vm(child).unwrap();
+    let mut grandchild = Vm::from_template(&t2).unwrap();
+    assert_eq!(grandchild.template_id(), Some(t2.id()));
+    // The first template's state is foreign to the second family.
+    assert!(matches!(
+        grandchild.restore(t.snapshot()),
+        Err(Error::ForeignSnapshot { .. })
+    ));
+    let st = grandchild
+        .call(tag::STATE, b"", &mut Recorder::default())
+        .unwrap()
+        .payload;
+    assert_eq!(u64_at(&st, 0), 1002);
+}
