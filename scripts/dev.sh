@@ -3,7 +3,7 @@
 #
 #   ./scripts/dev.sh demo   set up and build everything, then run examples/simple.js
 #   ./scripts/dev.sh test   set up and build everything, run the KVM preflight, then every check
-#                           and test: Rust format and clippy, TypeScript lint, types, API
+#                           and test: Rust format and clippy, the guest ELF check, TypeScript lint, types, API
 #                           reports, docs and packages, `cargo test --workspace`, vitest
 #
 # Exits non-zero when anything fails. Setup is scripts/setup.sh (idempotent, quick when done).
@@ -64,6 +64,8 @@ run_tests() {
   # Every check runs even when an earlier one failed, so one run shows every problem.
   phase rust-format cargo fmt --all --check || true
   phase rust-clippy cargo clippy --workspace --all-targets -- -D warnings || true
+  phase guest-elf bash crates/hyperlight-js-guest/check-elf.sh \
+    "$HL_ROOT/target/guest/x86_64-unknown-linux-gnu/release/hyperlight-js-guest" || true
   phase ts-lint pnpm exec biome ci . || true
   phase ts-types pnpm run typecheck || true
   phase ts-api pnpm run api:check || true
