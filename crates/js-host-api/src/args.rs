@@ -1,0 +1,191 @@
+//! Argument validation, done on the main thread before anything else (in
+//! particular before the consumed check), so a bad argument is always
+//! `ERR_INVALID_ARG` whatever the object's state.
+
+use napi::bindgen_prelude::{JsValue, Unknown};
+use napi::sys;
+
+use crate::errors::Failure;
+
+/// Longest name accepted (the same limit as `hyperlight-js`).
+const MAX_NAME: usize = 256;
+
+/// Longest timeout accepted: one hour.
+pub(crate) const MAX_TIMEOUT_MS: f64 = 3_600_000.0;
+
+fn kind(env: sys::napi_env, v: sys::napi_value) -> &'static str {
+    match crate::js::type_of(env, v) {
+        sys::ValueType::napi_undefined => "undefined",
+        sys::ValueType::napi_null => "null",
+        sys::ValueType::napi_boolean => "a boolean",
+        sys::ValueType::napi_number => "a number",
+        sys::ValueType::napi_string => "a string",
+        sys::ValueType::napi_symbol => "a symbol",
+        sys::ValueType::napi_object => "an object",
+        sys::ValueType::napi_function => "a function",
+        sys::ValueType::napi_bigint => "a bigint",
+        _ => "an unsupported value",
+    }
+}
+
+pub(crate) fn raw(v: &Unknown<'_>) -> sys::napi_value {
+    v.raw()
+}
+
+/// Whether `v` is missing (`undefined` or `null`).
+pub(crate) fn is_nullish(env: sys::napi_env, v: sys::napi_value) -> bool {
+    matches!(
+        crate::js::type_of(env, v),
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null
+    )
+}
+
+/// A string argument.
+pub(crate) fn string(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<String, Failure> {
+    crate::js::get_string(env, v).ok_or_else(|| {
+        Failure::invalid(format!("{what} must be a string, not {}", kind(env, v)))
+    })
+}
+
+/// A name: a non-empty string of at most 256 bytes without control
+/// characters.
+pub(crate) fn name(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<String, Failure> {
+    let s = string(env, v, what)?;
+    check_name(&s, what)?;
+    Ok(s)
+}
+
+pub(crate) fn check_name(s: &str, what: &str) -> Result<(), Failure> {
+    if s.is_empty() {
+        return Err(Failure::invalid(format!("{what} must not be empty")));
+    }
+    if s.len() > MAX_NAME {
+        return Err(Failure::invalid(format!(
+            "{what} is {} bytes long; the limit is {MAX_NAME}",
+            s.len()
+        )));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Failure::invalid(format!(
+            "{what} {s:?} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A module namespace: absent means `user`; `host` is reserved.
+pub(crate) fn namespace(env: sys::napi_env, v: Option<sys::napi_value>) -> Result<String, Failure> {
+    let ns = match v {
+        Some(v) if !is_nullish(env, v) => name(env, v, "the module namespace")?,
+        _ => hyperlight_js::DEFAULT_NAMESPACE.to_string(),
+    };
+    if ns == hyperlight_js::HOST_NAMESPACE {
+        return Err(Failure::invalid(
+            "the `host` namespace is reserved for host modules (hostModule().register())",
+        ));
+    }
+    if ns.contains(':') {
+        return Err(Failure::invalid(format!(
+            "the module namespace {ns:?} must not contain ':'"
+        )));
+    }
+    Ok(ns)
+}
+
+/// A size in bytes: a positive safe integer.
+pub(crate) fn size(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<u64, Failure> {
+    let n = crate::js::get_number(env, v).ok_or_else(|| {
+        Failure::invalid(format!(
+            "{what} must be a number of bytes, not {}",
+            kind(env, v)
+        ))
+    })?;
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    if !(n.is_finite() && n.fract() == 0.0 && n > 0.0 && n <= MAX_SAFE) {
+        return Err(Failure::invalid(format!(
+            "{what} must be a positive safe integer (bytes), not {n}"
+        )));
+    }
+    Ok(n as u64)
+}
+
+/// A timeout in milliseconds: an integer in 1..=3,600,000.
+pub(crate) fn timeout(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<u64, Failure> {
+    let n = crate::js::get_number(env, v).ok_or_else(|| {
+        Failure::invalid(format!(
+            "{what} must be a number of milliseconds, not {}",
+            kind(env, v)
+        ))
+    })?;
+    if !(n.is_finite() && n.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&n)) {
+        return Err(Failure::invalid(format!(
+            "{what} must be an integer from 1 to {MAX_TIMEOUT_MS} (one hour), not {n}"
+        )));
+    }
+    Ok(n as u64)
+}
+
+/// A boolean.
+pub(crate) fn boolean(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<bool, Failure> {
+    if crate::js::type_of(env, v) != sys::ValueType::napi_boolean {
+        return Err(Failure::invalid(format!(
+            "{what} must be a boolean, not {}",
+            kind(env, v)
+        )));
+    }
+    let mut b = false;
+    // SAFETY: valid env and a boolean value.
+    unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+    Ok(b)
+}
+
+/// A function.
+pub(crate) fn function(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    what: &str,
+) -> Result<sys::napi_value, Failure> {
+    if crate::js::type_of(env, v) != sys::ValueType::napi_function {
+        return Err(Failure::invalid(format!(
+            "{what} must be a function, not {}",
+            kind(env, v)
+        )));
+    }
+    Ok(v)
+}
+
+/// The options object of `callHandler`.
+#[derive(Default)]
+pub(crate) struct CallOptions {
+    pub(crate) wall_clock_ms: Option<u64>,
+    pub(crate) cpu_ms: Option<u64>,
+    pub(crate) gc: Option<bool>,
+}
+
+pub(crate) fn call_options(
+    env: sys::napi_env,
+    v: Option<sys::napi_value>,
+) -> Result<CallOptions, Failure> {
+    let Some(v) = v.filter(|v| !is_nullish(env, *v)) else {
+        return Ok(CallOptions::default());
+    };
+    if crate::js::type_of(env, v) != sys::ValueType::napi_object {
+        return Err(Failure::invalid(format!(
+            "the options of callHandler must be an object, not {}",
+            kind(env, v)
+        )));
+    }
+    let field = |name: &str| -> Result<Option<sys::napi_value>, Failure> {
+        let value = crate::js::global_property(env, v, name).map_err(Failure::internal)?;
+        Ok((!is_nullish(env, value)).then_some(value))
+    };
+    Ok(CallOptions {
+        wall_clock_ms: field("wallClockTimeoutMs")?
+            .map(|x| timeout(env, x, "wallClockTimeoutMs"))
+            .transpose()?,
+        cpu_ms: field("cpuTimeoutMs")?
+            .map(|x| timeout(env, x, "cpuTimeoutMs"))
+            .transpose()?,
+        gc: field("gc")?.map(|x| boolean(env, x, "gc")).transpose()?,
+    })
+}

@@ -1,0 +1,114 @@
+//! Errors as JavaScript sees them: an `Error` whose `code` is one of the
+//! stable codes of `hyperlight_js::ErrorCode` (`ERR_INVALID_ARG`, ...).
+//! A handler's exception also carries `guestName`, `guestMessage` and
+//! `guestStack`; a cancellation carries `terminatedBy`.
+
+use hyperlight_js::{Error, ErrorCode, GuestError};
+use napi::sys;
+
+/// An error on its way to JavaScript. `Send`, so a sandbox thread can build
+/// it and the main thread turn it into an `Error` object.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: ErrorCode,
+    message: String,
+    guest: Option<GuestError>,
+    /// For `ERR_CANCELLED`: `Some(monitor name)` or `Some(None)` for kill().
+    terminated_by: Option<Option<&'static str>>,
+}
+
+impl Failure {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            guest: None,
+            terminated_by: None,
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArg, message)
+    }
+
+    pub(crate) fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::Internal, message.to_string())
+    }
+
+    /// `what` was consumed by an earlier call that names `by`.
+    pub(crate) fn consumed(what: &str, by: &str) -> Self {
+        Self::new(
+            ErrorCode::Consumed,
+            format!("this {what} was already consumed by {by}; use the object that call returned"),
+        )
+    }
+
+    /// The JavaScript `Error` object.
+    pub(crate) fn to_js(&self, env: sys::napi_env) -> sys::napi_value {
+        self.build(env).unwrap_or(std::ptr::null_mut())
+    }
+
+    fn build(&self, env: sys::napi_env) -> napi::Result<sys::napi_value> {
+        let code = crate::js::string(env, self.code.as_str())?;
+        let message = crate::js::string(env, &self.message)?;
+        let mut error = std::ptr::null_mut();
+        // SAFETY: valid env and string values.
+        crate::main_thread::check(
+            unsafe { sys::napi_create_error(env, code, message, &mut error) },
+            "napi_create_error",
+        )?;
+        if let Some(g) = &self.guest {
+            let name = crate::js::string(env, &g.name)?;
+            crate::js::set_property(env, error, "guestName", name)?;
+            let message = crate::js::string(env, &g.message)?;
+            crate::js::set_property(env, error, "guestMessage", message)?;
+            let stack = crate::js::string(env, &g.stack)?;
+            crate::js::set_property(env, error, "guestStack", stack)?;
+        }
+        if let Some(by) = self.terminated_by {
+            let value = match by {
+                Some(name) => crate::js::string(env, name)?,
+                None => crate::js::null(env)?,
+            };
+            crate::js::set_property(env, error, "terminatedBy", value)?;
+        }
+        Ok(error)
+    }
+
+    /// A napi error that throws exactly this `Error` object.
+    pub(crate) fn throw(&self, env: sys::napi_env) -> napi::Error {
+        match self.build(env) {
+            Ok(error) => crate::js::to_napi(env, error),
+            Err(e) => e,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        match e {
+            Error::Handler(g) => Failure {
+                code,
+                message: format!("the handler threw {}: {}", g.name, g.message),
+                guest: Some(g),
+                terminated_by: None,
+            },
+            Error::Cancelled { terminated_by } => Failure {
+                code,
+                message: match terminated_by {
+                    Some(name) => format!(
+                        "the handler call was cancelled by the `{name}` monitor (timeout); \
+                         the sandbox is now poisoned: restore a snapshot or unload it"
+                    ),
+                    None => "the handler call was cancelled by kill(); the sandbox is now \
+                             poisoned: restore a snapshot or unload it"
+                        .to_string(),
+                },
+                guest: None,
+                terminated_by: Some(terminated_by),
+            },
+            other => Failure::new(code, other.to_string()),
+        }
+    }
+}

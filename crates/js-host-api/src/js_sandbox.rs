@@ -1,0 +1,266 @@
+//! `JSSandbox`: handlers and modules are collected here (synchronously, on
+//! the main thread) and sent to the guest by `getLoadedSandbox()`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{ToNapiValue, Unknown};
+use napi::{Env, Result};
+use napi_derive::napi;
+
+use crate::args;
+use crate::errors::Failure;
+use crate::js::Raw;
+use crate::loaded::LoadedJSSandbox;
+use crate::main_thread::rejected;
+use crate::worker::{Core, Stage};
+
+enum Slot {
+    Ready(Arc<Core>),
+    /// `getLoadedSandbox()` is running; on failure the sandbox comes back.
+    Loading,
+    Consumed(&'static str),
+}
+
+/// A sandbox with the JavaScript runtime loaded. Add handlers and modules
+/// (synchronous), then `getLoadedSandbox()`.
+#[napi(js_name = "JSSandbox")]
+pub struct JSSandbox {
+    slot: Arc<Mutex<Slot>>,
+    handlers: BTreeMap<String, String>,
+    modules: BTreeMap<(String, String), String>,
+}
+
+impl JSSandbox {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self {
+            slot: Arc::new(Mutex::new(Slot::Ready(core))),
+            handlers: BTreeMap::new(),
+            modules: BTreeMap::new(),
+        }
+    }
+
+    fn check_usable(&self) -> std::result::Result<(), Failure> {
+        match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
+            Slot::Ready(_) => Ok(()),
+            Slot::Loading => Err(Failure::new(
+                hyperlight_js::ErrorCode::Consumed,
+                "this JSSandbox is being loaded by getLoadedSandbox(); \
+                 use the LoadedJSSandbox it resolves to",
+            )),
+            Slot::Consumed(by) => Err(Failure::consumed("JSSandbox", by)),
+        }
+    }
+}
+
+fn thrown<T>(env: &Env, r: std::result::Result<T, Failure>) -> Result<T> {
+    r.map_err(|f| f.throw(env.raw()))
+}
+
+#[napi]
+impl JSSandbox {
+    /// Adds a handler under a routing key. `code` must define a function
+    /// named `handler`; it may import user modules (`user:<name>`), host
+    /// modules (`host:<name>`) and built-ins. A key already in use is an
+    /// error.
+    #[napi(ts_args_type = "name: string, code: string")]
+    pub fn add_handler(&mut self, env: Env, name: Unknown<'_>, code: Unknown<'_>) -> Result<()> {
+        let e = env.raw();
+        let name = thrown(&env, args::name(e, args::raw(&name), "the handler name"))?;
+        let code = thrown(&env, args::string(e, args::raw(&code), "the handler code"))?;
+        thrown(&env, self.check_usable())?;
+        if self.handlers.contains_key(&name) {
+            return thrown(
+                &env,
+                Err(Failure::invalid(format!(
+                    "a handler named {name:?} is already added"
+                ))),
+            );
+        }
+        self.handlers.insert(name, code);
+        Ok(())
+    }
+
+    /// Removes the handler with that routing key; an unknown key is an
+    /// error.
+    #[napi(ts_args_type = "name: string")]
+    pub fn remove_handler(&mut self, env: Env, name: Unknown<'_>) -> Result<()> {
+        let name = thrown(
+            &env,
+            args::name(env.raw(), args::raw(&name), "the handler name"),
+        )?;
+        thrown(&env, self.check_usable())?;
+        if self.handlers.remove(&name).is_none() {
+            return thrown(
+                &env,
+                Err(Failure::invalid(format!("no handler named {name:?} is added"))),
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes every handler.
+    #[napi]
+    pub fn clear_handlers(&mut self, env: Env) -> Result<()> {
+        thrown(&env, self.check_usable())?;
+        self.handlers.clear();
+        Ok(())
+    }
+
+    /// Adds an ES module that handlers (and other modules) import as
+    /// `<namespace>:<name>`; the namespace defaults to `user`, and `host`
+    /// is reserved.
+    #[napi(ts_args_type = "name: string, source: string, namespace?: string")]
+    pub fn add_module(
+        &mut self,
+        env: Env,
+        name: Unknown<'_>,
+        source: Unknown<'_>,
+        namespace: Option<Unknown<'_>>,
+    ) -> Result<()> {
+        let e = env.raw();
+        let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
+        let source = thrown(&env, args::string(e, args::raw(&source), "the module source"))?;
+        let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
+        thrown(&env, self.check_usable())?;
+        let key = (ns, name);
+        if self.modules.contains_key(&key) {
+            return thrown(
+                &env,
+                Err(Failure::invalid(format!(
+                    "module {}:{} is already added",
+                    key.0, key.1
+                ))),
+            );
+        }
+        self.modules.insert(key, source);
+        Ok(())
+    }
+
+    /// Removes a module (namespace `user` by default); an unknown one is an
+    /// error.
+    #[napi(ts_args_type = "name: string, namespace?: string")]
+    pub fn remove_module(
+        &mut self,
+        env: Env,
+        name: Unknown<'_>,
+        namespace: Option<Unknown<'_>>,
+    ) -> Result<()> {
+        let e = env.raw();
+        let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
+        let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
+        thrown(&env, self.check_usable())?;
+        if self.modules.remove(&(ns.clone(), name.clone())).is_none() {
+            return thrown(
+                &env,
+                Err(Failure::invalid(format!("no module {ns}:{name} is added"))),
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes every module.
+    #[napi]
+    pub fn clear_modules(&mut self, env: Env) -> Result<()> {
+        thrown(&env, self.check_usable())?;
+        self.modules.clear();
+        Ok(())
+    }
+
+    /// Sends the modules and handlers to the guest and compiles the
+    /// handlers (modules compile when first imported). Consumes this
+    /// object on success; on failure it stays usable, handlers and modules
+    /// kept.
+    #[napi(ts_return_type = "Promise<LoadedJSSandbox>")]
+    pub fn get_loaded_sandbox(&mut self, env: Env) -> Result<Raw> {
+        let core = {
+            let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            match std::mem::replace(&mut *slot, Slot::Loading) {
+                Slot::Ready(core) => core,
+                other => {
+                    *slot = other;
+                    drop(slot);
+                    let failure = self.check_usable().err().expect("not ready");
+                    return rejected(env.raw(), failure);
+                }
+            }
+        };
+        let handlers = self.handlers.clone();
+        let modules = self.modules.clone();
+        let published = core.published.clone();
+        let slot = self.slot.clone();
+        let next = core.clone();
+        let promise = core.submit(
+            env.raw(),
+            move |stage| {
+                let Stage::Js(mut js) = stage.take() else {
+                    return Ok(Err(Failure::internal("the sandbox is not a JSSandbox")));
+                };
+                js.clear_handlers();
+                js.clear_modules();
+                let added = (|| -> hyperlight_js::Result<()> {
+                    for ((ns, name), source) in &modules {
+                        js.add_module(name, source, Some(ns))?;
+                    }
+                    for (name, code) in &handlers {
+                        js.add_handler(name, code)?;
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = added {
+                    *stage = Stage::Js(js);
+                    return Ok(Err(e.into()));
+                }
+                match js.get_loaded_sandbox() {
+                    Ok(loaded) => {
+                        Core::publish(&published, &loaded);
+                        let handle = loaded.interrupt_handle();
+                        *stage = Stage::Loaded(loaded);
+                        Ok(Ok(handle))
+                    }
+                    Err(failure) => {
+                        let hyperlight_js::LoadFailure { error, mut sandbox } = *failure;
+                        sandbox.clear_handlers();
+                        sandbox.clear_modules();
+                        *stage = Stage::Js(sandbox);
+                        Ok(Err(error.into()))
+                    }
+                }
+            },
+            move |env, loaded| {
+                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                match loaded {
+                    Ok(handle) => {
+                        *slot = Slot::Consumed("getLoadedSandbox()");
+                        drop(slot);
+                        let loaded = LoadedJSSandbox::new(next, handle);
+                        // SAFETY: valid env on the main thread.
+                        unsafe { ToNapiValue::to_napi_value(env, loaded) }
+                            .map_err(Failure::internal)
+                    }
+                    Err(failure) => {
+                        *slot = Slot::Ready(next);
+                        Err(failure)
+                    }
+                }
+            },
+        )?;
+        Ok(Raw(promise))
+    }
+
+    /// Releases the micro-VM (for `await using`). Does nothing if this
+    /// object was already consumed.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn dispose(&mut self, env: Env) -> Result<Raw> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let core = match std::mem::replace(&mut *slot, Slot::Consumed("dispose()")) {
+            Slot::Ready(core) => Some(core),
+            other => {
+                *slot = other;
+                None
+            }
+        };
+        drop(slot);
+        crate::worker::release(env.raw(), core)
+    }
+}

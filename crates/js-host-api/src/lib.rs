@@ -1,0 +1,32 @@
+//! Node.js bindings of hyperlight-js (napi-rs): the native half of the npm
+//! package `@hyperlight/js-host-api`.
+//!
+//! The classes mirror the Rust typestate (`SandboxBuilder` →
+//! `ProtoJSSandbox` → `JSSandbox` → `LoadedJSSandbox`); a transition
+//! consumes the old object, and using it again throws `ERR_CONSUMED`.
+//!
+//! Threading (see `worker.rs` and `main_thread.rs`): each sandbox has its
+//! own OS thread that creates its micro-VM and keeps it for life. Every
+//! method that touches the VM returns a Promise: the request goes to the
+//! sandbox thread over a channel and the answer comes back through one
+//! threadsafe function per Node environment. Host functions run on the
+//! main thread; the sandbox thread waits for them (sync or Promise),
+//! watching the call's cancel token.
+#![deny(missing_docs)]
+// napi-derive generates code without docs and with unsafe blocks of its own.
+#![allow(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+mod args;
+mod builder;
+mod errors;
+mod js;
+mod js_sandbox;
+mod loaded;
+mod main_thread;
+mod proto;
+mod worker;
+
+pub use builder::SandboxBuilder;
+pub use js_sandbox::JSSandbox;
+pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};
+pub use proto::{HostModule, ProtoJSSandbox};

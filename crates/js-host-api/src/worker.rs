@@ -1,0 +1,298 @@
+//! One OS thread per sandbox.
+//!
+//! The thread creates the micro-VM and owns it for its whole life (a vCPU
+//! must not move between threads: the VM layer kicks it with `SIGRTMIN`
+//! sent to *that* thread, and the CPU-time monitor reads *that* thread's
+//! clock). JavaScript sends it jobs over a channel; they run one at a time
+//! in the order they were sent, so overlapping calls on one sandbox queue
+//! up and never interleave. Each job settles its Promise through the
+//! [`Dispatcher`](crate::main_thread::Dispatcher): one hop to the sandbox
+//! thread, one hop back.
+//!
+//! The libuv thread pool is not used: with four threads, four sandboxes
+//! blocked on slow host functions would stall every other sandbox (and
+//! Node's own file system calls).
+//!
+//! When the last JavaScript object of a sandbox lets go of its [`Core`],
+//! the channel closes, the thread drops the VM and ends.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyperlight_js::{
+    CallStats, CancelToken, JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder,
+};
+use napi::sys;
+
+use crate::errors::Failure;
+use crate::main_thread::{Deferred, EnvState, MainThreadRefs};
+
+/// What the sandbox thread holds: the sandbox at its current stage.
+pub(crate) enum Stage {
+    /// Not built yet, failed, or released.
+    Empty,
+    /// Booted; host functions not applied yet.
+    Proto(ProtoJSSandbox),
+    /// Runtime loaded.
+    Js(JSSandbox),
+    /// Handlers loaded.
+    Loaded(LoadedJSSandbox),
+}
+
+impl Stage {
+    pub(crate) fn take(&mut self) -> Stage {
+        std::mem::replace(self, Stage::Empty)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Stage) + Send>;
+
+/// What the sandbox thread publishes after each job, for the synchronous
+/// getters (`poisoned`, `lastCallStats`). Written before the job's Promise
+/// settles, so it is current once the Promise is awaited.
+#[derive(Default)]
+pub(crate) struct Published {
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) stats: Mutex<Option<CallStats>>,
+}
+
+/// A guest's host call answered by JavaScript, or a nudge to look at the
+/// cancel token again.
+pub(crate) enum Reply {
+    Done(u64, Result<String, String>),
+    Wake,
+}
+
+/// The channel on which JavaScript answers host calls.
+pub(crate) struct HostChannel {
+    tx: Mutex<mpsc::Sender<Reply>>,
+    rx: Mutex<mpsc::Receiver<Reply>>,
+    seq: AtomicU64,
+}
+
+impl HostChannel {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self {
+            tx: Mutex::new(tx),
+            rx: Mutex::new(rx),
+            seq: AtomicU64::new(1),
+        }
+    }
+
+    fn sender(&self) -> mpsc::Sender<Reply> {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes a host call waiting on this channel look at its cancel token
+    /// now (after a kill()).
+    pub(crate) fn wake(&self) {
+        let _ = self.sender().send(Reply::Wake);
+    }
+}
+
+/// How often a waiting host call re-checks its cancel token when nothing
+/// wakes it (a monitor's kill does not; `kill()` from JavaScript does).
+const CANCEL_POLL: Duration = Duration::from_millis(5);
+
+/// The JavaScript callbacks of one sandbox's host functions.
+pub(crate) struct Bridge {
+    pub(crate) refs: Arc<MainThreadRefs>,
+    pub(crate) channel: Arc<HostChannel>,
+}
+
+impl Bridge {
+    /// Runs on the sandbox thread: hands the call to the main thread and
+    /// waits for its answer, giving up when the call is cancelled.
+    fn call(&self, index: usize, args: &str, cancel: &CancelToken) -> Result<String, String> {
+        let seq = self.channel.seq.fetch_add(1, Ordering::Relaxed);
+        let tx = self.channel.sender();
+        let refs = self.refs.clone();
+        let args = args.to_string();
+        let posted = self.refs.dispatcher().post(Box::new(move |env| {
+            let reply = Box::new(move |r| {
+                let _ = tx.send(Reply::Done(seq, r));
+            });
+            match (refs.get(env, index), EnvState::get(env)) {
+                (Ok(f), Ok(state)) => state.call_host(env, f, &args, reply),
+                (Err(e), _) | (_, Err(e)) => reply(Err(format!("host function unavailable: {e}"))),
+            }
+        }));
+        if !posted {
+            return Err("the Node.js environment is shutting down".into());
+        }
+        let rx = self.channel.rx.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match rx.recv_timeout(CANCEL_POLL) {
+                Ok(Reply::Done(s, result)) if s == seq => return result,
+                // A late answer to a call that was cancelled, or a wake-up.
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err("the host function's channel closed".into())
+                }
+            }
+            if cancel.is_cancelled() {
+                return Err("the call was cancelled".into());
+            }
+        }
+    }
+}
+
+static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);
+
+/// A sandbox's thread, as the JavaScript objects see it.
+pub(crate) struct Core {
+    tx: mpsc::Sender<Job>,
+    pub(crate) published: Arc<Published>,
+    pub(crate) channel: Arc<HostChannel>,
+}
+
+/// The sizes a `SandboxBuilder` collected.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Sizes {
+    pub(crate) heap: Option<u64>,
+    pub(crate) scratch: Option<u64>,
+    pub(crate) input: Option<u64>,
+    pub(crate) output: Option<u64>,
+}
+
+impl Core {
+    /// Starts a sandbox thread that builds the VM; `finish` makes the
+    /// Promise's value on the main thread.
+    pub(crate) fn spawn(
+        env: sys::napi_env,
+        sizes: Sizes,
+        finish: impl FnOnce(sys::napi_env, Arc<Core>) -> Result<sys::napi_value, Failure>
+            + Send
+            + 'static,
+    ) -> napi::Result<sys::napi_value> {
+        let (deferred, promise) = Deferred::new(env)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let core = Arc::new(Core {
+            tx,
+            published: Arc::default(),
+            channel: Arc::new(HostChannel::new()),
+        });
+        let id = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
+            .name(format!("hyperlight-sandbox-{id}"))
+            .spawn(move || {
+                let mut builder = SandboxBuilder::new();
+                if let Some(n) = sizes.heap {
+                    builder = builder.with_heap_size(n);
+                }
+                if let Some(n) = sizes.scratch {
+                    builder = builder.with_scratch_size(n);
+                }
+                if let Some(n) = sizes.input {
+                    builder = builder.with_input_buffer_size(n);
+                }
+                if let Some(n) = sizes.output {
+                    builder = builder.with_output_buffer_size(n);
+                }
+                let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
+                let mut stage = match built {
+                    Ok(Ok(proto)) => {
+                        deferred.settle(Box::new(move |env| finish(env, core)));
+                        Stage::Proto(proto)
+                    }
+                    Ok(Err(e)) => {
+                        deferred.reject(e.into());
+                        return;
+                    }
+                    Err(_) => {
+                        deferred.reject(Failure::internal("building the sandbox panicked"));
+                        return;
+                    }
+                };
+                run_jobs(&rx, &mut stage);
+            });
+        if let Err(e) = spawned {
+            // The closure (and its deferred) was dropped: that rejects the
+            // Promise with ERR_INTERNAL.
+            return Err(napi::Error::from_reason(format!(
+                "could not start a sandbox thread: {e}"
+            )));
+        }
+        Ok(promise)
+    }
+
+    /// Queues `work` on the sandbox thread; its result becomes the value
+    /// `finish` builds on the main thread.
+    pub(crate) fn submit<T: Send + 'static>(
+        &self,
+        env: sys::napi_env,
+        work: impl FnOnce(&mut Stage) -> Result<T, Failure> + Send + 'static,
+        finish: impl FnOnce(sys::napi_env, T) -> Result<sys::napi_value, Failure> + Send + 'static,
+    ) -> napi::Result<sys::napi_value> {
+        let (deferred, promise) = Deferred::new(env)?;
+        let job: Job = Box::new(move |stage| match work(stage) {
+            Ok(value) => deferred.settle(Box::new(move |env| finish(env, value))),
+            Err(failure) => deferred.reject(failure),
+        });
+        // If the thread is gone the job is dropped, and its deferred rejects.
+        let _ = self.tx.send(job);
+        Ok(promise)
+    }
+
+    /// Publishes `poisoned` from the loaded sandbox.
+    pub(crate) fn publish(published: &Published, loaded: &LoadedJSSandbox) {
+        published
+            .poisoned
+            .store(loaded.poisoned(), Ordering::Release);
+        *published.stats.lock().unwrap_or_else(|p| p.into_inner()) =
+            loaded.last_call_stats().cloned();
+    }
+}
+
+fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage) {
+    while let Ok(job) = rx.recv() {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(stage))).is_err() {
+            // The sandbox may be half-way through a transition: release it.
+            *stage = Stage::Empty;
+        }
+    }
+    // Every JavaScript object let go: the VM is dropped here, on its thread.
+    *stage = Stage::Empty;
+}
+
+/// Registers `bridge`'s functions as cancellable host functions.
+pub(crate) fn register_host_functions(
+    proto: &mut ProtoJSSandbox,
+    names: &[(String, String)],
+    bridge: Arc<Bridge>,
+) -> hyperlight_js::Result<()> {
+    for (index, (module, function)) in names.iter().enumerate() {
+        let bridge = bridge.clone();
+        proto.register_cancellable(module, function, move |args, cancel| {
+            bridge.call(index, args, cancel)
+        })?;
+    }
+    Ok(())
+}
+
+/// Releases a sandbox's VM (dispose): the thread drops it. Resolves at
+/// once when there is nothing to release.
+pub(crate) fn release(env: sys::napi_env, core: Option<Arc<Core>>) -> napi::Result<crate::js::Raw> {
+    let promise = match core {
+        Some(core) => core.submit(
+            env,
+            |stage| {
+                *stage = Stage::Empty;
+                Ok(())
+            },
+            |env, ()| crate::js::undefined(env).map_err(Failure::internal),
+        )?,
+        None => {
+            let (deferred, promise) = Deferred::new(env)?;
+            deferred.settle(Box::new(|env| {
+                crate::js::undefined(env).map_err(Failure::internal)
+            }));
+            promise
+        }
+    };
+    Ok(crate::js::Raw(promise))
+}
