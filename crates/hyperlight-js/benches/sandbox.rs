@@ -30,14 +30,16 @@ fn main() {
     let mut rows: Vec<(String, (f64, f64, usize))> = Vec::new();
 
     // Cold start, phase by phase.
-    let (mut build, mut runtime, mut load, mut first, mut total) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut build, mut runtime, mut load, mut first, mut total) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..30 {
         let t0 = Instant::now();
         let proto = SandboxBuilder::new().build().unwrap();
         let t1 = Instant::now();
         let mut sb = proto.load_runtime().unwrap();
         let t2 = Instant::now();
-        sb.add_handler("echo", "function handler(e) { return e; }").unwrap();
+        sb.add_handler("echo", "function handler(e) { return e; }")
+            .unwrap();
         let mut l = sb.get_loaded_sandbox().unwrap();
         let t3 = Instant::now();
         l.handle_event("echo", r#"{"a":1}"#, None).unwrap();
@@ -48,54 +50,92 @@ fn main() {
         first.push(t4 - t3);
         total.push(t4 - t0);
     }
-    rows.push(("cold: build (VM create + guest init)".into(), stats(build)));
-    rows.push(("cold: load_runtime (runtime snapshot)".into(), stats(runtime)));
-    rows.push(("cold: add_handler + get_loaded_sandbox".into(), stats(load)));
+    rows.push((
+        "cold: build (VM from the config's template)".into(),
+        stats(build),
+    ));
+    rows.push(("cold: load_runtime".into(), stats(runtime)));
+    rows.push((
+        "cold: add_handler + get_loaded_sandbox (send + compile)".into(),
+        stats(load),
+    ));
     rows.push(("cold: first call".into(), stats(first)));
     rows.push(("cold start total".into(), stats(total)));
 
     let mut proto = SandboxBuilder::new().build().unwrap();
-    proto.register("h", "id", |(x,): (u64,)| Ok::<_, String>(x)).unwrap();
+    proto
+        .register("h", "id", |(x,): (u64,)| Ok::<_, String>(x))
+        .unwrap();
     let mut sb = proto.load_runtime().unwrap();
-    sb.add_handler("echo", "function handler(e) { return e; }").unwrap();
-    sb.add_handler("host1", r#"import { id } from "host:h"; function handler(e) { return id(e.n); }"#).unwrap();
+    sb.add_handler("echo", "function handler(e) { return e; }")
+        .unwrap();
+    sb.add_handler(
+        "host1",
+        r#"import { id } from "host:h"; function handler(e) { return id(e.n); }"#,
+    )
+    .unwrap();
     sb.add_handler(
         "host1000",
         r#"import { id } from "host:h"; function handler(e) { let s = 0; for (let i = 0; i < 1000; i++) s += id(i); return s; }"#,
     )
     .unwrap();
     sb.add_handler("fib", "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); } function handler(e) { return fib(e.n); }").unwrap();
-    sb.add_handler("touch", "let a = []; function handler(e) { a.push(e); return a.length; }").unwrap();
+    sb.add_handler(
+        "touch",
+        "let a = []; function handler(e) { a.push(e); return a.length; }",
+    )
+    .unwrap();
     let mut l = sb.get_loaded_sandbox().unwrap();
     for _ in 0..200 {
         l.handle_event("echo", "{}", Some(false)).unwrap();
     }
-    rows.push(("warm echo (gc=false)".into(), stats(time(2000, || {
-        l.handle_event("echo", r#"{"a":1}"#, Some(false)).unwrap();
-    }))));
-    rows.push(("warm echo (gc=true)".into(), stats(time(2000, || {
-        l.handle_event("echo", r#"{"a":1}"#, None).unwrap();
-    }))));
-    rows.push(("call with 1 host call (gc=false)".into(), stats(time(1000, || {
-        l.handle_event("host1", r#"{"n":1}"#, Some(false)).unwrap();
-    }))));
+    rows.push((
+        "warm echo (gc=false)".into(),
+        stats(time(2000, || {
+            l.handle_event("echo", r#"{"a":1}"#, Some(false)).unwrap();
+        })),
+    ));
+    rows.push((
+        "warm echo (gc=true)".into(),
+        stats(time(2000, || {
+            l.handle_event("echo", r#"{"a":1}"#, None).unwrap();
+        })),
+    ));
+    rows.push((
+        "call with 1 host call (gc=false)".into(),
+        stats(time(1000, || {
+            l.handle_event("host1", r#"{"n":1}"#, Some(false)).unwrap();
+        })),
+    ));
     let per_call: Vec<Duration> = time(30, || {
         l.handle_event("host1000", "{}", Some(false)).unwrap();
     })
     .into_iter()
     .map(|d| d / 1000)
     .collect();
-    rows.push(("per host call (1000 in one handler)".into(), stats(per_call)));
-    rows.push(("fib(25)".into(), stats(time(20, || {
-        l.handle_event("fib", r#"{"n":25}"#, Some(false)).unwrap();
-    }))));
-    rows.push(("snapshot".into(), stats(time(50, || {
-        l.snapshot().unwrap();
-    }))));
+    rows.push((
+        "per host call (1000 in one handler)".into(),
+        stats(per_call),
+    ));
+    rows.push((
+        "fib(25)".into(),
+        stats(time(20, || {
+            l.handle_event("fib", r#"{"n":25}"#, Some(false)).unwrap();
+        })),
+    ));
+    rows.push((
+        "snapshot".into(),
+        stats(time(50, || {
+            l.snapshot().unwrap();
+        })),
+    ));
     let snap = l.snapshot().unwrap();
-    rows.push(("restore, nothing changed".into(), stats(time(500, || {
-        l.restore(&snap).unwrap();
-    }))));
+    rows.push((
+        "restore, nothing changed".into(),
+        stats(time(500, || {
+            l.restore(&snap).unwrap();
+        })),
+    ));
     let mut restore_after = Vec::new();
     for _ in 0..500 {
         l.handle_event("touch", r#"{"x":1}"#, Some(false)).unwrap();

@@ -16,6 +16,9 @@ pub(crate) struct Guest {
     pub(crate) vm: Vm,
     pub(crate) host_functions: Arc<HostFunctions>,
     pub(crate) print: PrintSink,
+    /// The guest's state right after boot (the template's), which
+    /// `unload` and a failed load return to.
+    pub(crate) base: hyperlight_vm::Snapshot,
     /// Reused request buffer.
     scratch: Vec<u8>,
 }
@@ -77,13 +80,16 @@ impl HostHandler for Dispatch<'_> {
 }
 
 impl Guest {
-    /// Creates the VM and boots the guest to "ready".
+    /// Creates the VM from the configuration's template (booting the
+    /// template on first use): the guest is at "ready".
     pub(crate) fn boot(config: &VmConfig, print: PrintSink) -> Result<Self> {
-        let vm = Vm::new(config, crate::guest_image::GUEST_ELF).map_err(Error::from)?;
+        let template = crate::template::for_config(config)?;
+        let vm = Vm::from_template(&template).map_err(Error::from)?;
         Ok(Guest {
             vm,
             host_functions: Arc::new(HostFunctions::default()),
             print,
+            base: template.snapshot().clone(),
             scratch: Vec::new(),
         })
     }
@@ -125,8 +131,17 @@ impl Guest {
         classify(resp.tag, resp.payload)
     }
 
+    /// Puts the guest back into its post-boot state.
+    pub(crate) fn reset(&mut self) -> Result<()> {
+        let base = self.base.clone();
+        self.vm.restore(&base).map_err(Error::from)
+    }
+
     pub(crate) fn set_host_modules(&mut self, fns: Arc<HostFunctions>) -> Result<()> {
         self.host_functions = fns.clone();
+        if fns.is_empty() {
+            return Ok(());
+        }
         let mut size = 4;
         for (m, names) in fns.table() {
             size += js::str_size(m) + 4 + names.map(js::str_size).sum::<usize>();

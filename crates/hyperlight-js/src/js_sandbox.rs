@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
-use crate::host_functions::check_name;
+use crate::host_functions::{check_name, HostFunctions};
 use crate::loaded::LoadedJSSandbox;
 
 /// The namespace of modules added without one.
@@ -19,8 +19,7 @@ pub const HOST_NAMESPACE: &str = "host";
 /// [`get_loaded_sandbox`](Self::get_loaded_sandbox).
 pub struct JSSandbox {
     pub(crate) guest: Guest,
-    /// The state right after the runtime was loaded; `unload` returns here.
-    pub(crate) runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+    host_functions: Arc<HostFunctions>,
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
 }
@@ -64,15 +63,10 @@ impl From<Box<LoadFailure>> for Error {
 }
 
 impl JSSandbox {
-    pub(crate) fn new(mut guest: Guest) -> Result<Self> {
-        let runtime_snapshot = Arc::new(guest.vm.snapshot().map_err(Error::from)?);
-        Ok(Self::from_parts(guest, runtime_snapshot))
-    }
-
-    pub(crate) fn from_parts(guest: Guest, runtime_snapshot: Arc<hyperlight_vm::Snapshot>) -> Self {
+    pub(crate) fn new(guest: Guest, host_functions: Arc<HostFunctions>) -> Self {
         Self {
             guest,
-            runtime_snapshot,
+            host_functions,
             handlers: BTreeMap::new(),
             modules: BTreeMap::new(),
         }
@@ -147,15 +141,11 @@ impl JSSandbox {
         match self.send_all() {
             Ok(()) => {
                 let keys = self.handlers.keys().cloned().collect();
-                Ok(LoadedJSSandbox::new(
-                    self.guest,
-                    self.runtime_snapshot,
-                    keys,
-                ))
+                Ok(LoadedJSSandbox::new(self.guest, self.host_functions, keys))
             }
             Err(error) => {
-                // Put the guest back exactly as loadRuntime left it.
-                if let Err(e) = self.guest.vm.restore(&self.runtime_snapshot) {
+                // Put the guest back exactly as it was before the load.
+                if let Err(e) = self.guest.reset() {
                     tracing::error!(error = %e, "could not reset the guest after a failed load");
                 }
                 Err(Box::new(LoadFailure {
@@ -172,6 +162,7 @@ impl JSSandbox {
                 "no handler is added; add one with add_handler first",
             ));
         }
+        self.guest.set_host_modules(self.host_functions.clone())?;
         for ((ns, name), source) in &self.modules {
             self.guest.add_module(ns, name, source)?;
         }

@@ -45,6 +45,7 @@ pub mod monitor;
 mod print;
 mod proto;
 mod stats;
+mod template;
 mod vm_error;
 
 pub use builder::SandboxBuilder;

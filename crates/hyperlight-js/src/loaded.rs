@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
+use crate::host_functions::HostFunctions;
 use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
 use crate::stats::{thread_cpu_time, CallStats};
@@ -62,7 +63,7 @@ static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
 /// A sandbox with its handlers compiled, ready to handle events.
 pub struct LoadedJSSandbox {
     guest: Guest,
-    runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+    host_functions: Arc<HostFunctions>,
     handlers: BTreeSet<String>,
     load_id: u64,
     last_stats: Option<CallStats>,
@@ -83,12 +84,12 @@ impl std::fmt::Debug for LoadedJSSandbox {
 impl LoadedJSSandbox {
     pub(crate) fn new(
         guest: Guest,
-        runtime_snapshot: Arc<hyperlight_vm::Snapshot>,
+        host_functions: Arc<HostFunctions>,
         handlers: BTreeSet<String>,
     ) -> Self {
         Self {
             guest,
-            runtime_snapshot,
+            host_functions,
             handlers,
             load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
             last_stats: None,
@@ -236,11 +237,8 @@ impl LoadedJSSandbox {
     /// Drops every handler and module and returns to the state right after
     /// `load_runtime` (works on a poisoned sandbox too).
     pub fn unload(mut self) -> Result<JSSandbox> {
-        self.guest
-            .vm
-            .restore(&self.runtime_snapshot)
-            .map_err(Error::from)?;
-        Ok(JSSandbox::from_parts(self.guest, self.runtime_snapshot))
+        self.guest.reset()?;
+        Ok(JSSandbox::new(self.guest, self.host_functions))
     }
 }
 

@@ -117,12 +117,9 @@ impl ProtoJSSandbox {
     /// returns to.
     pub fn load_runtime(self) -> Result<JSSandbox> {
         let ProtoJSSandbox {
-            mut guest,
+            guest,
             host_functions,
         } = self;
-        if !host_functions.is_empty() {
-            guest.set_host_modules(Arc::new(host_functions))?;
-        }
-        JSSandbox::new(guest)
+        Ok(JSSandbox::new(guest, Arc::new(host_functions)))
     }
 }
