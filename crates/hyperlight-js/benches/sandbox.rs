@@ -145,6 +145,30 @@ fn main() {
     }
     rows.push(("restore after a small handler".into(), stats(restore_after)));
 
+    // Density: RSS per loaded sandbox that has served one call.
+    let mut density = Vec::new();
+    for n in [100usize, 1000] {
+        let before = rss_bytes();
+        let t = Instant::now();
+        let mut all = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut sb = SandboxBuilder::new()
+                .build()
+                .unwrap()
+                .load_runtime()
+                .unwrap();
+            sb.add_handler("echo", "function handler(e) { return e; }")
+                .unwrap();
+            let mut l = sb.get_loaded_sandbox().unwrap();
+            l.handle_event("echo", r#"{"a":1}"#, None).unwrap();
+            all.push(l);
+        }
+        let took = t.elapsed();
+        let per = (rss_bytes().saturating_sub(before)) as f64 / n as f64 / (1024.0 * 1024.0);
+        density.push((n, per, took));
+        drop(all);
+    }
+
     // The floor: a call that does nothing but exit, measured through the VM
     // layer directly is in `cargo bench -p hyperlight-vm`; here we report the
     // ratio against the warm echo as the engine's own share.
@@ -153,4 +177,17 @@ fn main() {
     for (name, (med, p99, n)) in rows {
         println!("| {name} | {med:.1} | {p99:.1} | {n} |");
     }
+    println!();
+    println!("| loaded sandboxes alive | RSS per sandbox (MiB) | time to create all |");
+    println!("|---|---|---|");
+    for (n, per, took) in density {
+        println!("| {n} | {per:.2} | {:.2} s |", took.as_secs_f64());
+    }
+}
+
+/// Resident set size of this process.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
 }
