@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{args, guest_elf, require_kvm, tag, Recorder};
-use hyperlight_vm::{CancelToken, HostHandler, Vm, VmConfig};
+use hyperlight_vm::{CancelToken, ChildMemory, HostHandler, Template, Vm, VmConfig};
 
 struct Row {
     name: String,
@@ -133,7 +133,7 @@ fn main() {
         snap = vm.snapshot().unwrap();
         s.push(t.elapsed());
     }
-    rows.push(row("snapshot (16 MiB heap, mostly untouched)", s));
+    rows.push(row("snapshot (16 MiB heap, mostly untouched), sparse", s));
 
     // Restore with nothing changed since the last restore.
     let mut s = Vec::new();
@@ -228,6 +228,9 @@ fn main() {
         ));
     }
 
+    let (trows, notes) = templates(elf);
+    rows.extend(trows);
+
     println!("| operation | median | p99 | n |");
     println!("|---|---|---|---|");
     for r in &rows {
@@ -248,4 +251,226 @@ fn main() {
         "resident memory per booted VM after one call: {} KiB with huge pages, {} KiB without",
         rss[0], rss[1]
     );
+    for n in notes {
+        println!("{n}");
+    }
+}
+
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
+}
+
+/// Raw KVM object costs: CREATE_VM, the memslot, CREATE_VCPU + SET_CPUID2,
+/// and tearing all of it down (the floor under any VM creation).
+fn kvm_objects(total: usize, rows: &mut Vec<Row>) {
+    use kvm_bindings::{
+        kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES, KVM_MEM_LOG_DIRTY_PAGES,
+    };
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
+    let (mut a, mut b, mut c, mut d) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..200 {
+        // SAFETY: a fresh anonymous mapping, unmapped below.
+        let mem = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        let t0 = Instant::now();
+        let vm = kvm.create_vm().unwrap();
+        let t1 = Instant::now();
+        // SAFETY: the mapping outlives the VM (unmapped after drop).
+        unsafe {
+            vm.set_user_memory_region(kvm_userspace_memory_region {
+                slot: 0,
+                flags: KVM_MEM_LOG_DIRTY_PAGES,
+                guest_phys_addr: 0,
+                memory_size: total as u64,
+                userspace_addr: mem as u64,
+            })
+            .unwrap()
+        };
+        let t2 = Instant::now();
+        let vcpu = vm.create_vcpu(0).unwrap();
+        vcpu.set_cpuid2(&cpuid).unwrap();
+        let t3 = Instant::now();
+        drop(vcpu);
+        drop(vm);
+        let t4 = Instant::now();
+        // SAFETY: unmapping the mapping made above.
+        unsafe { libc::munmap(mem, total) };
+        a.push(t1 - t0);
+        b.push(t2 - t1);
+        c.push(t3 - t2);
+        d.push(t4 - t3);
+    }
+    rows.push(row("raw KVM: CREATE_VM", a));
+    rows.push(row(
+        "raw KVM: memslot (SET_USER_MEMORY_REGION, dirty logging)",
+        b,
+    ));
+    rows.push(row("raw KVM: CREATE_VCPU + SET_CPUID2", c));
+    rows.push(row("raw KVM: close vCPU + VM (teardown)", d));
+}
+
+/// A template whose guest wrote `pages` heap pages before the capture (a
+/// stand-in for a loaded JS runtime: the JS guest has written a few MiB).
+fn template_with(elf: &[u8], pages: u64, mode: ChildMemory) -> Template {
+    let mut vm = Vm::new(&VmConfig::default(), elf).unwrap();
+    vm.call(tag::DIRTY, &args(&[pages, 1]), &mut Recorder::default())
+        .unwrap();
+    Template::from_vm_with(vm, mode).unwrap()
+}
+
+fn mode_name(m: ChildMemory) -> &'static str {
+    match m {
+        ChildMemory::Copy => "copy",
+        ChildMemory::CopyOnWrite => "copy-on-write memfd",
+        _ => "other",
+    }
+}
+
+fn templates(elf: &[u8]) -> (Vec<Row>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let config = VmConfig::default();
+    let mut null = Recorder::default();
+
+    // Cold start for comparison: Vm::new and its first call.
+    let (mut create, mut first) = (vec![], vec![]);
+    for _ in 0..200 {
+        let t = Instant::now();
+        let mut vm = Vm::new(&config, elf).unwrap();
+        create.push(t.elapsed());
+        let t = Instant::now();
+        vm.call(tag::ECHO, b"first", &mut null).unwrap();
+        first.push(t.elapsed());
+    }
+    rows.push(row("Vm::new → ready (test guest)", create));
+    rows.push(row("first call (echo) after Vm::new", first));
+
+    let total = Vm::new(&config, elf).unwrap().layout().total as usize;
+    kvm_objects(total, &mut rows);
+
+    // Snapshot of a VM whose guest wrote 768 pages (3 MiB).
+    let mut vm = Vm::new(&config, elf).unwrap();
+    vm.call(tag::DIRTY, &args(&[768, 1]), &mut null).unwrap();
+    let mut s = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        let snap = vm.snapshot().unwrap();
+        s.push(t.elapsed());
+        drop(snap);
+    }
+    rows.push(row(
+        "snapshot, guest wrote 3 MiB (768 heap pages), sparse",
+        s,
+    ));
+    drop(vm);
+
+    // Template capture (boot + capture).
+    let mut s = Vec::new();
+    for _ in 0..50 {
+        let vm = Vm::new(&config, elf).unwrap();
+        let t = Instant::now();
+        let tp = Template::from_vm(vm).unwrap();
+        s.push(t.elapsed());
+        drop(tp);
+    }
+    rows.push(row("Template::from_vm (capture a booted VM)", s));
+
+    for written in [0u64, 768] {
+        for mode in [ChildMemory::Copy, ChildMemory::CopyOnWrite] {
+            let t = template_with(elf, written, mode);
+            let what = format!(
+                "template ({} pages stored, {}):",
+                t.stored_pages(),
+                mode_name(mode)
+            );
+            let (mut create, mut first, mut touch, mut restore) = (vec![], vec![], vec![], vec![]);
+            for i in 0..200 {
+                let t0 = Instant::now();
+                let mut vm = Vm::from_template(&t).unwrap();
+                create.push(t0.elapsed());
+                let t0 = Instant::now();
+                vm.call(tag::ECHO, b"first", &mut null).unwrap();
+                first.push(t0.elapsed());
+                if written > 0 {
+                    // First call that rewrites 256 of the template's pages.
+                    let t0 = Instant::now();
+                    vm.call(tag::DIRTY, &args(&[256, 2 + i]), &mut null)
+                        .unwrap();
+                    touch.push(t0.elapsed());
+                }
+                let t0 = Instant::now();
+                vm.restore(t.snapshot()).unwrap();
+                restore.push(t0.elapsed());
+            }
+            rows.push(row(format!("{what} Vm::from_template"), create));
+            rows.push(row(
+                format!("{what} first call (echo) after from_template"),
+                first,
+            ));
+            if written > 0 {
+                rows.push(row(
+                    format!("{what} next call rewriting 256 of the template's pages"),
+                    touch,
+                ));
+            }
+            rows.push(row(
+                format!("{what} restore of the template state into the child"),
+                restore,
+            ));
+
+            // RSS per child, idle and after a call.
+            let n = 64;
+            let before = rss_kib();
+            let mut vms: Vec<Vm> = (0..n).map(|_| Vm::from_template(&t).unwrap()).collect();
+            let idle = rss_kib().saturating_sub(before) / n as u64;
+            for vm in vms.iter_mut() {
+                vm.call(tag::ECHO, b"x", &mut null).unwrap();
+            }
+            let called = rss_kib().saturating_sub(before) / n as u64;
+            notes.push(format!(
+                "RSS per VM from a {what} {idle} KiB idle, {called} KiB after one call ({n} VMs)"
+            ));
+            drop(vms);
+        }
+    }
+
+    // 1000 VMs from one template, each answering a call.
+    let t = template_with(elf, 0, ChildMemory::default());
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let mut vms: Vec<Vm> = (0..1000).map(|_| Vm::from_template(&t).unwrap()).collect();
+    let created = t0.elapsed();
+    let mut lat: Vec<f64> = Vec::new();
+    for vm in vms.iter_mut() {
+        let t1 = Instant::now();
+        vm.call(tag::ECHO, b"x", &mut null).unwrap();
+        lat.push(t1.elapsed().as_secs_f64() * 1e6);
+    }
+    let all = t0.elapsed();
+    let rss = rss_kib().saturating_sub(before);
+    let t1 = Instant::now();
+    drop(vms);
+    let teardown = t1.elapsed();
+    notes.push(format!(
+        "1000 VMs from one template (default, copy-on-write): created in {:.0} ms, created + one call each in {:.0} ms \
+         (first call median {:.1} µs, p99 {:.1} µs), {} MiB RSS in total ({} KiB per VM), dropped in {:.0} ms",
+        created.as_secs_f64() * 1e3,
+        all.as_secs_f64() * 1e3,
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99),
+        rss / 1024,
+        rss / 1000,
+        teardown.as_secs_f64() * 1e3
+    ));
+    (rows, notes)
 }

@@ -13,17 +13,20 @@ use crate::Result;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChildMemory {
-    /// Copy the template's non-zero pages into fresh anonymous memory (heap
-    /// eligible for huge pages, as in a booted VM). Creation pays for the
-    /// copy; the guest's first touches afterwards are cheap. The default:
-    /// see `docs/vm-performance.md` for the measurements.
-    #[default]
+    /// Copy the template's non-zero pages into fresh anonymous memory.
+    /// Creation pays a host page fault and a copy for every template page
+    /// (about 2 µs per 4 KiB here); the guest's later first touches are
+    /// cheaper, and each VM holds all of the template's pages resident.
     Copy,
-    /// Map the template's pages (kept in a `memfd`) copy-on-write
-    /// (`MAP_PRIVATE`): creation is a single `mmap` and pages the guest only
-    /// reads stay shared between VMs, but each first guest touch of a page
-    /// costs a host page fault (and a copy when it writes), and the heap
-    /// gets no huge pages.
+    /// The default. Keep the template's pages in a `memfd` and map each
+    /// 2 MiB range that holds any of them copy-on-write (`MAP_PRIVATE`);
+    /// the rest of guest memory is fresh anonymous memory (heap eligible for
+    /// huge pages, as in a booted VM). Creation costs a few `mmap` calls
+    /// whatever the template's size, pages the guest only reads stay shared
+    /// between VMs, and a VM holds only what it touched; the first write to
+    /// a template page costs a copy-on-write fault (about 4–5 µs here).
+    /// See `docs/vm-performance.md` for the measurements.
+    #[default]
     CopyOnWrite,
 }
 

@@ -337,9 +337,32 @@ impl Vm {
         let page = PAGE_SIZE as usize;
         let end = layout.page_tables.base as usize;
         match (t.child_memory, snap.memory.fd()) {
-            (ChildMemory::CopyOnWrite, Some(fd)) => mem.map_private_file(fd, end)?,
+            (ChildMemory::CopyOnWrite, Some(fd)) => {
+                // Only the 2 MiB ranges that hold template pages map the
+                // template; the others stay anonymous, so fresh memory (most
+                // of the heap) keeps cheap first touches and huge pages.
+                const CHUNK: usize = 2 << 20;
+                let chunks = end.div_ceil(CHUNK);
+                let mut used = vec![false; chunks];
+                for_each_bit(snap.memory.present(), end / page, |p| {
+                    used[p * page / CHUNK] = true;
+                });
+                let mut c = 0;
+                while c < chunks {
+                    if !used[c] {
+                        c += 1;
+                        continue;
+                    }
+                    let first = c;
+                    while c < chunks && used[c] {
+                        c += 1;
+                    }
+                    mem.map_private_file(fd, first * CHUNK..(c * CHUNK).min(end))?;
+                }
+            }
             _ => {
                 let src = snap.memory.as_slice();
+                crate::memory::populate_runs(mem.host_base(), snap.memory.present(), end / page);
                 let dst = mem.as_mut_slice_untracked();
                 for_each_bit(snap.memory.present(), end / page, |p| {
                     dst[p * page..(p + 1) * page].copy_from_slice(&src[p * page..(p + 1) * page]);
