@@ -12,6 +12,10 @@
 //!   ([`HostHandler::print`]).
 //! * [`Vm::snapshot`] / [`Vm::restore`] capture and reset guest memory and
 //!   vCPU state, rewriting only the pages dirtied since the snapshot.
+//! * [`Template`] captures a booted (or prepared) guest once;
+//!   [`Vm::from_template`] creates VMs from it without re-running the
+//!   guest's initialisation, and [`Template::snapshot`] restores into any
+//!   of them.
 //! * [`InterruptHandle::kill`] stops a running call from any thread.
 //! * Anything the guest does wrong (a fault, an abort, a protocol
 //!   violation) *poisons* the VM: calls fail with [`Error::Poisoned`] until a

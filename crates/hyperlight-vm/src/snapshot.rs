@@ -129,7 +129,9 @@ pub(crate) struct SnapshotInner {
 /// and the full vCPU state. Cheap to clone (shared); `Send + Sync`.
 ///
 /// A snapshot can be restored only into the VM it was taken from (its
-/// *lineage*), any number of times.
+/// *lineage*), any number of times; a [`Template`](crate::Template)'s
+/// snapshot into any VM created from that template. The memory copy is
+/// sparse: only pages that were non-zero are stored.
 #[derive(Clone)]
 pub struct Snapshot {
     pub(crate) inner: Arc<SnapshotInner>,
