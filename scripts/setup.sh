@@ -6,7 +6,8 @@
 # Idempotent, and quick when everything is already there. Works on a fresh Debian 12 machine as
 # root (or with sudo), without a TTY: installs the Debian packages the guest build needs, pnpm at
 # the version pinned in package.json, the npm dependencies from pnpm-lock.yaml, then builds the
-# Rust workspace (debug profile, the one `cargo test` uses) and the TypeScript packages.
+# Rust workspace (debug profile, the one `cargo test` uses), the Node binding (release, with
+# napi-rs) and the TypeScript packages.
 #
 # scripts/dev.sh sources this file and calls setup_main; run on its own it does the same.
 
@@ -130,6 +131,26 @@ build_rust() {
   (cd "$HL_ROOT" && cargo build --workspace)
 }
 
+# The Node binding (crates/js-host-api), built by napi-rs into its platform package.
+NATIVE_BINDING="packages/js-host-api-linux-x64-gnu/js-host-api.linux-x64-gnu.node"
+
+# Builds the Node binding in release mode (`pnpm run build:native`: the .node file into
+# packages/js-host-api-linux-x64-gnu, the generated index.js/index.d.ts into crates/js-host-api)
+# unless it is newer than every Rust source, manifest and the lock file.
+build_native() {
+  local out="$HL_ROOT/$NATIVE_BINDING" newer
+  if [ -f "$out" ] && [ -f "$HL_ROOT/crates/js-host-api/index.d.ts" ]; then
+    newer=$(find "$HL_ROOT/crates" "$HL_ROOT/Cargo.toml" "$HL_ROOT/Cargo.lock" \
+      \( -name target -o -name node_modules \) -prune -o \
+      -type f ! -path "$HL_ROOT/crates/js-host-api/index.*" -newer "$out" -print -quit)
+    if [ -z "$newer" ]; then
+      log "Node binding is up to date ($NATIVE_BINDING)"
+      return 0
+    fi
+  fi
+  (cd "$HL_ROOT" && pnpm run build:native)
+}
+
 # Builds the TypeScript packages unless every dist/ is newer than its inputs.
 build_typescript() {
   local stale=0 pkg
@@ -154,6 +175,7 @@ setup_main() {
   must pnpm install_pnpm
   must npm-deps install_node_modules
   must rust-build build_rust
+  must native-build build_native
   must ts-build build_typescript
 }
 

@@ -1,10 +1,23 @@
 // Node.js API of hyperlight-js: run untrusted JavaScript handlers inside hardware-isolated KVM
-// micro-VMs. For now this package holds the loader of the native binding: it finds the binary
-// built for this platform (the `@hyperlight/js-host-api-<triple>` package, a local build, or the
-// file named by `HYPERLIGHT_JS_NATIVE_PATH`) and explains what to do when there is none.
+// micro-VMs. The classes are the native binding's (crates/js-host-api), loaded on first use from
+// the platform package (`@hyperlight/js-host-api-<triple>`), a local build, or the file named by
+// `HYPERLIGHT_JS_NATIVE_PATH`; the loader explains what to do when there is none.
 
-import { lazyNativeClass, type NativeConstructor } from './lazy';
-
+export {
+  type CancelledError,
+  ERR_CANCELLED,
+  ERR_CONSUMED,
+  ERR_GUEST_ABORT,
+  ERR_HANDLER,
+  ERR_INTERNAL,
+  ERR_INVALID_ARG,
+  ERR_NO_HYPERVISOR,
+  type ErrorCode,
+  ErrorCodes,
+  type HandlerError,
+  type HyperlightError,
+  isHyperlightError,
+} from './error-codes';
 export {
   type BindingSource,
   ERR_NO_NATIVE_BINDING,
@@ -28,13 +41,16 @@ export {
   type PlatformInfo,
   platformTriple,
 } from './platform';
-
-/**
- * Creates and configures a sandbox: `new SandboxBuilder()`, then `await builder.build()`.
- *
- * The class is the native binding's own; it is loaded on first use, so importing this package
- * works everywhere and `new SandboxBuilder()` throws a `NativeBindingError`
- * (`code: 'ERR_NO_NATIVE_BINDING'`) on a machine that has no binding.
- * @public
- */
-export const SandboxBuilder: NativeConstructor = lazyNativeClass('SandboxBuilder');
+export {
+  type CallHandlerOptions,
+  type CallStats,
+  type HostFunction,
+  HostModule,
+  InterruptHandle,
+  JSSandbox,
+  LoadedJSSandbox,
+  type NativeClass,
+  ProtoJSSandbox,
+  SandboxBuilder,
+  Snapshot,
+} from './types';

@@ -1,0 +1,312 @@
+import { preparedBinding } from './binding';
+import { lazyNativeClass } from './lazy';
+
+// The typed API of the native binding (crates/js-host-api). The binding's own generated
+// declarations (crates/js-host-api/index.d.ts) are checked by a snapshot test; these add the
+// documentation, the option defaults and `[Symbol.asyncDispose]`.
+
+/**
+ * A host function: receives the guest's arguments spread (already `JSON.parse`d), and returns a
+ * JSON-serialisable value or a Promise of one; it is `JSON.stringify`'d back to the guest
+ * (`undefined` becomes `null`). A throw or a rejection becomes an `Error` thrown in the guest with
+ * the same `message`.
+ * @public
+ */
+// biome-ignore lint/suspicious/noExplicitAny: guest values are arbitrary JSON.
+export type HostFunction = (...args: any[]) => unknown;
+
+/**
+ * Creates and configures a sandbox. Every setter validates its argument at once (a positive safe
+ * integer, else `ERR_INVALID_ARG`) and returns the builder, for chaining.
+ *
+ * @example
+ * ```js
+ * const builder = new SandboxBuilder().setHeapSize(8 * 1024 * 1024).setScratchSize(1024 * 1024);
+ * const protoSandbox = await builder.build();
+ * ```
+ * @public
+ */
+export interface SandboxBuilder {
+  /**
+   * Sets the guest heap size in bytes: the memory of the guest's JavaScript engine.
+   * @param bytes - a positive safe integer.
+   * @defaultValue 16 MiB (16777216)
+   */
+  setHeapSize(bytes: number): this;
+  /**
+   * Sets the guest scratch size in bytes, which includes the guest stack.
+   * @param bytes - a positive safe integer.
+   * @defaultValue 1 MiB (1048576)
+   */
+  setScratchSize(bytes: number): this;
+  /**
+   * Sets the input buffer size in bytes: it bounds each event and each handler or module source
+   * sent to the guest.
+   * @param bytes - a positive safe integer.
+   * @defaultValue 1 MiB (1048576)
+   */
+  setInputBufferSize(bytes: number): this;
+  /**
+   * Sets the output buffer size in bytes: it bounds each handler result and each host-function
+   * call made by the guest.
+   * @param bytes - a positive safe integer.
+   * @defaultValue 1 MiB (1048576)
+   */
+  setOutputBufferSize(bytes: number): this;
+  /**
+   * Creates the micro-VM on its own OS thread and boots the guest. Consumes the builder: a second
+   * call rejects with `ERR_CONSUMED`.
+   * Rejects with `ERR_NO_HYPERVISOR` when `/dev/kvm` cannot be used, saying what to fix.
+   */
+  build(): Promise<ProtoJSSandbox>;
+}
+
+/**
+ * Creates and configures a sandbox: `new SandboxBuilder()`, the setters, then
+ * `await builder.build()`.
+ *
+ * The class is the native binding's own; it is loaded on first use, so importing this package
+ * works everywhere and `new SandboxBuilder()` throws a `NativeBindingError`
+ * (`code: 'ERR_NO_NATIVE_BINDING'`) on a machine that has no binding.
+ * @public
+ */
+export const SandboxBuilder = lazyNativeClass(
+  'SandboxBuilder',
+  preparedBinding,
+) as unknown as new () => SandboxBuilder;
+
+/**
+ * A booted sandbox waiting for the JavaScript runtime. Register host functions here, before
+ * `ProtoJSSandbox.loadRuntime()`.
+ * @public
+ */
+export interface ProtoJSSandbox {
+  /**
+   * Loads the JavaScript runtime, applying every host function registered so far. Consumes this
+   * object.
+   */
+  loadRuntime(): Promise<JSSandbox>;
+  /**
+   * A builder for the functions of host module `name`, imported in the guest as
+   * `import * as m from "host:<name>"`. Throws `ERR_INVALID_ARG` when `name` is empty.
+   */
+  hostModule(name: string): HostModule;
+  /**
+   * Registers one host function: shorthand for
+   * `hostModule(moduleName).register(functionName, callback)`.
+   */
+  register(moduleName: string, functionName: string, callback: HostFunction): void;
+  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The class of `ProtoJSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const ProtoJSSandbox = lazyNativeClass(
+  'ProtoJSSandbox',
+  preparedBinding,
+) as unknown as NativeClass<ProtoJSSandbox>;
+
+/**
+ * Registers functions of one host module.
+ * @public
+ */
+export interface HostModule {
+  /** The module name: guest code imports `host:<name>`. */
+  readonly name: string;
+  /**
+   * Registers the function `name` of this module (see {@link HostFunction}); returns this module
+   * for chaining. Throws `ERR_INVALID_ARG` when `name` is empty or already registered.
+   */
+  register(name: string, callback: HostFunction): this;
+}
+
+/**
+ * The class of `HostModule` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const HostModule = lazyNativeClass(
+  'HostModule',
+  preparedBinding,
+) as unknown as NativeClass<HostModule>;
+
+/**
+ * A sandbox with the JavaScript runtime loaded. Handlers and modules are added synchronously and
+ * sent to the guest by `JSSandbox.getLoadedSandbox()`.
+ * @public
+ */
+export interface JSSandbox {
+  /**
+   * Adds a handler under a routing key. `code` must define a function named `handler`; it may
+   * import user modules (`user:<name>`), host modules (`host:<name>`) and built-ins.
+   */
+  addHandler(name: string, code: string): void;
+  /** Removes the handler with that routing key (an unknown key is `ERR_INVALID_ARG`). */
+  removeHandler(name: string): void;
+  /** Removes every handler. */
+  clearHandlers(): void;
+  /**
+   * Adds an ES module importable as `<namespace>:<name>`.
+   * @param namespace - the import prefix; `host` is reserved for host modules.
+   * @defaultValue namespace: `'user'`
+   */
+  addModule(name: string, source: string, namespace?: string): void;
+  /**
+   * Removes a module (an unknown one is `ERR_INVALID_ARG`).
+   * @defaultValue namespace: `'user'`
+   */
+  removeModule(name: string, namespace?: string): void;
+  /** Removes every module. */
+  clearModules(): void;
+  /**
+   * Sends the modules and handlers to the guest and compiles the handlers (modules compile when
+   * first imported). Consumes this object on success; on failure (e.g. a syntax error, a missing
+   * import) it rejects and this object stays usable with its handlers and modules.
+   */
+  getLoadedSandbox(): Promise<LoadedJSSandbox>;
+  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The class of `JSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const JSSandbox = lazyNativeClass(
+  'JSSandbox',
+  preparedBinding,
+) as unknown as NativeClass<JSSandbox>;
+
+/**
+ * Options of `LoadedJSSandbox.callHandler()`. Without a timeout the handler runs without
+ * monitors; with both, whichever fires first ends the call (`ERR_CANCELLED`, sandbox poisoned).
+ * @public
+ */
+export interface CallHandlerOptions {
+  /**
+   * Wall-clock timeout in milliseconds, an integer from 1 to 3,600,000.
+   * @defaultValue no wall-clock limit
+   */
+  wallClockTimeoutMs?: number;
+  /**
+   * CPU-time timeout in milliseconds, an integer from 1 to 3,600,000: catches compute-bound abuse.
+   * @defaultValue no CPU-time limit
+   */
+  cpuTimeoutMs?: number;
+  /**
+   * Whether to run the guest's garbage collector after the call.
+   * @defaultValue true
+   */
+  gc?: boolean;
+}
+
+/**
+ * Statistics of the most recent `LoadedJSSandbox.callHandler()` call.
+ * @public
+ */
+export interface CallStats {
+  /** Wall-clock time of the call in milliseconds. */
+  readonly wallClockMs: number;
+  /** CPU time of the sandbox thread over the call in milliseconds; `null` when not measured. */
+  readonly cpuTimeMs: number | null;
+  /** The monitor that ended the call (`'wall-clock'`, `'cpu-time'`), or `null`. */
+  readonly terminatedBy: string | null;
+}
+
+/**
+ * An opaque point-in-time copy of a loaded sandbox, from `LoadedJSSandbox.snapshot()`.
+ * @public
+ */
+export interface Snapshot {
+  /** @internal Snapshots are opaque. */
+  readonly __snapshot?: never;
+}
+
+/**
+ * The class of `Snapshot` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const Snapshot = lazyNativeClass(
+  'Snapshot',
+  preparedBinding,
+) as unknown as NativeClass<Snapshot>;
+
+/**
+ * Stops the handler call running in a sandbox; usable from a timer, a signal handler or any
+ * callback while a call runs.
+ * @public
+ */
+export interface InterruptHandle {
+  /**
+   * Stops the running call, if any: it rejects with `ERR_CANCELLED` (`terminatedBy: null`) and
+   * the sandbox is poisoned. A kill while no call runs does nothing.
+   */
+  kill(): void;
+}
+
+/**
+ * The class of `InterruptHandle` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const InterruptHandle = lazyNativeClass(
+  'InterruptHandle',
+  preparedBinding,
+) as unknown as NativeClass<InterruptHandle>;
+
+/**
+ * A sandbox with its handlers loaded. Calls on one sandbox are queued and run one at a time;
+ * calls on different sandboxes run in parallel.
+ * @public
+ */
+export interface LoadedJSSandbox {
+  /**
+   * Calls the handler routed by `handlerName` with `eventData` (any JSON-serialisable value) and
+   * resolves to its result. Rejects with `ERR_HANDLER` when the handler throws, `ERR_CANCELLED`
+   * when a monitor or `kill()` ends it, `ERR_POISONED` on a poisoned sandbox.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
+  callHandler(handlerName: string, eventData: unknown, options?: CallHandlerOptions): Promise<any>;
+  /**
+   * Drops every handler and module and returns to the state right after `loadRuntime()`, also from
+   * a poisoned sandbox. Consumes this object.
+   */
+  unload(): Promise<JSSandbox>;
+  /** Captures the sandbox's state; rejects with `ERR_POISONED` on a poisoned sandbox. */
+  snapshot(): Promise<Snapshot>;
+  /**
+   * Returns the sandbox to a snapshot taken from it since it was loaded; clears poisoning. A
+   * snapshot of another sandbox (or of an earlier load) is `ERR_INVALID_ARG`.
+   */
+  restore(snapshot: Snapshot): Promise<void>;
+  /** A handle that can kill the running call (a getter, not a method). */
+  readonly interruptHandle: InterruptHandle;
+  /** Whether the sandbox is poisoned: restore a snapshot or unload it. */
+  readonly poisoned: boolean;
+  /**
+   * Statistics of the most recent call, replaced by each call (failed ones too); `null` before the
+   * first call.
+   */
+  readonly lastCallStats: CallStats | null;
+  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The class of `LoadedJSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * @public
+ */
+export const LoadedJSSandbox = lazyNativeClass(
+  'LoadedJSSandbox',
+  preparedBinding,
+) as unknown as NativeClass<LoadedJSSandbox>;
+
+/**
+ * A class of the native binding that programs do not construct themselves; it still works with
+ * `instanceof`.
+ * @public
+ */
+export interface NativeClass<T> {
+  readonly prototype: T;
+}
