@@ -76,7 +76,7 @@ impl InterruptHandle {
 
 /// A sandbox with its handlers loaded, ready to handle events. Calls are
 /// queued: overlapping calls run one after the other, never interleaved.
-#[napi]
+#[napi(js_name = "LoadedJSSandbox")]
 pub struct LoadedJSSandbox {
     core: Option<Arc<Core>>,
     consumed_by: &'static str,

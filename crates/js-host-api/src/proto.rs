@@ -58,7 +58,7 @@ fn check_register(env: &Env, function: &Unknown<'_>, callback: &Unknown<'_>) -> 
 
 /// A sandbox whose micro-VM is booted, waiting for the JavaScript runtime.
 /// Register host functions here, before `loadRuntime()`.
-#[napi]
+#[napi(js_name = "ProtoJSSandbox")]
 pub struct ProtoJSSandbox {
     state: Rc<RefCell<ProtoState>>,
 }

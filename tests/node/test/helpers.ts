@@ -1,0 +1,70 @@
+import {
+  type ErrorCode,
+  type LoadedJSSandbox,
+  type ProtoJSSandbox,
+  SandboxBuilder,
+} from '@hyperlight/js-host-api';
+import { expect } from 'vitest';
+
+/** A loaded sandbox with `handlers` (routing key → source), host functions set up by `setup`. */
+export async function loadedSandbox(
+  handlers: Record<string, string>,
+  setup?: (proto: ProtoJSSandbox) => void,
+): Promise<LoadedJSSandbox> {
+  const proto = await new SandboxBuilder().build();
+  setup?.(proto);
+  const sandbox = await proto.loadRuntime();
+  for (const [name, code] of Object.entries(handlers)) sandbox.addHandler(name, code);
+  return sandbox.getLoadedSandbox();
+}
+
+/** An echo handler. */
+export const ECHO = 'function handler(event) { return event; }';
+
+/** A handler that spins until `event.ms` milliseconds have passed (forever without `ms`). */
+export const SPIN = `
+  function handler(event) {
+    const start = Date.now();
+    while (event.ms === undefined || Date.now() - start < event.ms) {}
+    return { done: true };
+  }
+`;
+
+/** The error `f` throws synchronously; fails the test if it does not throw. */
+export function thrown(f: () => unknown): Error & Record<string, unknown> {
+  try {
+    f();
+  } catch (error) {
+    expect(error).toBeInstanceOf(Error);
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a throw');
+}
+
+/** The reason `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(Error);
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Expects `f` to throw synchronously an error with `code`. */
+export function expectThrowCode(f: () => unknown, code: ErrorCode): Error & Record<string, unknown> {
+  const error = thrown(f);
+  expect(error.code, error.message).toBe(code);
+  return error;
+}
+
+/** Expects `promise` to reject with an error with `code`. */
+export async function expectRejectCode(
+  promise: Promise<unknown>,
+  code: ErrorCode,
+): Promise<Error & Record<string, unknown>> {
+  const error = await rejection(promise);
+  expect(error.code, error.message).toBe(code);
+  return error;
+}

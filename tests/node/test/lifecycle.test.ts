@@ -1,0 +1,210 @@
+import {
+  ERR_CONSUMED,
+  ERR_INVALID_ARG,
+  HostModule,
+  InterruptHandle,
+  JSSandbox,
+  LoadedJSSandbox,
+  ProtoJSSandbox,
+  SandboxBuilder,
+  Snapshot,
+} from '@hyperlight/js-host-api';
+import { describe, expect, it } from 'vitest';
+import { ECHO, expectRejectCode, expectThrowCode } from './helpers';
+
+describe('SandboxBuilder', () => {
+  it('chains the setters and builds a ProtoJSSandbox', async () => {
+    const builder = new SandboxBuilder();
+    expect(builder.setHeapSize(8 * 1024 * 1024)).toBe(builder);
+    expect(builder.setScratchSize(1024 * 1024)).toBe(builder);
+    expect(builder.setInputBufferSize(256 * 1024)).toBe(builder);
+    expect(builder.setOutputBufferSize(256 * 1024)).toBe(builder);
+    const proto = await builder.build();
+    expect(proto).toBeInstanceOf(ProtoJSSandbox);
+    await proto[Symbol.asyncDispose]();
+  });
+
+  it.each([
+    ['setHeapSize', 0],
+    ['setScratchSize', -1],
+    ['setInputBufferSize', 1.5],
+    ['setOutputBufferSize', Number.NaN],
+    ['setHeapSize', Number.MAX_SAFE_INTEGER + 2],
+    ['setHeapSize', '1024'],
+    ['setScratchSize', undefined],
+  ] as const)('%s(%s) is ERR_INVALID_ARG at set time', (method, value) => {
+    const builder = new SandboxBuilder() as unknown as Record<string, (v: unknown) => unknown>;
+    expectThrowCode(() => builder[method]?.(value), ERR_INVALID_ARG);
+  });
+
+  it('is consumed by build(); validation is reported before the consumed check', async () => {
+    const builder = new SandboxBuilder();
+    const proto = await builder.build();
+    await expectRejectCode(builder.build(), ERR_CONSUMED);
+    expectThrowCode(() => builder.setHeapSize(1024 * 1024), ERR_CONSUMED);
+    expectThrowCode(() => builder.setHeapSize(0), ERR_INVALID_ARG);
+    await proto[Symbol.asyncDispose]();
+  });
+
+  it('rejects a size the VM cannot use with ERR_INVALID_ARG from build()', async () => {
+    const error = await expectRejectCode(
+      new SandboxBuilder().setHeapSize(1).build(),
+      ERR_INVALID_ARG,
+    );
+    expect(error.message).toMatch(/heap/i);
+  });
+});
+
+describe('consumed transitions', () => {
+  it('walks SandboxBuilder → ProtoJSSandbox → JSSandbox → LoadedJSSandbox → JSSandbox', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    expect(js).toBeInstanceOf(JSSandbox);
+    await expectRejectCode(proto.loadRuntime(), ERR_CONSUMED);
+    expectThrowCode(() => proto.hostModule('m'), ERR_CONSUMED);
+    expectThrowCode(() => proto.register('m', 'f', () => 1), ERR_CONSUMED);
+    // Validation first: a bad argument on a consumed object is still ERR_INVALID_ARG.
+    expectThrowCode(() => proto.hostModule(''), ERR_INVALID_ARG);
+    expectThrowCode(() => proto.register('m', '', () => 1), ERR_INVALID_ARG);
+
+    js.addHandler('echo', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    expect(loaded).toBeInstanceOf(LoadedJSSandbox);
+    await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
+    expectThrowCode(() => js.addHandler('other', ECHO), ERR_CONSUMED);
+    expectThrowCode(() => js.removeHandler('echo'), ERR_CONSUMED);
+    expectThrowCode(() => js.clearHandlers(), ERR_CONSUMED);
+    expectThrowCode(() => js.addModule('m', 'export const a = 1;'), ERR_CONSUMED);
+    expectThrowCode(() => js.removeModule('m'), ERR_CONSUMED);
+    expectThrowCode(() => js.clearModules(), ERR_CONSUMED);
+    expectThrowCode(() => js.addHandler('', ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addModule('m', 'x', 'host'), ERR_INVALID_ARG);
+
+    const again = await loaded.unload();
+    expect(again).toBeInstanceOf(JSSandbox);
+    await expectRejectCode(loaded.callHandler('echo', {}), ERR_CONSUMED);
+    await expectRejectCode(loaded.unload(), ERR_CONSUMED);
+    await expectRejectCode(loaded.snapshot(), ERR_CONSUMED);
+    await expectRejectCode(loaded.callHandler('', {}), ERR_INVALID_ARG);
+    await expectRejectCode(
+      loaded.callHandler('echo', {}, { wallClockTimeoutMs: 0 }),
+      ERR_INVALID_ARG,
+    );
+
+    // The unloaded sandbox has no handlers and takes new ones.
+    await expectRejectCode(again.getLoadedSandbox(), ERR_INVALID_ARG);
+    again.addHandler('echo2', ECHO);
+    const reloaded = await again.getLoadedSandbox();
+    expect(await reloaded.callHandler('echo2', { n: 1 })).toEqual({ n: 1 });
+    await reloaded[Symbol.asyncDispose]();
+  });
+
+  it('keeps a JSSandbox usable when getLoadedSandbox() fails', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('bad', 'function handler( {');
+    await expect(js.getLoadedSandbox()).rejects.toHaveProperty('code');
+    js.removeHandler('bad');
+    js.addHandler('good', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    expect(await loaded.callHandler('good', 'hi')).toBe('hi');
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('fails getLoadedSandbox() for an import of a module that does not exist', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('h', "import { x } from 'user:nope'; function handler() { return x; }");
+    await expectRejectCode(js.getLoadedSandbox(), ERR_INVALID_ARG);
+    await js[Symbol.asyncDispose]();
+  });
+});
+
+describe('JSSandbox handlers and modules', () => {
+  it('validates names, rejects duplicates and unknown names', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('a', ECHO);
+    expectThrowCode(() => js.addHandler('a', ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addHandler('x'.repeat(300), ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addHandler('a\nb', ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => (js.addHandler as (n: unknown, c: unknown) => void)(1, ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => (js.addHandler as (n: unknown, c: unknown) => void)('b', null), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeHandler('nope'), ERR_INVALID_ARG);
+    js.addModule('m', 'export const a = 1;');
+    js.addModule('m', 'export const a = 2;', 'other');
+    expectThrowCode(() => js.addModule('m', 'export const a = 3;'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addModule('m', 'x', 'host'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addModule('m', 'x', 'a:b'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.addModule('', 'x'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeModule('nope'), ERR_INVALID_ARG);
+    js.removeModule('m', 'other');
+    expectThrowCode(() => js.removeModule('m', 'other'), ERR_INVALID_ARG);
+    js.clearModules();
+    expectThrowCode(() => js.removeModule('m'), ERR_INVALID_ARG);
+    js.clearHandlers();
+    expectThrowCode(() => js.removeHandler('a'), ERR_INVALID_ARG);
+    await js[Symbol.asyncDispose]();
+  });
+
+  it('routes calls by key, with modules in the default and custom namespaces', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addModule('geometry', "import { PI } from 'user:constants'; export const area = (r) => PI * r * r;");
+    js.addModule('constants', 'export const PI = 3;');
+    js.addModule('utils', 'export function greet(n) { return "hi " + n; }', 'mylib');
+    js.addHandler('area', "import { area } from 'user:geometry'; function handler(e) { return area(e.r); }");
+    js.addHandler('greet', "import { greet } from 'mylib:utils'; function handler(e) { return greet(e.name); }");
+    js.addHandler('gone', ECHO);
+    js.removeHandler('gone');
+    const loaded = await js.getLoadedSandbox();
+    expect(await loaded.callHandler('area', { r: 2 })).toBe(12);
+    expect(await loaded.callHandler('greet', { name: 'Ada' })).toBe('hi Ada');
+    await expectRejectCode(loaded.callHandler('gone', {}), ERR_INVALID_ARG);
+    await loaded[Symbol.asyncDispose]();
+  });
+});
+
+describe('[Symbol.asyncDispose]', () => {
+  it('releases the VM, makes the object consumed, and does nothing on a consumed object', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    await proto[Symbol.asyncDispose](); // consumed by loadRuntime(): nothing to do
+    js.addHandler('echo', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    await js[Symbol.asyncDispose]();
+    await loaded[Symbol.asyncDispose]();
+    await expectRejectCode(loaded.callHandler('echo', {}), ERR_CONSUMED);
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('works with `await using`', async () => {
+    let handle: InterruptHandle | undefined;
+    {
+      await using loaded = await (async () => {
+        const proto = await new SandboxBuilder().build();
+        const js = await proto.loadRuntime();
+        js.addHandler('echo', ECHO);
+        return js.getLoadedSandbox();
+      })();
+      expect(await loaded.callHandler('echo', 1)).toBe(1);
+      handle = loaded.interruptHandle;
+    }
+    expect(handle).toBeInstanceOf(InterruptHandle);
+  });
+});
+
+describe('classes', () => {
+  it('are the binding classes, usable with instanceof', async () => {
+    const proto = await new SandboxBuilder().build();
+    const module = proto.hostModule('m');
+    expect(module).toBeInstanceOf(HostModule);
+    expect(module.name).toBe('m');
+    const js = await proto.loadRuntime();
+    js.addHandler('echo', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    expect(await loaded.snapshot()).toBeInstanceOf(Snapshot);
+    expect(loaded.interruptHandle).toBeInstanceOf(InterruptHandle);
+    await loaded[Symbol.asyncDispose]();
+  });
+});
