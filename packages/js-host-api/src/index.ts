@@ -12,6 +12,7 @@ export {
   ERR_INTERNAL,
   ERR_INVALID_ARG,
   ERR_NO_HYPERVISOR,
+  ERR_POISONED,
   type ErrorCode,
   ErrorCodes,
   type HandlerError,

@@ -42,7 +42,9 @@ export function thrown(f: () => unknown): Error & Record<string, unknown> {
 }
 
 /** The reason `promise` rejects with; fails the test if it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+export async function rejection(
+  promise: Promise<unknown>,
+): Promise<Error & Record<string, unknown>> {
   try {
     await promise;
   } catch (error) {
@@ -53,7 +55,10 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & Reco
 }
 
 /** Expects `f` to throw synchronously an error with `code`. */
-export function expectThrowCode(f: () => unknown, code: ErrorCode): Error & Record<string, unknown> {
+export function expectThrowCode(
+  f: () => unknown,
+  code: ErrorCode,
+): Error & Record<string, unknown> {
   const error = thrown(f);
   expect(error.code, error.message).toBe(code);
   return error;

@@ -128,8 +128,14 @@ describe('JSSandbox handlers and modules', () => {
     expectThrowCode(() => js.addHandler('a', ECHO), ERR_INVALID_ARG);
     expectThrowCode(() => js.addHandler('x'.repeat(300), ECHO), ERR_INVALID_ARG);
     expectThrowCode(() => js.addHandler('a\nb', ECHO), ERR_INVALID_ARG);
-    expectThrowCode(() => (js.addHandler as (n: unknown, c: unknown) => void)(1, ECHO), ERR_INVALID_ARG);
-    expectThrowCode(() => (js.addHandler as (n: unknown, c: unknown) => void)('b', null), ERR_INVALID_ARG);
+    expectThrowCode(
+      () => (js.addHandler as (n: unknown, c: unknown) => void)(1, ECHO),
+      ERR_INVALID_ARG,
+    );
+    expectThrowCode(
+      () => (js.addHandler as (n: unknown, c: unknown) => void)('b', null),
+      ERR_INVALID_ARG,
+    );
     expectThrowCode(() => js.removeHandler('nope'), ERR_INVALID_ARG);
     js.addModule('m', 'export const a = 1;');
     js.addModule('m', 'export const a = 2;', 'other');
@@ -150,11 +156,20 @@ describe('JSSandbox handlers and modules', () => {
   it('routes calls by key, with modules in the default and custom namespaces', async () => {
     const proto = await new SandboxBuilder().build();
     const js = await proto.loadRuntime();
-    js.addModule('geometry', "import { PI } from 'user:constants'; export const area = (r) => PI * r * r;");
+    js.addModule(
+      'geometry',
+      "import { PI } from 'user:constants'; export const area = (r) => PI * r * r;",
+    );
     js.addModule('constants', 'export const PI = 3;');
     js.addModule('utils', 'export function greet(n) { return "hi " + n; }', 'mylib');
-    js.addHandler('area', "import { area } from 'user:geometry'; function handler(e) { return area(e.r); }");
-    js.addHandler('greet', "import { greet } from 'mylib:utils'; function handler(e) { return greet(e.name); }");
+    js.addHandler(
+      'area',
+      "import { area } from 'user:geometry'; function handler(e) { return area(e.r); }",
+    );
+    js.addHandler(
+      'greet',
+      "import { greet } from 'mylib:utils'; function handler(e) { return greet(e.name); }",
+    );
     js.addHandler('gone', ECHO);
     js.removeHandler('gone');
     const loaded = await js.getLoadedSandbox();
