@@ -14,9 +14,9 @@ describe('concurrency', () => {
       );
     }
     const results = await Promise.all(sandboxes.map((s, i) => s.callHandler('id', i * 2)));
-    results.forEach((r, i) => expect(r).toEqual({ id: i, calls: 1, e: i * 2 }));
+    expect(results).toEqual(sandboxes.map((_, i) => ({ id: i, calls: 1, e: i * 2 })));
     const again = await Promise.all(sandboxes.map((s) => s.callHandler('id', null)));
-    again.forEach((r, i) => expect(r).toEqual({ id: i, calls: 2, e: null }));
+    expect(again).toEqual(sandboxes.map((_, i) => ({ id: i, calls: 2, e: null })));
     await Promise.all(sandboxes.map((s) => s[Symbol.asyncDispose]()));
   }, 120_000);
 
