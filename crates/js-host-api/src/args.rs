@@ -41,10 +41,13 @@ pub(crate) fn is_nullish(env: sys::napi_env, v: sys::napi_value) -> bool {
 }
 
 /// A string argument.
-pub(crate) fn string(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<String, Failure> {
-    crate::js::get_string(env, v).ok_or_else(|| {
-        Failure::invalid(format!("{what} must be a string, not {}", kind(env, v)))
-    })
+pub(crate) fn string(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    what: &str,
+) -> Result<String, Failure> {
+    crate::js::get_string(env, v)
+        .ok_or_else(|| Failure::invalid(format!("{what} must be a string, not {}", kind(env, v))))
 }
 
 /// A name: a non-empty string of at most 256 bytes without control

@@ -12,7 +12,7 @@ use napi::sys;
 pub(crate) struct Failure {
     code: ErrorCode,
     message: String,
-    guest: Option<GuestError>,
+    guest: Option<Box<GuestError>>,
     /// For `ERR_CANCELLED`: `Some(monitor name)` or `Some(None)` for kill().
     terminated_by: Option<Option<&'static str>>,
 }
@@ -91,7 +91,7 @@ impl From<Error> for Failure {
             Error::Handler(g) => Failure {
                 code,
                 message: format!("the handler threw {}: {}", g.name, g.message),
-                guest: Some(g),
+                guest: Some(Box::new(g)),
                 terminated_by: None,
             },
             Error::Cancelled { terminated_by } => Failure {

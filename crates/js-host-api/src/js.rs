@@ -33,7 +33,10 @@ pub(crate) fn number(env: sys::napi_env, n: f64) -> napi::Result<sys::napi_value
 pub(crate) fn null(env: sys::napi_env) -> napi::Result<sys::napi_value> {
     let mut out = std::ptr::null_mut();
     // SAFETY: valid env and out pointer.
-    check(unsafe { sys::napi_get_null(env, &mut out) }, "napi_get_null")?;
+    check(
+        unsafe { sys::napi_get_null(env, &mut out) },
+        "napi_get_null",
+    )?;
     Ok(out)
 }
 
@@ -50,7 +53,10 @@ pub(crate) fn undefined(env: sys::napi_env) -> napi::Result<sys::napi_value> {
 pub(crate) fn global(env: sys::napi_env) -> napi::Result<sys::napi_value> {
     let mut out = std::ptr::null_mut();
     // SAFETY: valid env and out pointer.
-    check(unsafe { sys::napi_get_global(env, &mut out) }, "napi_get_global")?;
+    check(
+        unsafe { sys::napi_get_global(env, &mut out) },
+        "napi_get_global",
+    )?;
     Ok(out)
 }
 
@@ -164,8 +170,11 @@ pub(crate) fn call(
         }
     }
     if error.is_null() {
-        error = string(env, &format!("calling a function failed (N-API status {status})"))
-            .unwrap_or(std::ptr::null_mut());
+        error = string(
+            env,
+            &format!("calling a function failed (N-API status {status})"),
+        )
+        .unwrap_or(std::ptr::null_mut());
     }
     Err(error)
 }

@@ -93,7 +93,9 @@ impl JSSandbox {
         if self.handlers.remove(&name).is_none() {
             return thrown(
                 &env,
-                Err(Failure::invalid(format!("no handler named {name:?} is added"))),
+                Err(Failure::invalid(format!(
+                    "no handler named {name:?} is added"
+                ))),
             );
         }
         Ok(())
@@ -120,7 +122,10 @@ impl JSSandbox {
     ) -> Result<()> {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
-        let source = thrown(&env, args::string(e, args::raw(&source), "the module source"))?;
+        let source = thrown(
+            &env,
+            args::string(e, args::raw(&source), "the module source"),
+        )?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
         thrown(&env, self.check_usable())?;
         let key = (ns, name);
@@ -180,7 +185,7 @@ impl JSSandbox {
                 other => {
                     *slot = other;
                     drop(slot);
-                    let failure = self.check_usable().err().expect("not ready");
+                    let failure = self.check_usable().expect_err("not ready");
                     return rejected(env.raw(), failure);
                 }
             }

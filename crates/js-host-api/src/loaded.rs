@@ -107,7 +107,10 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn stats_object(env: sys::napi_env, stats: &hyperlight_js::CallStats) -> napi::Result<sys::napi_value> {
+fn stats_object(
+    env: sys::napi_env,
+    stats: &hyperlight_js::CallStats,
+) -> napi::Result<sys::napi_value> {
     let value = CallStats {
         wall_clock_ms: millis(stats.wall_clock),
         cpu_time_ms: stats.cpu_time.map(millis),
@@ -180,7 +183,11 @@ impl LoadedJSSandbox {
                 Core::publish(&published, loaded);
                 result.map_err(Failure::from)
             },
-            |env, json| EnvState::get(env).map_err(Failure::internal)?.parse(env, &json),
+            |env, json| {
+                EnvState::get(env)
+                    .map_err(Failure::internal)?
+                    .parse(env, &json)
+            },
         )?;
         Ok(Raw(promise))
     }

@@ -197,8 +197,7 @@ impl EnvState {
         }
         let state = Self::new(env)?;
         e.set_instance_data(state, (), |_| {})?;
-        Ok(e
-            .get_instance_data::<EnvState>()?
+        Ok(e.get_instance_data::<EnvState>()?
             .expect("instance data was just set"))
     }
 

@@ -98,6 +98,10 @@ impl HostChannel {
 /// wakes it (a monitor's kill does not; `kill()` from JavaScript does).
 const CANCEL_POLL: Duration = Duration::from_millis(5);
 
+/// How long a sandbox thread waiting for a host function's answer stays
+/// awake before it sleeps (see [`SPIN_FOR_NEXT_JOB`]).
+const SPIN_FOR_REPLY: Duration = Duration::from_micros(100);
+
 /// The JavaScript callbacks of one sandbox's host functions.
 pub(crate) struct Bridge {
     pub(crate) refs: Arc<MainThreadRefs>,
@@ -125,6 +129,18 @@ impl Bridge {
             return Err("the Node.js environment is shutting down".into());
         }
         let rx = self.channel.rx.lock().unwrap_or_else(|p| p.into_inner());
+        // A synchronous callback answers within tens of microseconds: stay
+        // awake for it (yielding the CPU) before sleeping.
+        let start = std::time::Instant::now();
+        while start.elapsed() < SPIN_FOR_REPLY {
+            match rx.try_recv() {
+                Ok(Reply::Done(s, result)) if s == seq => return result,
+                Ok(_) | Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err("the host function's channel closed".into())
+                }
+            }
+        }
         loop {
             match rx.recv_timeout(CANCEL_POLL) {
                 Ok(Reply::Done(s, result)) if s == seq => return result,
@@ -248,8 +264,27 @@ impl Core {
     }
 }
 
+/// How long a sandbox thread keeps looking for its next job before it
+/// sleeps. A program that awaits one call and makes the next sends it
+/// within tens of microseconds; catching it while still awake saves the
+/// thread wake-up (about 20 µs on the nested-KVM machines measured).
+/// It yields the CPU while it looks, so other threads run first.
+const SPIN_FOR_NEXT_JOB: Duration = Duration::from_micros(100);
+
+fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < SPIN_FOR_NEXT_JOB {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.recv().ok()
+}
+
 fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage) {
-    while let Ok(job) = rx.recv() {
+    while let Some(job) = next_job(rx) {
         if std::panic::catch_unwind(AssertUnwindSafe(|| job(stage))).is_err() {
             // The sandbox may be half-way through a transition: release it.
             *stage = Stage::Empty;

@@ -159,7 +159,14 @@ describe('loadNativeBinding error path', () => {
   it('reports a local build that fails to load and still tries the package', () => {
     const devDir = emptyDir();
     writeFileSync(path.join(devDir, 'js-host-api.linux-x64-gnu.node'), 'not an ELF file');
-    const error = loadError({ platform: linuxGnu, env: {}, devBuildDir: devDir });
+    // Files load for real; the platform package is absent (this checkout may have built it).
+    const realRequire = createRequire(import.meta.url);
+    const error = loadError({
+      platform: linuxGnu,
+      env: {},
+      devBuildDir: devDir,
+      require: (id) => (path.isAbsolute(id) ? realRequire(id) : requireNothing()(id)),
+    });
     expect(error.attempts.map((a) => a.source)).toEqual(['dev-build', 'package']);
     expect(error.attempts[0]?.target).toBe(path.join(devDir, 'js-host-api.linux-x64-gnu.node'));
     expect(error.attempts[0]?.reason).toMatch(/invalid ELF header|file too short/);
