@@ -37,10 +37,12 @@ impl Failure {
 
     /// `what` was consumed by an earlier call that names `by`.
     pub(crate) fn consumed(what: &str, by: &str) -> Self {
-        Self::new(
-            ErrorCode::Consumed,
-            format!("this {what} was already consumed by {by}; use the object that call returned"),
-        )
+        let message = if by == "dispose()" {
+            format!("this {what} was disposed ([Symbol.asyncDispose]()); its micro-VM is released")
+        } else {
+            format!("this {what} was already consumed by {by}; use the object that call returned")
+        };
+        Self::new(ErrorCode::Consumed, message)
     }
 
     /// The JavaScript `Error` object.
