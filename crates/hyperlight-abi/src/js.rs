@@ -180,7 +180,12 @@ mod tests {
     fn round_trip() {
         let mut buf = [0u8; 64];
         let mut w = Writer::new(&mut buf);
-        w.str("greet").unwrap().str("{\"a\":1}").unwrap().u32(CALL_FLAG_GC).unwrap();
+        w.str("greet")
+            .unwrap()
+            .str("{\"a\":1}")
+            .unwrap()
+            .u32(CALL_FLAG_GC)
+            .unwrap();
         let n = w.len();
         assert_eq!(n, str_size("greet") + str_size("{\"a\":1}") + 4);
         let mut r = Reader::new(&buf[..n]);

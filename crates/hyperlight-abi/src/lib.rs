@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn region_range_checks_do_not_overflow() {
-        let r = Region { base: 0x1000, size: 0x1000 };
+        let r = Region {
+            base: 0x1000,
+            size: 0x1000,
+        };
         assert!(r.contains_range(0x1000, 0x1000));
         assert!(!r.contains_range(0x1000, 0x1001));
         assert!(!r.contains_range(0xfff, 1));
