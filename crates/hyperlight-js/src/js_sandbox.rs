@@ -87,13 +87,12 @@ impl JSSandbox {
         Ok(())
     }
 
-    /// Removes the handler with that routing key; an unknown key is an error.
-    pub fn remove_handler(&mut self, key: &str) -> Result<()> {
+    /// Removes the handler with that routing key: `Ok(true)` if it was
+    /// added, `Ok(false)` if no handler has that key. An invalid key (e.g.
+    /// empty) is an error.
+    pub fn remove_handler(&mut self, key: &str) -> Result<bool> {
         check_name("handler name", key)?;
-        self.handlers
-            .remove(key)
-            .map(drop)
-            .ok_or_else(|| Error::invalid(format!("no handler named {key:?} is added")))
+        Ok(self.handlers.remove(key).is_some())
     }
 
     /// Removes every handler.
@@ -115,13 +114,12 @@ impl JSSandbox {
         Ok(())
     }
 
-    /// Removes a module; an unknown one is an error.
-    pub fn remove_module(&mut self, name: &str, namespace: Option<&str>) -> Result<()> {
+    /// Removes a module (namespace `user` when `None`): `Ok(true)` if it
+    /// was added, `Ok(false)` if there is no such module. An invalid name or
+    /// namespace (e.g. empty, or the reserved `host`) is an error.
+    pub fn remove_module(&mut self, name: &str, namespace: Option<&str>) -> Result<bool> {
         let key = module_key(name, namespace)?;
-        self.modules
-            .remove(&key)
-            .map(drop)
-            .ok_or_else(|| Error::invalid(format!("no module {}:{} is added", key.0, key.1)))
+        Ok(self.modules.remove(&key).is_some())
     }
 
     /// Removes every module.

@@ -99,6 +99,29 @@ fn duplicate_handler_is_refused() {
 }
 
 #[test]
+fn remove_handler_reports_whether_it_removed_one() {
+    let mut sb = js_sandbox();
+    sb.add_handler("a", "function handler() { return 1; }")
+        .unwrap();
+    sb.add_handler("b", "function handler() { return 2; }")
+        .unwrap();
+    assert!(sb.remove_handler("a").unwrap());
+    assert!(!sb.remove_handler("a").unwrap());
+    assert!(!sb.remove_handler("never-added").unwrap());
+    assert_eq!(
+        sb.remove_handler("").unwrap_err().code(),
+        ErrorCode::InvalidArg
+    );
+    assert_eq!(sb.handler_names().collect::<Vec<_>>(), ["b"]);
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    assert_eq!(l.handle_event("b", "{}", None).unwrap(), "2");
+    assert_eq!(
+        l.handle_event("a", "{}", None).unwrap_err().code(),
+        ErrorCode::InvalidArg
+    );
+}
+
+#[test]
 fn script_without_handler_fails_to_load_and_the_sandbox_comes_back() {
     let mut sb = js_sandbox();
     sb.add_handler("a", "function notHandler() { return 1; }")

@@ -102,9 +102,17 @@ fn host_namespace_is_reserved_and_names_are_validated() {
             .code(),
         ErrorCode::InvalidArg
     );
-    sb.remove_module("m", None).unwrap();
+    assert!(sb.remove_module("m", None).unwrap());
+    // Removing a module that is not there is not an error: it reports false.
+    assert!(!sb.remove_module("m", None).unwrap());
+    assert!(!sb.remove_module("m", Some("other")).unwrap());
+    // Invalid names still are.
     assert_eq!(
-        sb.remove_module("m", None).unwrap_err().code(),
+        sb.remove_module("", None).unwrap_err().code(),
+        ErrorCode::InvalidArg
+    );
+    assert_eq!(
+        sb.remove_module("db", Some("host")).unwrap_err().code(),
         ErrorCode::InvalidArg
     );
 }
