@@ -1,0 +1,283 @@
+// Side-by-side benchmarks: hyperlight-js against isolated-vm,
+// quickjs-emscripten (RELEASE_SYNC) and node:vm, measured in one run on
+// this machine, plus the raw KVM exit floor measured by the VM layer's own
+// benchmark in the same run. Prints markdown and writes docs/benchmarks.md.
+//
+// Run from the repository root: pnpm --filter @hyperlight/benchmarks bench
+// (the README names the command). Quick mode: BENCH_QUICK=1.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as hyperlight from './engines/hyperlight.mjs';
+import * as ivm from './engines/isolated-vm.mjs';
+import * as nodevm from './engines/node-vm.mjs';
+import * as quickjs from './engines/quickjs-emscripten.mjs';
+import { nowMs, rss, summarize, timeEach } from './stats.mjs';
+import { ECHO, EVENT, FIB, HOST_CALLS, SMALL, SPIN } from './workloads.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const QUICK = process.env.BENCH_QUICK === '1';
+const N = (full, quick) => (QUICK ? quick : full);
+const ENGINES = [hyperlight, ivm, quickjs, nodevm];
+
+const log = (...a) => console.error('[bench]', ...a);
+const fmt = (x, digits = 1) => (x === undefined || x === null ? 'n/a' : Number(x).toFixed(digits));
+
+/** results[measure][engine] = { median, p99, n, unit } */
+const results = {};
+function record(measure, engine, values, unit) {
+  results[measure] ??= {};
+  results[measure][engine] = { ...summarize(values), unit };
+}
+
+async function coldStart(e) {
+  const times = await timeEach(N(30, 5), async () => {
+    const s = await e.create(ECHO);
+    await s.call(EVENT);
+    await s.dispose();
+  });
+  record('cold start (create → first result)', e.name, times, 'µs');
+}
+
+async function warm(e) {
+  const s = await e.create(ECHO);
+  for (let i = 0; i < 200; i++) await s.call(EVENT);
+  record('warm echo call', e.name, await timeEach(N(3000, 300), () => s.call(EVENT)), 'µs');
+  await s.dispose();
+  const f = await e.create(FIB);
+  record('fib(25)', e.name, await timeEach(N(10, 3), () => f.call({ n: 25 })), 'µs');
+  await f.dispose();
+  const h = await e.create(HOST_CALLS, { host: true });
+  await h.call({ n: 10 });
+  const per = (await timeEach(N(10, 3), () => h.call({ n: 1000 }))).map((t) => t / 1000);
+  record('one host call (1000 per handler)', e.name, per, 'µs');
+  await h.dispose();
+}
+
+async function snapshots(e) {
+  if (e !== hyperlight) return;
+  const s = await e.create(SMALL);
+  await s.call(EVENT);
+  record('snapshot', e.name, await timeEach(N(50, 10), () => s.snapshot()), 'µs');
+  const snap = await s.snapshot();
+  const restores = [];
+  for (let i = 0; i < N(500, 50); i++) {
+    await s.call(EVENT);
+    const t = nowMs();
+    await s.restore(snap);
+    restores.push((nowMs() - t) * 1000);
+  }
+  record('restore after a small handler', e.name, restores, 'µs');
+  await s.dispose();
+}
+
+async function kills(e) {
+  const s = await e.create(SPIN);
+  const snap = s.snapshot ? await s.snapshot() : undefined;
+  const late = [];
+  for (let i = 0; i < N(10, 3); i++) {
+    const t = nowMs();
+    await s.callWithWallClock(EVENT, 100).then(
+      () => {
+        throw new Error(`${e.name}: the spinning handler returned`);
+      },
+      () => {},
+    );
+    late.push(nowMs() - t - 100);
+    if (snap) await s.restore(snap);
+  }
+  record('wall-clock kill at 100 ms: returned after the deadline', e.name, late, 'ms');
+  if (s.callWithCpu) {
+    const over = [];
+    for (let i = 0; i < N(10, 3); i++) {
+      const cpu = await s.callWithCpu(EVENT, 100);
+      over.push(cpu - 100);
+      if (snap) await s.restore(snap);
+    }
+    record('CPU-time limit 100 ms: CPU used past the limit', e.name, over, 'ms');
+  }
+  await s.dispose();
+}
+
+async function density(e, n) {
+  const before = rss();
+  const t = nowMs();
+  const all = [];
+  for (let i = 0; i < n; i++) {
+    const s = await e.create(ECHO);
+    await s.call(EVENT);
+    all.push(s);
+  }
+  const took = nowMs() - t;
+  const per = (rss() - before) / n / (1024 * 1024);
+  results[`RSS per loaded sandbox, ${n} alive`] ??= {};
+  results[`RSS per loaded sandbox, ${n} alive`][e.name] = {
+    median: per,
+    p99: undefined,
+    n,
+    unit: 'MiB',
+    note: `${(took / 1000).toFixed(1)} s to create`,
+  };
+  for (const s of all) await s.dispose();
+}
+
+async function throughput(e) {
+  const sandboxes = [];
+  for (let i = 0; i < 8; i++) sandboxes.push(await e.create(ECHO));
+  const ms = N(2000, 500);
+  const end = nowMs() + ms;
+  let calls = 0;
+  await Promise.all(
+    sandboxes.map(async (s) => {
+      while (nowMs() < end) {
+        await s.call(EVENT);
+        calls++;
+      }
+    }),
+  );
+  results['aggregate calls/s, 8 sandboxes, both cores'] ??= {};
+  results['aggregate calls/s, 8 sandboxes, both cores'][e.name] = {
+    median: calls / (ms / 1000),
+    n: calls,
+    unit: 'calls/s',
+  };
+  for (const s of sandboxes) await s.dispose();
+}
+
+/** The raw exit floor, from the VM layer's benchmark run now. */
+function exitFloor() {
+  log('measuring the raw exit floor (cargo bench -p hyperlight-vm --bench vm)');
+  const out = execFileSync('cargo', ['bench', '-q', '-p', 'hyperlight-vm', '--bench', 'vm'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const row = out.split('\n').find((l) => l.includes('the floor'));
+  const m = row && /\|\s*([\d.]+)\s*µs\s*\|\s*([\d.]+)\s*µs/.exec(row);
+  if (!m) throw new Error(`could not find the floor row in the VM benchmark output:\n${out}`);
+  return { median: Number(m[1]), p99: Number(m[2]) };
+}
+
+async function main() {
+  const floor = exitFloor();
+  for (const e of ENGINES) {
+    log(`${e.name}: cold start, warm calls, host calls`);
+    await coldStart(e);
+    await warm(e);
+    await snapshots(e);
+    log(`${e.name}: kill latency`);
+    await kills(e);
+    log(`${e.name}: throughput`);
+    await throughput(e);
+    for (const n of [100, N(1000, 200)]) {
+      log(`${e.name}: density ${n}`);
+      await density(e, n);
+    }
+  }
+  const md = render(floor);
+  console.log(md);
+  writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);
+  log('wrote docs/benchmarks.md');
+}
+
+function render(floor) {
+  const lines = [];
+  const names = ENGINES.map((e) => e.name);
+  lines.push('# Benchmarks: hyperlight-js side by side');
+  lines.push('');
+  lines.push(
+    `Generated by \`pnpm --filter @hyperlight/benchmarks bench\` on ${new Date().toISOString().slice(0, 10)}.`,
+  );
+  lines.push(
+    `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; Node ${process.version}${QUICK ? '; QUICK mode (few samples)' : ''}.`,
+  );
+  lines.push(`Isolation: ${ENGINES.map((e) => `${e.name} = ${e.isolation}`).join('; ')}.`);
+  lines.push('');
+  lines.push(
+    `Raw KVM exit round trip (the floor), measured in the same run: median ${floor.median} µs, p99 ${floor.p99} µs.`,
+  );
+  lines.push('');
+  lines.push(`| measure | ${names.join(' | ')} | hyperlight / floor |`);
+  lines.push(`|---|${names.map(() => '---').join('|')}|---|`);
+  for (const [measure, per] of Object.entries(results)) {
+    const cells = names.map((n) => {
+      const r = per[n];
+      if (!r) return 'n/a';
+      const p99 = r.p99 === undefined ? '' : ` (p99 ${fmt(r.p99)})`;
+      const note = r.note ? `, ${r.note}` : '';
+      return `${fmt(r.median, r.unit === 'calls/s' ? 0 : r.unit === 'MiB' ? 2 : 1)} ${r.unit}${p99}, n=${r.n}${note}`;
+    });
+    const h = per['hyperlight-js'];
+    const ratio = h && h.unit === 'µs' ? `${(h.median / floor.median).toFixed(2)}×` : '';
+    lines.push(`| ${measure} | ${cells.join(' | ')} | ${ratio} |`);
+  }
+  lines.push('');
+  lines.push('## Budget (this machine: nested PVM, floor ≈ 27 µs)');
+  lines.push('');
+  lines.push('| line | target | measured | |');
+  lines.push('|---|---|---|---|');
+  const h = (m) => results[m]?.['hyperlight-js'];
+  const budget = [
+    [
+      'warm echo through the Node API',
+      `≤ 1.5× floor (${(1.5 * floor.median).toFixed(1)} µs)`,
+      h('warm echo call')?.median,
+      (v) => v <= 1.5 * floor.median,
+      'µs',
+    ],
+    [
+      'one host call',
+      `≤ 2× floor (${(2 * floor.median).toFixed(1)} µs)`,
+      h('one host call (1000 per handler)')?.median,
+      (v) => v <= 2 * floor.median,
+      'µs',
+    ],
+    [
+      'restore after a small handler',
+      `≤ 5× floor (${(5 * floor.median).toFixed(1)} µs)`,
+      h('restore after a small handler')?.median,
+      (v) => v <= 5 * floor.median,
+      'µs',
+    ],
+    [
+      'cold start',
+      '≤ 3 ms (≤ 1 ms with a pool or template)',
+      h('cold start (create → first result)')?.median,
+      (v) => v <= 3000,
+      'µs',
+    ],
+    [
+      'wall-clock kill',
+      '≤ 2 ms after the deadline',
+      h('wall-clock kill at 100 ms: returned after the deadline')?.median,
+      (v) => v <= 2,
+      'ms',
+    ],
+    [
+      'RSS per loaded sandbox',
+      '≤ 8 MiB at default sizes',
+      h('RSS per loaded sandbox, 100 alive')?.median,
+      (v) => v <= 8,
+      'MiB',
+    ],
+  ];
+  for (const [line, target, v, ok, unit] of budget) {
+    lines.push(
+      `| ${line} | ${target} | ${fmt(v, 2)} ${unit} | ${v === undefined ? 'not measured' : ok(v) ? 'met' : 'not met'} |`,
+    );
+  }
+  const thousand = results['RSS per loaded sandbox, 1000 alive']?.['hyperlight-js'];
+  lines.push(
+    `| 1000 loaded sandboxes in one process | 1000 | ${thousand ? `${thousand.n} (${fmt(thousand.median, 2)} MiB each, ${thousand.note})` : 'not measured'} | ${thousand?.n === 1000 ? 'met' : 'not met'} |`,
+  );
+  lines.push('');
+  return lines.join('\n');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
