@@ -1,5 +1,11 @@
 //! `JSSandbox`: handlers and modules are collected here (synchronously, on
 //! the main thread) and sent to the guest by `getLoadedSandbox()`.
+//!
+//! The registry (handlers, modules) is host-side only: editing it never
+//! touches the VM, so it works in every state of the object and never throws
+//! `ERR_CONSUMED`. `getLoadedSandbox()` sends a copy of the registry as it is
+//! when called; once it has succeeded the registry is detached from the
+//! VM, and later edits have no effect on the `LoadedJSSandbox`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +29,9 @@ enum Slot {
 }
 
 /// A sandbox with the JavaScript runtime loaded. Add handlers and modules
-/// (synchronous), then `getLoadedSandbox()`.
+/// (synchronous), then `getLoadedSandbox()`. The registry methods only edit
+/// the host-side registry; after `getLoadedSandbox()` succeeded they still
+/// work but have no effect on the `LoadedJSSandbox`.
 #[napi(js_name = "JSSandbox")]
 pub struct JSSandbox {
     slot: Arc<Mutex<Slot>>,
@@ -40,6 +48,8 @@ impl JSSandbox {
         }
     }
 
+    /// Why `getLoadedSandbox()` cannot start now (only transitions check
+    /// this; the registry methods work in every state).
     fn check_usable(&self) -> std::result::Result<(), Failure> {
         match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
             Slot::Ready(_) => Ok(()),
@@ -62,13 +72,12 @@ impl JSSandbox {
     /// Adds a handler under a routing key. `code` must define a function
     /// named `handler`; it may import user modules (`user:<name>`), host
     /// modules (`host:<name>`) and built-ins. A key already in use is an
-    /// error.
+    /// error. Edits the host-side registry only (see the type's docs).
     #[napi(ts_args_type = "name: string, code: string")]
     pub fn add_handler(&mut self, env: Env, name: Unknown<'_>, code: Unknown<'_>) -> Result<()> {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the handler name"))?;
         let code = thrown(&env, args::string(e, args::raw(&code), "the handler code"))?;
-        thrown(&env, self.check_usable())?;
         if self.handlers.contains_key(&name) {
             return thrown(
                 &env,
@@ -81,37 +90,26 @@ impl JSSandbox {
         Ok(())
     }
 
-    /// Removes the handler with that routing key; an unknown key is an
-    /// error.
+    /// Removes the handler with that routing key: `true` if there was one,
+    /// `false` if no handler has that key.
     #[napi(ts_args_type = "name: string")]
-    pub fn remove_handler(&mut self, env: Env, name: Unknown<'_>) -> Result<()> {
+    pub fn remove_handler(&mut self, env: Env, name: Unknown<'_>) -> Result<bool> {
         let name = thrown(
             &env,
             args::name(env.raw(), args::raw(&name), "the handler name"),
         )?;
-        thrown(&env, self.check_usable())?;
-        if self.handlers.remove(&name).is_none() {
-            return thrown(
-                &env,
-                Err(Failure::invalid(format!(
-                    "no handler named {name:?} is added"
-                ))),
-            );
-        }
-        Ok(())
+        Ok(self.handlers.remove(&name).is_some())
     }
 
     /// Removes every handler.
     #[napi]
-    pub fn clear_handlers(&mut self, env: Env) -> Result<()> {
-        thrown(&env, self.check_usable())?;
+    pub fn clear_handlers(&mut self) {
         self.handlers.clear();
-        Ok(())
     }
 
     /// Adds an ES module that handlers (and other modules) import as
     /// `<namespace>:<name>`; the namespace defaults to `user`, and `host`
-    /// is reserved.
+    /// is reserved. Edits the host-side registry only.
     #[napi(ts_args_type = "name: string, source: string, namespace?: string")]
     pub fn add_module(
         &mut self,
@@ -127,7 +125,6 @@ impl JSSandbox {
             args::string(e, args::raw(&source), "the module source"),
         )?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
-        thrown(&env, self.check_usable())?;
         let key = (ns, name);
         if self.modules.contains_key(&key) {
             return thrown(
@@ -142,40 +139,32 @@ impl JSSandbox {
         Ok(())
     }
 
-    /// Removes a module (namespace `user` by default); an unknown one is an
-    /// error.
+    /// Removes a module (namespace `user` by default): `true` if there was
+    /// one, `false` if there is no such module.
     #[napi(ts_args_type = "name: string, namespace?: string")]
     pub fn remove_module(
         &mut self,
         env: Env,
         name: Unknown<'_>,
         namespace: Option<Unknown<'_>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
-        thrown(&env, self.check_usable())?;
-        if self.modules.remove(&(ns.clone(), name.clone())).is_none() {
-            return thrown(
-                &env,
-                Err(Failure::invalid(format!("no module {ns}:{name} is added"))),
-            );
-        }
-        Ok(())
+        Ok(self.modules.remove(&(ns, name)).is_some())
     }
 
     /// Removes every module.
     #[napi]
-    pub fn clear_modules(&mut self, env: Env) -> Result<()> {
-        thrown(&env, self.check_usable())?;
+    pub fn clear_modules(&mut self) {
         self.modules.clear();
-        Ok(())
     }
 
     /// Sends the modules and handlers to the guest and compiles the
-    /// handlers (modules compile when first imported). Consumes this
-    /// object on success; on failure it stays usable, handlers and modules
-    /// kept.
+    /// handlers (modules compile when first imported). Sends a copy of the
+    /// registry as it is now. Consumes this object on success (later
+    /// registry edits have no effect on the `LoadedJSSandbox`); on failure
+    /// it stays usable, handlers and modules kept.
     #[napi(ts_return_type = "Promise<LoadedJSSandbox>")]
     pub fn get_loaded_sandbox(&mut self, env: Env) -> Result<Raw> {
         let core = {

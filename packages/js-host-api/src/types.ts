@@ -135,35 +135,50 @@ export const HostModule = lazyNativeClass(
 /**
  * A sandbox with the JavaScript runtime loaded. Handlers and modules are added synchronously and
  * sent to the guest by `JSSandbox.getLoadedSandbox()`.
+ *
+ * The registry methods (`addHandler`, `removeHandler`, `clearHandlers`, `addModule`,
+ * `removeModule`, `clearModules`) only edit a host-side registry: they never touch the micro-VM
+ * and never throw `ERR_CONSUMED`. `getLoadedSandbox()` sends a copy of the registry as it is when
+ * called; once it has succeeded the registry is detached from the VM, so later edits still work
+ * but have no effect on the `LoadedJSSandbox` (to change its handlers, `unload()` it and use the
+ * `JSSandbox` that returns). Argument errors are `ERR_INVALID_ARG` in every state.
  * @public
  */
 export interface JSSandbox {
   /**
    * Adds a handler under a routing key. `code` must define a function named `handler`; it may
-   * import user modules (`user:<name>`), host modules (`host:<name>`) and built-ins.
+   * import user modules (`user:<name>`), host modules (`host:<name>`) and built-ins. An empty or
+   * non-string name, non-string code, or a key already added is `ERR_INVALID_ARG`.
    */
   addHandler(name: string, code: string): void;
-  /** Removes the handler with that routing key (an unknown key is `ERR_INVALID_ARG`). */
-  removeHandler(name: string): void;
+  /**
+   * Removes the handler with that routing key.
+   * @returns `true` if a handler was removed, `false` if none has that key.
+   */
+  removeHandler(name: string): boolean;
   /** Removes every handler. */
   clearHandlers(): void;
   /**
-   * Adds an ES module importable as `<namespace>:<name>`.
+   * Adds an ES module importable as `<namespace>:<name>`. An empty name, a module already added,
+   * or the namespace `host` is `ERR_INVALID_ARG`.
    * @param namespace - the import prefix; `host` is reserved for host modules.
    * @defaultValue namespace: `'user'`
    */
   addModule(name: string, source: string, namespace?: string): void;
   /**
-   * Removes a module (an unknown one is `ERR_INVALID_ARG`).
+   * Removes a module.
+   * @returns `true` if a module was removed, `false` if there is no such module.
    * @defaultValue namespace: `'user'`
    */
-  removeModule(name: string, namespace?: string): void;
+  removeModule(name: string, namespace?: string): boolean;
   /** Removes every module. */
   clearModules(): void;
   /**
    * Sends the modules and handlers to the guest and compiles the handlers (modules compile when
-   * first imported). Consumes this object on success; on failure (e.g. a syntax error, a missing
-   * import) it rejects and this object stays usable with its handlers and modules.
+   * first imported). Consumes this object on success (a second call rejects with `ERR_CONSUMED`;
+   * registry edits made afterwards have no effect on the `LoadedJSSandbox`); on failure (e.g. a
+   * syntax error, a missing import) it rejects and this object stays usable with its handlers and
+   * modules.
    */
   getLoadedSandbox(): Promise<LoadedJSSandbox>;
   /** Releases the micro-VM; does nothing if this object was already consumed. */

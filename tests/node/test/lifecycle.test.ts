@@ -71,14 +71,26 @@ describe('consumed transitions', () => {
     const loaded = await js.getLoadedSandbox();
     expect(loaded).toBeInstanceOf(LoadedJSSandbox);
     await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
-    expectThrowCode(() => js.addHandler('other', ECHO), ERR_CONSUMED);
-    expectThrowCode(() => js.removeHandler('echo'), ERR_CONSUMED);
-    expectThrowCode(() => js.clearHandlers(), ERR_CONSUMED);
-    expectThrowCode(() => js.addModule('m', 'export const a = 1;'), ERR_CONSUMED);
-    expectThrowCode(() => js.removeModule('m'), ERR_CONSUMED);
-    expectThrowCode(() => js.clearModules(), ERR_CONSUMED);
+    // The registry methods are not transitions: after getLoadedSandbox() they still edit the
+    // host-side registry (never ERR_CONSUMED), which no longer affects the loaded sandbox.
+    js.addHandler('other', ECHO);
+    expect(js.removeHandler('echo')).toBe(true);
+    expect(js.removeHandler('echo')).toBe(false);
+    js.clearHandlers();
+    js.addModule('m', 'export const a = 1;');
+    expect(js.removeModule('m')).toBe(true);
+    expect(js.removeModule('m')).toBe(false);
+    js.clearModules();
+    expect(await loaded.callHandler('echo', { still: 'loaded' })).toEqual({ still: 'loaded' });
+    await expectRejectCode(loaded.callHandler('other', {}), ERR_INVALID_ARG);
+    await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
+    // Argument validation is unchanged in every state.
     expectThrowCode(() => js.addHandler('', ECHO), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeHandler(''), ERR_INVALID_ARG);
     expectThrowCode(() => js.addModule('m', 'x', 'host'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeModule('m', 'host'), ERR_INVALID_ARG);
+    js.addHandler('dup', ECHO);
+    expectThrowCode(() => js.addHandler('dup', ECHO), ERR_INVALID_ARG);
 
     const again = await loaded.unload();
     expect(again).toBeInstanceOf(JSSandbox);
@@ -104,10 +116,25 @@ describe('consumed transitions', () => {
     const js = await proto.loadRuntime();
     js.addHandler('bad', 'function handler( {');
     await expect(js.getLoadedSandbox()).rejects.toHaveProperty('code');
-    js.removeHandler('bad');
+    expect(js.removeHandler('bad')).toBe(true);
     js.addHandler('good', ECHO);
     const loaded = await js.getLoadedSandbox();
     expect(await loaded.callHandler('good', 'hi')).toBe('hi');
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('takes a copy of the registry: edits while getLoadedSandbox() runs do not change what loads', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('echo', ECHO);
+    const loading = js.getLoadedSandbox();
+    // Not a transition: no ERR_CONSUMED while the load is in flight either.
+    js.addHandler('late', ECHO);
+    expect(js.removeHandler('echo')).toBe(true);
+    js.addModule('late', 'export const a = 1;');
+    const loaded = await loading;
+    expect(await loaded.callHandler('echo', 7)).toBe(7);
+    await expectRejectCode(loaded.callHandler('late', {}), ERR_INVALID_ARG);
     await loaded[Symbol.asyncDispose]();
   });
 
@@ -121,7 +148,7 @@ describe('consumed transitions', () => {
 });
 
 describe('JSSandbox handlers and modules', () => {
-  it('validates names, rejects duplicates and unknown names', async () => {
+  it('validates names, rejects duplicates; removing an unknown name returns false', async () => {
     const proto = await new SandboxBuilder().build();
     const js = await proto.loadRuntime();
     js.addHandler('a', ECHO);
@@ -136,20 +163,28 @@ describe('JSSandbox handlers and modules', () => {
       () => (js.addHandler as (n: unknown, c: unknown) => void)('b', null),
       ERR_INVALID_ARG,
     );
-    expectThrowCode(() => js.removeHandler('nope'), ERR_INVALID_ARG);
+    expect(js.removeHandler('nope')).toBe(false);
+    expectThrowCode(() => js.removeHandler(''), ERR_INVALID_ARG);
+    expectThrowCode(
+      () => (js.removeHandler as (n: unknown) => boolean)(undefined),
+      ERR_INVALID_ARG,
+    );
     js.addModule('m', 'export const a = 1;');
     js.addModule('m', 'export const a = 2;', 'other');
     expectThrowCode(() => js.addModule('m', 'export const a = 3;'), ERR_INVALID_ARG);
     expectThrowCode(() => js.addModule('m', 'x', 'host'), ERR_INVALID_ARG);
     expectThrowCode(() => js.addModule('m', 'x', 'a:b'), ERR_INVALID_ARG);
     expectThrowCode(() => js.addModule('', 'x'), ERR_INVALID_ARG);
-    expectThrowCode(() => js.removeModule('nope'), ERR_INVALID_ARG);
-    js.removeModule('m', 'other');
-    expectThrowCode(() => js.removeModule('m', 'other'), ERR_INVALID_ARG);
+    expect(js.removeModule('nope')).toBe(false);
+    expectThrowCode(() => js.removeModule(''), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeModule('m', 'host'), ERR_INVALID_ARG);
+    expectThrowCode(() => js.removeModule('m', 'a:b'), ERR_INVALID_ARG);
+    expect(js.removeModule('m', 'other')).toBe(true);
+    expect(js.removeModule('m', 'other')).toBe(false);
     js.clearModules();
-    expectThrowCode(() => js.removeModule('m'), ERR_INVALID_ARG);
+    expect(js.removeModule('m')).toBe(false);
     js.clearHandlers();
-    expectThrowCode(() => js.removeHandler('a'), ERR_INVALID_ARG);
+    expect(js.removeHandler('a')).toBe(false);
     await js[Symbol.asyncDispose]();
   });
 
@@ -171,7 +206,7 @@ describe('JSSandbox handlers and modules', () => {
       "import { greet } from 'mylib:utils'; function handler(e) { return greet(e.name); }",
     );
     js.addHandler('gone', ECHO);
-    js.removeHandler('gone');
+    expect(js.removeHandler('gone')).toBe(true);
     const loaded = await js.getLoadedSandbox();
     expect(await loaded.callHandler('area', { r: 2 })).toBe(12);
     expect(await loaded.callHandler('greet', { name: 'Ada' })).toBe('hi Ada');
