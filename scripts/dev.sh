@@ -32,6 +32,12 @@ rust_tests() {
   return "${PIPESTATUS[0]}"
 }
 
+# The Rust crate's examples run too (they print; a failure exits non-zero).
+rust_examples() {
+  cargo run -q -p hyperlight-js --example custom_monitor &&
+    cargo run -q -p hyperlight-js --example prometheus_metrics >/dev/null
+}
+
 ts_tests() {
   HYPERLIGHT_TEST_COUNTS="$RESULTS_DIR/vitest-counts.json" \
     pnpm exec vitest run --reporter=default --reporter=./tooling/vitest-counts.reporter.ts
@@ -72,6 +78,7 @@ run_tests() {
   phase ts-docs pnpm run docs:check || true
   phase ts-packages pnpm run check:packages || true
   phase rust-tests rust_tests || true
+  phase rust-examples rust_examples || true
   phase ts-tests ts_tests || true
   print_phase_report
   log "total time: $(elapsed_since "$START")s"
