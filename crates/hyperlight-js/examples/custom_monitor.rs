@@ -77,11 +77,14 @@ fn main() -> hyperlight_js::Result<()> {
 
     match loaded.handle_event_with_monitor("handler", r#"{"n":100000}"#, &monitor, None) {
         Err(e) => println!("100000 lookups: {e} (code {})", e.code()),
-        Ok(r) => println!("100000 lookups unexpectedly finished: {r}"),
+        Ok(r) => panic!("100000 lookups finished although the budget is 100: {r}"),
     }
-    println!(
-        "terminated by: {:?}",
-        loaded.last_call_stats().and_then(|s| s.terminated_by)
+    let by = loaded.last_call_stats().and_then(|s| s.terminated_by);
+    println!("terminated by: {by:?}");
+    assert_eq!(
+        by,
+        Some("host-call-budget"),
+        "the custom monitor should have fired first"
     );
     loaded.restore(&snapshot)?;
     println!("restored; poisoned = {}", loaded.poisoned());

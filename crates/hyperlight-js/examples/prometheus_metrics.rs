@@ -37,6 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("killed as expected: {err}");
     loaded.restore(&snapshot)?;
 
-    print!("{}", prometheus.render());
+    let text = prometheus.render();
+    assert!(
+        text.contains(r#"monitor_terminations_total{monitor_type="cpu-time"} 1"#),
+        "the termination metric is missing:\n{text}"
+    );
+    print!("{text}");
     Ok(())
 }
