@@ -45,6 +45,12 @@ pub(crate) fn for_config(config: &VmConfig) -> Result<Template> {
         return Ok(t.clone());
     }
     // Two threads may race to boot the first one; the loser's is dropped.
-    let template = Template::new(config, crate::guest_image::GUEST_ELF).map_err(Error::from)?;
+    // Children copy the template's pages rather than mapping them
+    // copy-on-write: KVM's MMU notifiers belong to the process, so every
+    // copy-on-write break in one VM walks every VM of the process, and
+    // creating the 1000th sandbox cost 4x the first (docs/performance.md).
+    let vm = hyperlight_vm::Vm::new(config, crate::guest_image::GUEST_ELF).map_err(Error::from)?;
+    let template =
+        Template::from_vm_with(vm, hyperlight_vm::ChildMemory::Copy).map_err(Error::from)?;
     Ok(slot.get_or_init(|| template).clone())
 }
