@@ -214,18 +214,9 @@ impl Vm {
         let heap = layout.heap.base as usize..layout.heap.end() as usize;
         let mut mem = GuestMemory::new(layout.total as usize, config.huge_pages.then_some(heap))?;
 
-        // SAFETY: the region is our own mapping of `total` bytes, which
-        // outlives the VM (it is dropped after `vm_fd`, see `Vm` fields).
-        unsafe {
-            vm_fd.set_user_memory_region(kvm_userspace_memory_region {
-                slot: 0,
-                flags: KVM_MEM_LOG_DIRTY_PAGES,
-                guest_phys_addr: 0,
-                memory_size: layout.total,
-                userspace_addr: mem.host_base() as u64,
-            })
-        }
-        .map_err(Error::kvm("SET_USER_MEMORY_REGION"))?;
+        // SAFETY: `mem` is our own mapping of `layout.total` bytes, and it
+        // outlives the VM (it is dropped after `vm_fd`, see the `Vm` fields).
+        unsafe { register_memory(&vm_fd, &mem, layout.total) }?;
 
         // Guest memory contents before the first run.
         let m = mem.as_mut_slice_untracked();
@@ -372,18 +363,9 @@ impl Vm {
         mem.as_mut_slice_untracked()[end..layout.total as usize].copy_from_slice(&t.page_tables);
         mem.set_ever(snap.memory.present());
 
-        // SAFETY: as in `new_with_handler`: our own mapping of `total`
-        // bytes, dropped after `vm_fd`.
-        unsafe {
-            vm_fd.set_user_memory_region(kvm_userspace_memory_region {
-                slot: 0,
-                flags: KVM_MEM_LOG_DIRTY_PAGES,
-                guest_phys_addr: 0,
-                memory_size: layout.total,
-                userspace_addr: mem.host_base() as u64,
-            })
-        }
-        .map_err(Error::kvm("SET_USER_MEMORY_REGION"))?;
+        // SAFETY: `mem` is our own mapping of `layout.total` bytes, and it
+        // outlives the VM (it is dropped after `vm_fd`, see the `Vm` fields).
+        unsafe { register_memory(&vm_fd, &mem, layout.total) }?;
 
         let mut vcpu = vm_fd.create_vcpu(0).map_err(Error::kvm("CREATE_VCPU"))?;
         vcpu.set_cpuid2(&host.cpuid)
@@ -976,4 +958,26 @@ impl Drop for Vm {
         // No kill may touch `immediate_exit` once the vCPU is closed.
         self.shared.shut();
     }
+}
+
+/// Registers `mem` as memory slot 0 at guest-physical address 0, with dirty
+/// logging.
+///
+/// # Safety
+///
+/// `mem` must map at least `total` bytes and stay mapped for as long as
+/// `vm_fd` exists: the guest reads and writes it directly.
+unsafe fn register_memory(vm_fd: &VmFd, mem: &GuestMemory, total: u64) -> Result<()> {
+    // SAFETY: the caller guarantees the mapping is large enough and outlives
+    // the VM.
+    unsafe {
+        vm_fd.set_user_memory_region(kvm_userspace_memory_region {
+            slot: 0,
+            flags: KVM_MEM_LOG_DIRTY_PAGES,
+            guest_phys_addr: 0,
+            memory_size: total,
+            userspace_addr: mem.host_base() as u64,
+        })
+    }
+    .map_err(Error::kvm("SET_USER_MEMORY_REGION"))
 }
