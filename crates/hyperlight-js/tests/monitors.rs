@@ -43,15 +43,7 @@ fn wall_clock_kills_an_infinite_loop() {
         &mut l,
         &WallClockMonitor::new(Duration::from_millis(100)).unwrap(),
     );
-    assert!(
-        matches!(
-            err,
-            Error::Cancelled {
-                terminated_by: Some("wall-clock")
-            }
-        ),
-        "{err}"
-    );
+    assert_cancelled(&err, Some("wall-clock"));
     assert_eq!(
         l.last_call_stats().unwrap().terminated_by,
         Some("wall-clock")
@@ -69,15 +61,7 @@ fn cpu_time_kills_an_infinite_loop() {
         &mut l,
         &CpuTimeMonitor::new(Duration::from_millis(100)).unwrap(),
     );
-    assert!(
-        matches!(
-            err,
-            Error::Cancelled {
-                terminated_by: Some("cpu-time")
-            }
-        ),
-        "{err}"
-    );
+    assert_cancelled(&err, Some("cpu-time"));
     let stats = l.last_call_stats().unwrap();
     assert!(
         stats.cpu_time.unwrap() >= Duration::from_millis(100),
@@ -142,15 +126,7 @@ fn a_slow_host_function_is_killed_by_wall_clock_but_not_by_cpu_time() {
     let err = l
         .handle_event_with_monitor("h", r#"{"ms":400}"#, &wall, None)
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Cancelled {
-                terminated_by: Some("wall-clock")
-            }
-        ),
-        "{err}"
-    );
+    assert_cancelled(&err, Some("wall-clock"));
     l.restore(&snap).unwrap();
 }
 

@@ -4,7 +4,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hyperlight_js::{Error, ErrorCode};
+use hyperlight_js::ErrorCode;
 use serde_json::json;
 
 #[test]
@@ -31,15 +31,7 @@ fn kill_cancels_poisons_and_restore_recovers() {
     });
     let err = l.handle_event("h", r#"{"spin":true}"#, None).unwrap_err();
     killer.join().unwrap();
-    assert!(
-        matches!(
-            err,
-            Error::Cancelled {
-                terminated_by: None
-            }
-        ),
-        "{err}"
-    );
+    assert_cancelled(&err, None);
     assert!(l.poisoned());
     assert_eq!(
         l.handle_event("h", "{}", None).unwrap_err().code(),
@@ -129,15 +121,7 @@ fn a_polite_interrupt_cancels_without_poisoning() {
     });
     let err = l.handle_event("h", r#"{"spin":true}"#, None).unwrap_err();
     t.join().unwrap();
-    assert!(
-        matches!(
-            err,
-            Error::Cancelled {
-                terminated_by: None
-            }
-        ),
-        "{err}"
-    );
+    assert_cancelled(&err, None);
     assert!(!l.poisoned());
     assert_eq!(call(&mut l, "{}"), json!("ok"));
 }

@@ -47,3 +47,14 @@ pub fn capturing_builder() -> (SandboxBuilder, Lines) {
         .with_print_sink(move |level, text| sink.lock().unwrap().push((level, text.to_string())));
     (b, lines)
 }
+
+/// Asserts that `err` is a cancellation by `by` (`None`: a manual kill).
+#[track_caller]
+pub fn assert_cancelled(err: &hyperlight_js::Error, by: Option<&str>) {
+    match err {
+        hyperlight_js::Error::Cancelled { terminated_by } => {
+            assert_eq!(*terminated_by, by, "{err}")
+        }
+        other => panic!("expected a cancellation by {by:?}, got {other}"),
+    }
+}
