@@ -81,15 +81,15 @@ impl HostHandler for Dispatch<'_> {
 
 impl Guest {
     /// Creates the VM from the configuration's template (booting the
-    /// template on first use): the guest is at "ready".
+    /// template on first use), or takes one from its pool: the guest is at
+    /// "ready".
     pub(crate) fn boot(config: &VmConfig, print: PrintSink) -> Result<Self> {
-        let template = crate::template::for_config(config)?;
-        let vm = Vm::from_template(&template).map_err(Error::from)?;
+        let (vm, base) = crate::template::vm_for(config)?;
         Ok(Guest {
             vm,
             host_functions: Arc::new(HostFunctions::default()),
             print,
-            base: template.snapshot().clone(),
+            base,
             scratch: Vec::new(),
         })
     }
