@@ -24,6 +24,7 @@ mod js_sandbox;
 mod loaded;
 mod main_thread;
 mod proto;
+mod spin;
 mod worker;
 
 pub use builder::SandboxBuilder;

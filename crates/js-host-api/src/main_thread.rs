@@ -17,12 +17,14 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
 use napi::{sys, Env};
 
 use crate::errors::Failure;
+use crate::spin::Spin;
 
 /// A closure to run on the main thread with its `napi_env`.
 pub(crate) type Task = Box<dyn FnOnce(sys::napi_env) + Send>;
@@ -125,6 +127,8 @@ pub(crate) struct EnvState {
     /// Host calls in flight, by id, until JavaScript settles them.
     host_calls: RefCell<HashMap<u64, HostReplyFn>>,
     next_host_call: Cell<u64>,
+    /// Keeps the event loop from sleeping briefly while an answer is due.
+    spin: Rc<Spin>,
 }
 
 /// How a guest's host call meets the JavaScript callback: the arguments
@@ -177,6 +181,18 @@ const HOST_CALL_HELPER: &str = r#"(function (settle) {
     fulfil(id, result);
   };
 })"#;
+
+/// `process.emitWarning(message)`, best effort.
+fn warn(env: sys::napi_env, message: &str) {
+    let emit = || -> napi::Result<()> {
+        let process = crate::js::global_property(env, crate::js::global(env)?, "process")?;
+        let emit_warning = crate::js::global_property(env, process, "emitWarning")?;
+        let text = crate::js::string(env, message)?;
+        crate::js::call(env, emit_warning, &[text]).map_err(|e| crate::js::to_napi(env, e))?;
+        Ok(())
+    };
+    let _ = emit();
+}
 
 pub(crate) fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
@@ -247,6 +263,11 @@ impl EnvState {
         let factory = crate::js::run_script(env, HOST_CALL_HELPER)?;
         let call_host =
             crate::js::call(env, factory, &[settle]).map_err(|e| crate::js::to_napi(env, e))?;
+        let window = crate::spin::window_from_env().unwrap_or_else(|message| {
+            warn(env, &message);
+            None
+        });
+        let spin = Spin::new(env, window.unwrap_or(crate::spin::DEFAULT_SPIN_US));
         Ok(EnvState {
             dispatcher,
             tsfn,
@@ -256,6 +277,7 @@ impl EnvState {
             call_host: crate::js::reference(env, call_host)?,
             host_calls: RefCell::new(HashMap::new()),
             next_host_call: Cell::new(1),
+            spin,
         })
     }
 
@@ -267,6 +289,12 @@ impl EnvState {
             before.saturating_sub(1)
         };
         self.pending.set(after);
+        if up {
+            // An answer is on its way: keep the loop awake for it.
+            self.spin.arm();
+        } else if after == 0 {
+            self.spin.disarm();
+        }
         // SAFETY: valid tsfn on its env's thread (ref/unref after
         // finalisation are never reached: finalisation is env teardown).
         unsafe {
@@ -319,6 +347,8 @@ impl EnvState {
     ) {
         let id = self.next_host_call.get();
         self.next_host_call.set(id + 1);
+        // The guest goes on once this is answered: its result is due soon.
+        self.spin.arm();
         self.host_calls.borrow_mut().insert(id, reply);
         let run = || -> napi::Result<()> {
             let helper = crate::js::deref(env, self.call_host)?;

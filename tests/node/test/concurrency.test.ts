@@ -118,6 +118,57 @@ describe('concurrency', () => {
     expect(run.status).toBe(0);
   });
 
+  // HYPERLIGHT_JS_EVENT_LOOP_SPIN_US: the event loop's idle handle never keeps a process alive, is
+  // closed with a worker's environment, and a bad value is ignored with a warning.
+  it.each([
+    ['10000', ''],
+    ['0', ''],
+    ['soon', 'HYPERLIGHT_JS_EVENT_LOOP_SPIN_US must be a whole number'],
+  ])(
+    'exits cleanly, in a worker too, with HYPERLIGHT_JS_EVENT_LOOP_SPIN_US=%s',
+    async (value, warning) => {
+      const { spawnSync } = await import('node:child_process');
+      const body = `
+      const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+      const { SandboxBuilder } = require('@hyperlight/js-host-api');
+      async function echo(value) {
+        const proto = await new SandboxBuilder().build();
+        const js = await proto.loadRuntime();
+        js.addHandler('echo', 'function handler(e) { return e; }');
+        globalThis.keep = await js.getLoadedSandbox();
+        return globalThis.keep.callHandler('echo', value);
+      }
+      if (isMainThread) {
+        echo({ main: true }).then((r) => {
+          console.log(JSON.stringify(r));
+          const worker = new Worker(process.env.SCRIPT, { eval: true });
+          worker.on('message', (m) => console.log(JSON.stringify(m)));
+          worker.on('exit', (code) => console.log('worker exit', code));
+        });
+      } else {
+        echo({ worker: true }).then((r) => parentPort.postMessage(r));
+      }
+    `;
+      const run = spawnSync(process.execPath, ['-e', body], {
+        cwd: new URL('..', import.meta.url),
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, SCRIPT: body, HYPERLIGHT_JS_EVENT_LOOP_SPIN_US: value },
+      });
+      if (warning) {
+        expect(run.stderr).toContain(warning);
+      } else {
+        expect(run.stderr).toBe('');
+      }
+      expect(run.stdout.trim().split('\n')).toEqual([
+        '{"main":true}',
+        '{"worker":true}',
+        'worker exit 0',
+      ]);
+      expect(run.status).toBe(0);
+    },
+  );
+
   it('builds sandboxes concurrently', async () => {
     const protos = await Promise.all(Array.from({ length: 8 }, () => new SandboxBuilder().build()));
     await Promise.all(protos.map((p) => p[Symbol.asyncDispose]()));
