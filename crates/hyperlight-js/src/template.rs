@@ -9,7 +9,10 @@
 //! thread created ahead of time: after each `build()` the pool of that
 //! configuration is refilled to `HYPERLIGHT_JS_POOL_SIZE` VMs (default 2,
 //! 0 turns the pool off; an invalid value is logged and the default used).
-//! A pooled VM has never run; it is the template's state, exactly.
+//! A pooled VM is warmed up — it ran a throwaway handler and was restored
+//! to the template's state, byte for byte — so that its pages are faulted
+//! in and the hypervisor's page-table shadows built before it is handed
+//! out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,7 +72,12 @@ impl Family {
             .name("hyperlight-pool".into())
             .spawn(move || {
                 while family.pool.lock().unwrap_or_else(|e| e.into_inner()).len() < family.target {
-                    match Vm::from_template(&family.template) {
+                    let made = Vm::from_template(&family.template)
+                        .map_err(Error::from)
+                        .and_then(|vm| {
+                            crate::driver::Guest::warm_up(vm, family.template.snapshot().clone())
+                        });
+                    match made {
                         Ok(vm) => family
                             .pool
                             .lock()
