@@ -71,7 +71,6 @@ impl Family {
         let spawned = std::thread::Builder::new()
             .name("hyperlight-pool".into())
             .spawn(move || {
-                lower_priority();
                 while family.pool.lock().unwrap_or_else(|e| e.into_inner()).len() < family.target {
                     let made = Vm::from_template(&family.template)
                         .map_err(Error::from)
@@ -96,22 +95,6 @@ impl Family {
             tracing::warn!(error = %e, "could not start the pool thread");
             self.refilling.store(false, Ordering::Release);
         }
-    }
-}
-
-/// Puts the calling thread in the `SCHED_IDLE` class: the pool is refilled
-/// with CPU time nobody else wants, so a refill never competes with the
-/// sandbox it was triggered by (on 2 cores it did: a Node cold start took
-/// about 0.4 ms longer while the pool refilled).
-fn lower_priority() {
-    // SAFETY: a zeroed sched_param is valid for SCHED_IDLE (priority 0);
-    // pid 0 is the calling thread.
-    let rc = unsafe {
-        let param: libc::sched_param = std::mem::zeroed();
-        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param)
-    };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the pool thread's priority");
     }
 }
 
