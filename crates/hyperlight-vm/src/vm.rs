@@ -276,12 +276,7 @@ impl Vm {
         })
         .map_err(Error::kvm("SET_REGS"))?;
 
-        let immediate_exit = &mut vcpu.get_kvm_run().immediate_exit as *mut u8;
-        let guest_interrupt = mem
-            .host_base()
-            .wrapping_add((layout::CONTROL_PAGE as usize) + offset_of!(ControlPage, interrupt))
-            .cast::<u32>();
-        let shared = Shared::new(immediate_exit, guest_interrupt);
+        let shared = interrupt_state(&mut vcpu, &mem);
         let mut vm = Vm {
             id: next_id(),
             family: None,
@@ -373,12 +368,7 @@ impl Vm {
         let sync_regs = host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs);
         snap.vcpu.apply(&mut vcpu, true, sync_regs)?;
 
-        let immediate_exit = &mut vcpu.get_kvm_run().immediate_exit as *mut u8;
-        let guest_interrupt = mem
-            .host_base()
-            .wrapping_add((layout::CONTROL_PAGE as usize) + offset_of!(ControlPage, interrupt))
-            .cast::<u32>();
-        let shared = Shared::new(immediate_exit, guest_interrupt);
+        let shared = interrupt_state(&mut vcpu, &mem);
         Ok(Vm {
             id: next_id(),
             family: Some(t.id),
@@ -980,4 +970,17 @@ unsafe fn register_memory(vm_fd: &VmFd, mem: &GuestMemory, total: u64) -> Result
         })
     }
     .map_err(Error::kvm("SET_USER_MEMORY_REGION"))
+}
+
+/// The state an [`InterruptHandle`] shares with the VM: where to set
+/// `immediate_exit` in the vCPU's `kvm_run`, and the control page's
+/// `interrupt` flag in guest memory. Both stay valid for as long as the VM
+/// that owns `vcpu` and `mem`.
+fn interrupt_state(vcpu: &mut VcpuFd, mem: &GuestMemory) -> Arc<Shared> {
+    let immediate_exit = &mut vcpu.get_kvm_run().immediate_exit as *mut u8;
+    let guest_interrupt = mem
+        .host_base()
+        .wrapping_add((layout::CONTROL_PAGE as usize) + offset_of!(ControlPage, interrupt))
+        .cast::<u32>();
+    Shared::new(immediate_exit, guest_interrupt)
 }
