@@ -36,9 +36,10 @@ pub struct InterruptHandle(hyperlight_vm::InterruptHandle);
 impl InterruptHandle {
     /// Stops the call running now, if any: it returns
     /// [`Error::Cancelled`] and the sandbox is poisoned. A kill while no
-    /// call runs does nothing (it does not affect the next call).
-    pub fn kill(&self) {
-        self.0.kill();
+    /// call runs does nothing (it does not affect the next call) and
+    /// returns `false`.
+    pub fn kill(&self) -> bool {
+        self.0.kill()
     }
 
     /// The polite stop: asks the engine to stop the running call at its

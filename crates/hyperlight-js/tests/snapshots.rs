@@ -25,10 +25,7 @@ fn kill_cancels_poisons_and_restore_recovers() {
     let mut l = loaded_with("function handler(e) { if (e.spin) for (;;) {} return 'ok'; }");
     let snap = l.snapshot().unwrap();
     let handle = l.interrupt_handle();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        handle.kill();
-    });
+    let killer = kill_when_running(handle, Duration::from_millis(100));
     let err = l.handle_event("h", r#"{"spin":true}"#, None).unwrap_err();
     killer.join().unwrap();
     assert_cancelled(&err, None);
@@ -78,10 +75,7 @@ fn a_snapshot_from_another_sandbox_or_load_is_refused() {
 fn unload_works_on_a_poisoned_sandbox() {
     let mut l = loaded_with("function handler() { for (;;) {} }");
     let handle = l.interrupt_handle();
-    let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        handle.kill();
-    });
+    let t = kill_when_running(handle, Duration::from_millis(50));
     assert_eq!(
         l.handle_event("h", "{}", None).unwrap_err().code(),
         ErrorCode::Cancelled

@@ -552,13 +552,7 @@ fn kill_stops_an_infinite_loop_and_poisons() {
     let mut vm = vm();
     let snap = vm.snapshot().unwrap();
     let handle = vm.interrupt_handle();
-    let killer = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(50));
-        // Retry until a call is running (the vCPU thread may be slow to start).
-        while !handle.kill() {
-            thread::sleep(Duration::from_millis(1));
-        }
-    });
+    let killer = kill_when_running(handle, Duration::from_millis(50));
     let e = vm
         .call(tag::LOOP, b"", &mut Recorder::default())
         .unwrap_err();
@@ -988,12 +982,7 @@ fn kill_and_poisoning_work_in_template_children() {
         // Kill as the first thing the child does.
         let handle = vm.interrupt_handle();
         assert!(!handle.kill(), "no call is running");
-        let killer = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            while !handle.kill() {
-                thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let killer = kill_when_running(handle, Duration::from_millis(20));
         let e = vm
             .call(tag::LOOP, b"", &mut Recorder::default())
             .unwrap_err();
@@ -1089,4 +1078,16 @@ fn a_template_can_be_made_from_a_child() {
         .unwrap()
         .payload;
     assert_eq!(u64_at(&st, 0), 1002);
+}
+
+/// Kills the call running in the VM once one is running, trying from
+/// `after` on (the vCPU thread may be slow to start, and a kill while no
+/// call runs does nothing).
+fn kill_when_running(handle: InterruptHandle, after: Duration) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        thread::sleep(after);
+        while !handle.kill() {
+            thread::sleep(Duration::from_millis(1));
+        }
+    })
 }

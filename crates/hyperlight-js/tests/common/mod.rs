@@ -58,3 +58,18 @@ pub fn assert_cancelled(err: &hyperlight_js::Error, by: Option<&str>) {
         other => panic!("expected a cancellation by {by:?}, got {other}"),
     }
 }
+
+/// Kills the call running in `handle`'s sandbox once one is running,
+/// trying from `after` on (a kill while no call runs does nothing, so a
+/// single early kill could leave the test spinning forever).
+pub fn kill_when_running(
+    handle: hyperlight_js::InterruptHandle,
+    after: std::time::Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        while !handle.kill() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    })
+}
