@@ -166,12 +166,14 @@ impl Watch {
         let task = runtime::handle().spawn(async move {
             let name = armed.await;
             let _ = flag.set(name);
-            kill();
+            // Record before killing: the call returns as soon as the kill
+            // lands, and whoever reads the metric after it must see it.
             metrics::counter!(METRIC_TERMINATIONS, "monitor_type" => name).increment(1);
             tracing::warn!(
                 triggered_by = name,
                 "execution monitor fired; killing the handler call"
             );
+            kill();
         });
         Ok(Watch { task, fired })
     }
