@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::names::check_name;
 
 /// A host function in its raw form: takes the guest's arguments as a JSON
 /// array and returns a JSON value, or an error message.
@@ -30,27 +31,6 @@ pub(crate) struct HostFunctions {
     modules: BTreeMap<String, BTreeMap<String, CancellableHostFunction>>,
 }
 
-/// Longest module or function name accepted.
-const MAX_NAME: usize = 256;
-
-pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid(format!("the {what} must not be empty")));
-    }
-    if name.len() > MAX_NAME {
-        return Err(Error::invalid(format!(
-            "the {what} is {} bytes long; the limit is {MAX_NAME}",
-            name.len()
-        )));
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(format!(
-            "the {what} {name:?} contains control characters"
-        )));
-    }
-    Ok(())
-}
-
 impl HostFunctions {
     pub(crate) fn insert(&mut self, module: &str, name: &str, f: RawHostFunction) -> Result<()> {
         self.insert_cancellable(
@@ -66,8 +46,8 @@ impl HostFunctions {
         name: &str,
         f: CancellableHostFunction,
     ) -> Result<()> {
-        check_name("host module name", module)?;
-        check_name("host function name", name)?;
+        check_name("the host module name", module)?;
+        check_name("the host function name", name)?;
         let fns = self.modules.entry(module.to_string()).or_default();
         if fns.contains_key(name) {
             return Err(Error::invalid(format!(

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
-use crate::host_functions::{check_name, HostFunctions};
+use crate::host_functions::HostFunctions;
 use crate::loaded::LoadedJSSandbox;
+use crate::names::{check_name, module_namespace};
 
 /// The namespace of modules added without one.
 pub const DEFAULT_NAMESPACE: &str = "user";
@@ -77,7 +78,7 @@ impl JSSandbox {
     /// modules, `host:<name>` modules and `crypto`. A key already in use is
     /// an error.
     pub fn add_handler(&mut self, key: &str, source: &str) -> Result<()> {
-        check_name("handler name", key)?;
+        check_name("the handler name", key)?;
         if self.handlers.contains_key(key) {
             return Err(Error::invalid(format!(
                 "a handler named {key:?} is already added"
@@ -91,7 +92,7 @@ impl JSSandbox {
     /// added, `Ok(false)` if no handler has that key. An invalid key (e.g.
     /// empty) is an error.
     pub fn remove_handler(&mut self, key: &str) -> Result<bool> {
-        check_name("handler name", key)?;
+        check_name("the handler name", key)?;
         Ok(self.handlers.remove(key).is_some())
     }
 
@@ -172,18 +173,7 @@ impl JSSandbox {
 }
 
 fn module_key(name: &str, namespace: Option<&str>) -> Result<(String, String)> {
-    check_name("module name", name)?;
-    let ns = namespace.unwrap_or(DEFAULT_NAMESPACE);
-    check_name("module namespace", ns)?;
-    if ns == HOST_NAMESPACE {
-        return Err(Error::invalid(
-            "the `host` namespace is reserved for host modules",
-        ));
-    }
-    if ns.contains(':') {
-        return Err(Error::invalid(format!(
-            "the module namespace {ns:?} must not contain ':'"
-        )));
-    }
+    check_name("the module name", name)?;
+    let ns = module_namespace(namespace)?;
     Ok((ns.to_string(), name.to_string()))
 }

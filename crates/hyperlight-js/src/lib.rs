@@ -42,6 +42,7 @@ mod host_functions;
 mod js_sandbox;
 mod loaded;
 pub mod monitor;
+pub mod names;
 mod print;
 mod proto;
 mod stats;

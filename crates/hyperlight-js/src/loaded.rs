@@ -131,7 +131,7 @@ impl LoadedJSSandbox {
         gc: Option<bool>,
         monitor: Option<&M>,
     ) -> Result<String> {
-        crate::host_functions::check_name("handler name", name)?;
+        crate::names::check_name("the handler name", name)?;
         if !self.handlers.contains(name) {
             return Err(Error::invalid(format!(
                 "no handler named {name:?} is loaded"

@@ -74,7 +74,7 @@ impl ProtoJSSandbox {
     /// A builder for functions of the host module `name`, imported by the
     /// guest as `import * as m from "host:<name>"`.
     pub fn host_module(&mut self, name: &str) -> Result<HostModule<'_>> {
-        crate::host_functions::check_name("host module name", name)?;
+        crate::names::check_name("the host module name", name)?;
         Ok(HostModule {
             proto: self,
             name: name.to_string(),

@@ -95,6 +95,17 @@ fn host_namespace_is_reserved_and_names_are_validated() {
             .code(),
         ErrorCode::InvalidArg
     );
+    // The guest resolves `<namespace>:<name>`; it refuses '/' and ':' in a
+    // namespace, so the host refuses them up front (not at load time).
+    for ns in ["a/b", "a:b"] {
+        assert_eq!(
+            sb.add_module("m", "export const x = 1;", Some(ns))
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidArg,
+            "{ns}"
+        );
+    }
     sb.add_module("m", "export const x = 1;", None).unwrap();
     assert_eq!(
         sb.add_module("m", "export const x = 2;", None)

@@ -7,9 +7,6 @@ use napi::sys;
 
 use crate::errors::Failure;
 
-/// Longest name accepted (the same limit as `hyperlight-js`).
-const MAX_NAME: usize = 256;
-
 /// Longest timeout accepted: one hour.
 pub(crate) const MAX_TIMEOUT_MS: f64 = 3_600_000.0;
 
@@ -59,40 +56,17 @@ pub(crate) fn name(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result
 }
 
 pub(crate) fn check_name(s: &str, what: &str) -> Result<(), Failure> {
-    if s.is_empty() {
-        return Err(Failure::invalid(format!("{what} must not be empty")));
-    }
-    if s.len() > MAX_NAME {
-        return Err(Failure::invalid(format!(
-            "{what} is {} bytes long; the limit is {MAX_NAME}",
-            s.len()
-        )));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(Failure::invalid(format!(
-            "{what} {s:?} contains control characters"
-        )));
-    }
-    Ok(())
+    Ok(hyperlight_js::names::check_name(what, s)?)
 }
 
-/// A module namespace: absent means `user`; `host` is reserved.
+/// A module namespace: absent (or nullish) means `user`; the rules are
+/// `hyperlight_js::names::module_namespace`.
 pub(crate) fn namespace(env: sys::napi_env, v: Option<sys::napi_value>) -> Result<String, Failure> {
-    let ns = match v {
-        Some(v) if !is_nullish(env, v) => name(env, v, "the module namespace")?,
-        _ => hyperlight_js::DEFAULT_NAMESPACE.to_string(),
+    let given = match v {
+        Some(v) if !is_nullish(env, v) => Some(string(env, v, "the module namespace")?),
+        _ => None,
     };
-    if ns == hyperlight_js::HOST_NAMESPACE {
-        return Err(Failure::invalid(
-            "the `host` namespace is reserved for host modules (hostModule().register())",
-        ));
-    }
-    if ns.contains(':') {
-        return Err(Failure::invalid(format!(
-            "the module namespace {ns:?} must not contain ':'"
-        )));
-    }
-    Ok(ns)
+    Ok(hyperlight_js::names::module_namespace(given.as_deref())?.to_string())
 }
 
 /// A size in bytes: a positive safe integer.
