@@ -20,7 +20,7 @@ pub mod js;
 
 /// Version of this ABI. The host refuses a guest whose `ControlPage`
 /// handshake reports another version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Size of a guest page (4 KiB, the only page size used).
 pub const PAGE_SIZE: u64 = 4096;
@@ -170,6 +170,15 @@ pub struct ControlPage {
     /// Fresh random bytes from the host's CSPRNG, replaced before each
     /// request (so a restored guest never replays the same entropy).
     pub entropy: [u8; ENTROPY_BYTES],
+    /// The vCPU's time-stamp counter rate in kHz (`KVM_GET_TSC_KHZ`), or 0
+    /// when the host could not read it (the guest then calibrates the rate
+    /// against the host clocks). The guest extrapolates its clocks between
+    /// exits with it.
+    pub tsc_khz: u64,
+    /// Resolution of the guest's monotonic clock (`performance.now()`) in
+    /// nanoseconds: the guest rounds readings down to a multiple of it
+    /// (0 or 1: full resolution). Set when the VM is created.
+    pub clock_resolution_ns: u64,
 }
 
 /// What the ring-0 exception stubs record at [`layout::FAULT_INFO`] before
@@ -252,6 +261,10 @@ pub mod print_level {
     pub const WARN: u32 = 3;
     /// `console.error`.
     pub const ERROR: u32 = 4;
+    /// Flag bit on a record's level: the record is one piece of a longer
+    /// line (the guest splits a line longer than the print region) and
+    /// the next record continues it. The host joins the pieces.
+    pub const CONTINUES: u32 = 1 << 31;
 }
 
 #[cfg(test)]

@@ -92,6 +92,26 @@ pub fn host_monotonic_ns() -> u64 {
     unsafe { ptr::read_volatile(ptr::addr_of!((*p).host_monotonic_ns)) }
 }
 
+/// The vCPU's TSC rate in kHz as the host read it (0: unknown).
+pub fn tsc_khz() -> u64 {
+    let p = page();
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: as in `host_time_unix_ns`.
+    unsafe { ptr::read_volatile(ptr::addr_of!((*p).tsc_khz)) }
+}
+
+/// Resolution of `performance.now()` in nanoseconds (0 or 1: full).
+pub fn clock_resolution_ns() -> u64 {
+    let p = page();
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: as in `host_time_unix_ns`.
+    unsafe { ptr::read_volatile(ptr::addr_of!((*p).clock_resolution_ns)) }
+}
+
 /// A copy of the entropy the host refreshed before the current request.
 pub fn entropy() -> [u8; ENTROPY_BYTES] {
     let p = page();

@@ -138,10 +138,9 @@ fn compile(key: &str, mut src: String) -> Result<Owned, Failure> {
     // Top-level await: settle the evaluation promise.
     settle(&promise).map_err(|f| match f {
         Settle::Rejected(exc) => missing_or(key, exc),
-        Settle::Stuck => Failure::code(
-            error_code::INTERNAL,
-            format!("handler '{key}': module evaluation never finished (a top-level await that never settles)"),
-        ),
+        Settle::Stuck => never_settles(format!(
+            "handler '{key}': module evaluation never finished (a top-level await that never settles)"
+        )),
     })?;
     drop(promise);
     // SAFETY: `def` is live (see above); the namespace object is owned.
@@ -313,11 +312,32 @@ fn run(func: &Owned, event: Owned) -> Result<Owned, Failure> {
             drop(reason);
             Failure::thrown(info)
         }
-        Settle::Stuck => Failure::code(
-            error_code::INTERNAL,
+        Settle::Stuck => never_settles(String::from(
             "the handler returned a promise that never settles (it awaits something no job will resolve)",
-        ),
+        )),
     })
+}
+
+/// A promise no job will ever settle: the handler's own bug, reported like
+/// an exception it threw (`ERR_HANDLER`).
+fn never_settles(message: String) -> Failure {
+    Failure::Exception(js::ErrorInfo {
+        name: String::from("Error"),
+        message,
+        stack: String::new(),
+        out_of_memory: false,
+        interrupted: false,
+    })
+}
+
+/// The result could not even be serialised in the guest heap: as
+/// recoverable as a result too large for the output buffer.
+fn result_out_of_memory() -> Failure {
+    Failure::code(
+        error_code::RESULT_TOO_LARGE,
+        "the handler's result is too large: serialising it to JSON ran out of guest heap \
+         (return less, or raise the heap size)",
+    )
 }
 
 /// Serialises the handler's result into the output buffer.
@@ -333,6 +353,7 @@ fn answer(v: &Owned) -> Result<(), Failure> {
         }
         Err(Pending) => {
             return Err(match Failure::pending() {
+                Failure::Code(error_code::OUT_OF_MEMORY, _) => result_out_of_memory(),
                 Failure::Exception(info) => Failure::code(
                     error_code::RESULT_NOT_SERIALIZABLE,
                     format!("the handler's result cannot be serialised to JSON: {}: {}", info.name, info.message),
@@ -348,7 +369,10 @@ fn answer(v: &Owned) -> Result<(), Failure> {
             Err(bytes.len())
         }
     })
-    .map_err(|Pending| Failure::pending())?;
+    .map_err(|Pending| match Failure::pending() {
+        Failure::Code(error_code::OUT_OF_MEMORY, _) => result_out_of_memory(),
+        other => other,
+    })?;
     written.map_err(|len| {
         Failure::code(
             error_code::RESULT_TOO_LARGE,

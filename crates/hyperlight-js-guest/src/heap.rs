@@ -38,7 +38,34 @@ static SIZE: Single<Cell<usize>> = Single::new(Cell::new(0));
 
 /// Free bytes QuickJS may never take: the runtime's own error paths
 /// (messages, answers) must still find memory when the engine is out of it.
-const ENGINE_FLOOR: usize = 64 << 10;
+/// At least 64 KiB; `runtime::init` raises it to the heap reserve.
+static ENGINE_FLOOR: Single<Cell<usize>> = Single::new(Cell::new(64 << 10));
+
+/// Whether the engine's allocation hooks refused memory since the current
+/// request began: the runtime's own record of an engine out-of-memory,
+/// which guest code cannot forge without really running out.
+static ENGINE_REFUSED: Single<Cell<bool>> = Single::new(Cell::new(false));
+
+/// Sets the memory the engine may never take (the engine's memory limit is
+/// the heap size less this).
+pub fn set_engine_floor(bytes: usize) {
+    ENGINE_FLOOR.get().set(bytes.max(64 << 10));
+}
+
+/// Whether the engine was refused memory during the current request.
+pub fn engine_refused() -> bool {
+    ENGINE_REFUSED.get().get()
+}
+
+/// Clears [`engine_refused`] (at the start of each request).
+pub fn reset_engine_refused() {
+    ENGINE_REFUSED.get().set(false);
+}
+
+fn refused() -> *mut c_void {
+    ENGINE_REFUSED.get().set(true);
+    ptr::null_mut()
+}
 
 fn used_add(n: usize) {
     USED.get().set(USED.get().get() + n);
@@ -50,7 +77,7 @@ fn used_sub(n: usize) {
 
 /// Whether the engine may grow its memory by `n` bytes.
 fn engine_may_take(n: usize) -> bool {
-    USED.get().get().saturating_add(n).saturating_add(ENGINE_FLOOR) <= SIZE.get().get()
+    USED.get().get().saturating_add(n).saturating_add(ENGINE_FLOOR.get().get()) <= SIZE.get().get()
 }
 
 #[global_allocator]
@@ -291,17 +318,25 @@ use rquickjs_sys::size_t;
 pub unsafe extern "C" fn js_calloc(_opaque: *mut c_void, n: size_t, size: size_t) -> *mut c_void {
     let total = (n as usize).saturating_mul(size as usize);
     if !engine_may_take(total.saturating_add(HDR)) {
-        return ptr::null_mut();
+        return refused();
     }
     // SAFETY: C contract of `calloc`.
-    unsafe { calloc(n as usize, size as usize) }
+    let p = unsafe { calloc(n as usize, size as usize) };
+    if p.is_null() && total != 0 {
+        return refused();
+    }
+    p
 }
 
 pub unsafe extern "C" fn js_malloc(_opaque: *mut c_void, size: size_t) -> *mut c_void {
     if !engine_may_take((size as usize).saturating_add(HDR)) {
-        return ptr::null_mut();
+        return refused();
     }
-    c_malloc(size as usize).cast()
+    let p: *mut c_void = c_malloc(size as usize).cast();
+    if p.is_null() && size != 0 {
+        return refused();
+    }
+    p
 }
 
 pub unsafe extern "C" fn js_free(_opaque: *mut c_void, p: *mut c_void) {
@@ -313,10 +348,14 @@ pub unsafe extern "C" fn js_realloc(_opaque: *mut c_void, p: *mut c_void, size: 
     // SAFETY: as in `js_free`; `p` is null or live, so its size is known.
     let old = unsafe { c_usable_size(p as *const u8) };
     if (size as usize) > old && !engine_may_take(size as usize - old) {
-        return ptr::null_mut();
+        return refused();
     }
     // SAFETY: as in `js_free`.
-    unsafe { c_realloc(p.cast(), size as usize).cast() }
+    let r: *mut c_void = unsafe { c_realloc(p.cast(), size as usize).cast() };
+    if r.is_null() && size != 0 {
+        return refused();
+    }
+    r
 }
 
 pub unsafe extern "C" fn js_usable_size(p: *const c_void) -> size_t {

@@ -15,6 +15,7 @@
 //! Every function here leaves at most one pending exception in the
 //! context and reports it as `Err(Pending)`.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -304,9 +305,23 @@ pub struct ErrorInfo {
     pub interrupted: bool,
 }
 
+/// Longest `name` the host is told (characters).
+const NAME_CHARS: i64 = 256;
+/// Longest `message` and `stack` the host is told (characters): a thrown
+/// value may carry megabytes, which must be neither copied whole nor cut
+/// silently.
+const TEXT_CHARS: i64 = 16 << 10;
+
 /// Describes a thrown value: `name`, `message` and `stack` of an `Error`;
 /// for anything else the name `Error` and `String(value)` as the message.
-/// Never fails: a getter that throws is replaced by a placeholder.
+/// Never fails: a getter that throws is replaced by a placeholder, and
+/// every text is clipped (with a note saying so).
+///
+/// `out_of_memory` is a fact of the runtime, not of the value: the
+/// engine's allocator refused memory during this request
+/// ([`crate::heap::engine_refused`]) *and* the value is what the engine
+/// throws then (`null`, or an `InternalError` "out of memory"). A value
+/// that only looks like it is an ordinary exception.
 pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
     let v = exc.raw();
     // SAFETY: tag inspection and `JS_IsError` only read the value.
@@ -320,40 +335,39 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
         out_of_memory: false,
         interrupted: false,
     };
+    // SAFETY: tag inspection only.
+    let engine_null = unsafe { q::JS_IsNull(v) || q::JS_IsUninitialized(v) };
     if is_object {
-        if let Some(n) = prop_string(ctx, v, c"name") {
+        if let Some(n) = prop_string(ctx, v, c"name", NAME_CHARS) {
             info.name = n;
         }
-        if let Some(m) = prop_string(ctx, v, c"message") {
+        if let Some(m) = prop_string(ctx, v, c"message", TEXT_CHARS) {
             info.message = m;
         }
-        if let Some(s) = prop_string(ctx, v, c"stack") {
+        if let Some(s) = prop_string(ctx, v, c"stack", TEXT_CHARS) {
             info.stack = s;
         }
         if !is_error && info.message.is_empty() {
-            info.message = to_string(ctx, v).unwrap_or_else(|_| {
+            info.message = to_string_clipped(ctx, v, TEXT_CHARS).unwrap_or_else(|_| {
                 clear_exception(ctx);
-                String::from("[object]")
+                String::from("[an object that cannot be converted to a string]")
             });
         }
+    } else if engine_null && crate::heap::engine_refused() {
+        // QuickJS leaves a null exception when it could not even
+        // allocate the error object.
+        info.name = String::from("InternalError");
+        info.message = String::from("out of memory");
     } else {
-        // SAFETY: tag inspection only.
-        if unsafe { q::JS_IsNull(v) || q::JS_IsUninitialized(v) } {
-            // QuickJS leaves a null exception when it could not even
-            // allocate the error object.
-            info.name = String::from("InternalError");
-            info.message = String::from("out of memory");
-        } else {
-            info.message = to_string(ctx, v).unwrap_or_else(|_| {
-                clear_exception(ctx);
-                String::from("[unprintable value]")
-            });
-        }
+        info.message = to_string_clipped(ctx, v, TEXT_CHARS).unwrap_or_else(|_| {
+            clear_exception(ctx);
+            String::from("[a value that cannot be converted to a string]")
+        });
     }
     if info.name == "InternalError" {
         // With the heap exhausted, even reading the message of the engine's
         // "out of memory" error can fail, leaving it empty.
-        if info.message == "out of memory" || info.message.is_empty() {
+        if (info.message == "out of memory" || info.message.is_empty()) && crate::heap::engine_refused() {
             info.out_of_memory = true;
         } else if info.message == "interrupted" && uncatchable {
             info.interrupted = true;
@@ -362,24 +376,59 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
     info
 }
 
-fn prop_string(ctx: *mut JSContext, obj: JSValue, name: &CStr) -> Option<String> {
+/// `String(v)` (symbols included), clipped to `max` characters with a note
+/// giving the full length.
+pub fn to_string_clipped(ctx: *mut JSContext, v: JSValue, max: i64) -> JsResult<String> {
+    // SAFETY: tag inspection only.
+    if unsafe { q::JS_IsSymbol(v) } {
+        let desc = prop_string(ctx, v, c"description", max).unwrap_or_default();
+        return Ok(format!("Symbol({desc})"));
+    }
+    // SAFETY: `v` is borrowed; the result is owned.
+    let s = Owned::new(ctx, unsafe { q::JS_ToString(ctx, v) })?;
+    let mut len: i64 = 0;
+    // SAFETY: `s` is a live string; `length` of a string primitive is its
+    // own, unforgeable property.
+    if unsafe { q::JS_GetLength(ctx, s.raw(), &mut len) } < 0 {
+        return Err(Pending);
+    }
+    if len <= max {
+        return to_string(ctx, s.raw());
+    }
+    // A prefix through `String.prototype.substring`; whatever it returns
+    // is checked again (a guest may have replaced it).
+    let sub = get(ctx, s.raw(), c"substring")?;
+    let mut argv = [q::JS_MKVAL(q::JS_TAG_INT, 0), q::JS_MKVAL(q::JS_TAG_INT, max as i32)];
+    // SAFETY: borrowed function, receiver and int arguments; owned result.
+    let head = Owned::new(ctx, unsafe { q::JS_Call(ctx, sub.raw(), s.raw(), 2, argv.as_mut_ptr()) })?;
+    let mut head_len: i64 = i64::MAX;
+    // SAFETY: tag inspection; `JS_GetLength` on a live string.
+    if unsafe { q::JS_IsString(head.raw()) } && unsafe { q::JS_GetLength(ctx, head.raw(), &mut head_len) } < 0 {
+        return Err(Pending);
+    }
+    let mut out = if head_len <= max { to_string(ctx, head.raw())? } else { String::new() };
+    out.push_str(&format!("... [clipped by hyperlight-js: {len} characters in all]"));
+    Ok(out)
+}
+
+fn prop_string(ctx: *mut JSContext, obj: JSValue, name: &CStr, max: i64) -> Option<String> {
     match get(ctx, obj, name) {
         Ok(v) => {
             // SAFETY: tag inspection only.
             if unsafe { q::JS_IsUndefined(v.raw()) } {
                 return None;
             }
-            match to_string(ctx, v.raw()) {
+            match to_string_clipped(ctx, v.raw(), max) {
                 Ok(s) => Some(s),
                 Err(Pending) => {
                     clear_exception(ctx);
-                    None
+                    Some(format!("[the {} could not be read]", name.to_str().unwrap_or("property")))
                 }
             }
         }
         Err(Pending) => {
             clear_exception(ctx);
-            None
+            Some(format!("[the {} could not be read]", name.to_str().unwrap_or("property")))
         }
     }
 }

@@ -39,8 +39,10 @@ pub unsafe extern "C" fn clock_gettime(clk: c_int, ts: *mut Timespec) -> c_int {
             time::wall_ns()
         }
         // Monotonic, boot time and the CPU-time clocks all read the host's
-        // monotonic clock: the guest has no better notion of either.
-        _ => time::monotonic_ns(),
+        // monotonic clock (the guest has no better notion of either),
+        // coarsened to the sandbox's clock resolution: this is what
+        // `performance.now()` reads.
+        _ => time::coarse_monotonic_ns(),
     };
     if !ts.is_null() {
         // SAFETY: C contract: `ts` points to a writable timespec.

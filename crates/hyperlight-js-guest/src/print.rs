@@ -1,7 +1,8 @@
 //! Batched print output: `console.*` and `print` append records to the
 //! print region; the host drains it at every exit. When a record does not
 //! fit, the guest exits on PRINT_FLUSH first (one exit per full buffer,
-//! not per line).
+//! not per line). A line longer than the region travels as several records
+//! flagged `print_level::CONTINUES`, joined by the host.
 //!
 //! Layout (hyperlight_abi): `PrintHeader { used: u64 }` at the start of the
 //! region, then `used` bytes of packed records, each a
@@ -10,23 +11,41 @@
 use core::fmt::{self, Write};
 use core::ptr;
 
-use hyperlight_abi::{PRINT_HEADER_SIZE, PRINT_RECORD_SIZE};
+use hyperlight_abi::{print_level, PRINT_HEADER_SIZE, PRINT_RECORD_SIZE};
 
 use crate::{arch, control};
 
-/// Appends one record. Text longer than the whole buffer is truncated (at a
-/// UTF-8 boundary).
+/// Appends one line. A line longer than the print region is split at UTF-8
+/// boundaries into records flagged [`print_level::CONTINUES`] (all but the
+/// last), which the host joins: nothing is cut.
 pub fn emit(level: u32, text: &str) {
     let region = control::layout().print;
     let size = region.size as usize;
-    if size < PRINT_HEADER_SIZE + PRINT_RECORD_SIZE {
+    if size < PRINT_HEADER_SIZE + PRINT_RECORD_SIZE + 4 {
         return;
     }
-    let cap = size - PRINT_HEADER_SIZE;
-    let mut n = text.len().min(cap - PRINT_RECORD_SIZE);
-    while n > 0 && !text.is_char_boundary(n) {
-        n -= 1;
+    let max = size - PRINT_HEADER_SIZE - PRINT_RECORD_SIZE;
+    let level = level & !print_level::CONTINUES;
+    let mut rest = text;
+    loop {
+        if rest.len() <= max {
+            append(level, rest);
+            return;
+        }
+        let mut n = max;
+        while n > 0 && !rest.is_char_boundary(n) {
+            n -= 1;
+        }
+        append(level | print_level::CONTINUES, &rest[..n]);
+        rest = &rest[n..];
     }
+}
+
+/// Appends one record (`text` fits an empty print region).
+fn append(level: u32, text: &str) {
+    let region = control::layout().print;
+    let cap = region.size as usize - PRINT_HEADER_SIZE;
+    let n = text.len();
     let need = PRINT_RECORD_SIZE + n;
     let base = region.base as *mut u8;
     let used_ptr = base.cast::<u64>();

@@ -64,6 +64,7 @@ pub fn serve() -> ! {
 }
 
 fn dispatch() {
+    crate::heap::reset_engine_refused();
     // SAFETY: the payload slice is only used by the request functions
     // below, which copy what they need before anything can exit (they run
     // JavaScript only after their last use of it).

@@ -46,14 +46,16 @@ pub fn init(layout: &Layout) {
     if rt.is_null() {
         abort_fmt(code::INIT, format_args!("cannot create the JavaScript runtime (heap of {} bytes)", layout.heap.size));
     }
-    let mem_limit = layout.heap.size - heap_reserve(layout.heap.size);
+    // The engine's memory limit is enforced by its allocation hooks (so
+    // that every refusal is recorded, see `heap::engine_refused`), not by
+    // `JS_SetMemoryLimit`, whose refusals would go unseen.
+    heap::set_engine_floor(heap_reserve(layout.heap.size) as usize);
     // The runtime measured its stack top when it was created, a few
     // hundred bytes below the top of the stack region.
     let max_stack = layout.stack.size - stack_reserve(layout.stack.size) - 4096;
     // SAFETY: `rt` is the live runtime; the callbacks have the C
     // signatures QuickJS expects and live forever.
     unsafe {
-        q::JS_SetMemoryLimit(rt, mem_limit as _);
         q::JS_SetMaxStackSize(rt, max_stack as _);
         q::JS_SetInterruptHandler(rt, Some(interrupt_handler), ptr::null_mut());
         q::JS_SetCanBlock(rt, false);

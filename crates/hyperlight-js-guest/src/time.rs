@@ -1,13 +1,15 @@
 //! Guest clocks from the control page, advanced with the TSC between exits.
 //!
 //! The host writes its wall-clock and monotonic time into the control page
-//! just before it resumes the guest. Read alone, that would freeze
+//! just before every entry into the guest (a new request, and the return
+//! from every host call, print flush or kick). Read alone, that would freeze
 //! `Date.now()` for the length of a call (a busy-wait on the clock would
 //! never end). So at every resume the guest pairs the host's time with the
-//! TSC, and in between it extrapolates with a TSC rate measured from those
-//! pairs (the longer the baseline, the better). Until a rate is known, or if
-//! the TSC misbehaves (e.g. jumps back after a restore), the clocks return
-//! the host's values unchanged. Both clocks never go backwards.
+//! TSC, and in between it extrapolates with the TSC rate the host read from
+//! KVM (`ControlPage::tsc_khz`). Without that rate it measures one from
+//! those pairs (the longer the baseline, the better); until a rate is known,
+//! or if the TSC misbehaves (e.g. jumps back after a restore), the clocks
+//! return the host's values unchanged. Both clocks never go backwards.
 
 use core::cell::Cell;
 
@@ -54,6 +56,13 @@ pub fn resumed() {
     s.wall = control::host_time_unix_ns();
     s.mono = mono;
     s.tsc = tsc;
+    let khz = control::tsc_khz();
+    if khz != 0 {
+        // Exact: ticks per ns = kHz / 10^6.
+        s.ticks_per_ns_q32 = ((khz as u128) << 32).checked_div(1_000_000).unwrap_or(0) as u64;
+        STATE.get().set(s);
+        return;
+    }
     if s.anchor_tsc == 0 || tsc <= s.anchor_tsc || mono < s.anchor_mono {
         // First pairing, or the TSC/clock went backwards (a restore that
         // reset the TSC): start a new baseline.
@@ -92,6 +101,17 @@ pub fn wall_ns() -> u64 {
     s.last_wall = v;
     STATE.get().set(s);
     v
+}
+
+/// Monotonic time as the guest's programs see it (`performance.now()`):
+/// [`monotonic_ns`] rounded down to the configured resolution
+/// (`ControlPage::clock_resolution_ns`).
+pub fn coarse_monotonic_ns() -> u64 {
+    let v = monotonic_ns();
+    match control::clock_resolution_ns() {
+        0 | 1 => v,
+        r => v - v % r,
+    }
 }
 
 /// Monotonic time, nanoseconds from an arbitrary origin.

@@ -2,8 +2,19 @@
 
 use crate::driver::Guest;
 use crate::error::Result;
-use crate::print::{stdio_sink, PrintLevel, PrintSink};
+use crate::print::{PrintLevel, PrintOut, PrintSink};
 use crate::proto::ProtoJSSandbox;
+
+/// Smallest heap [`SandboxBuilder::build`] accepts: 1 MiB. Measured
+/// (2026-11-29): the runtime, its context and the built-ins need 320 KiB
+/// (256 KiB fails to install the built-ins, 192 KiB to create the context);
+/// the minimum leaves about three times that, for the built-ins still to
+/// come and a handler's first objects.
+pub const MIN_HEAP_SIZE: u64 = 1 << 20;
+/// Smallest scratch (stack) [`SandboxBuilder::build`] accepts: 128 KiB.
+/// Measured (2026-11-29): installing the built-ins needs 40 KiB (32 KiB
+/// overflows the stack); the minimum leaves about three times that.
+pub const MIN_SCRATCH_SIZE: u64 = 128 << 10;
 
 /// Configures and creates a sandbox: a micro-VM with the JavaScript guest
 /// booted and waiting. Every size is validated by [`build`](Self::build);
@@ -12,7 +23,8 @@ use crate::proto::ProtoJSSandbox;
 #[derive(Clone)]
 pub struct SandboxBuilder {
     config: hyperlight_vm::VmConfig,
-    print: PrintSink,
+    /// `None`: the default, non-blocking stdout/stderr sink.
+    print: Option<PrintSink>,
 }
 
 impl Default for SandboxBuilder {
@@ -34,17 +46,19 @@ impl SandboxBuilder {
     pub fn new() -> Self {
         Self {
             config: hyperlight_vm::VmConfig::default(),
-            print: stdio_sink(),
+            print: None,
         }
     }
 
-    /// Guest heap size in bytes (the JavaScript engine's memory).
+    /// Guest heap size in bytes (the JavaScript engine's memory). At least
+    /// [`MIN_HEAP_SIZE`] (1 MiB); default 16 MiB.
     pub fn with_heap_size(mut self, bytes: u64) -> Self {
         self.config.heap_size = bytes;
         self
     }
 
-    /// Guest scratch size in bytes: the guest stack.
+    /// Guest scratch size in bytes: the guest stack. At least
+    /// [`MIN_SCRATCH_SIZE`] (128 KiB); default 1 MiB.
     pub fn with_scratch_size(mut self, bytes: u64) -> Self {
         self.config.stack_size = bytes;
         self
@@ -64,13 +78,29 @@ impl SandboxBuilder {
         self
     }
 
-    /// Where guest `console.*` and `print` output goes (default: stdout,
-    /// warnings and errors to stderr).
+    /// Where guest `console.*` and `print` output goes. The sink gets each
+    /// line raw (control characters included), on the crate's printer
+    /// thread, through a bounded queue: the guest never waits for it, and
+    /// lines that do not fit the queue are dropped and reported (see
+    /// [`crate::print`]). Default: stdout (warnings and errors to stderr),
+    /// [neutralised](crate::print::neutralise) and written without blocking.
     pub fn with_print_sink(
         mut self,
         sink: impl Fn(PrintLevel, &str) + Send + Sync + 'static,
     ) -> Self {
-        self.print = std::sync::Arc::new(sink);
+        self.print = Some(std::sync::Arc::new(sink));
+        self
+    }
+
+    /// Resolution of the guest's `performance.now()` (its monotonic clock):
+    /// readings are rounded down to a multiple of it. Default 5 µs, the
+    /// coarsening the W3C High Resolution Time specification prescribes for
+    /// cross-origin-isolated pages (a timing attack needs many more
+    /// repetitions); `Duration::ZERO` gives the full resolution (tens of
+    /// nanoseconds). At most one second ([`build`](Self::build) refuses
+    /// more). `Date.now()` has millisecond resolution either way.
+    pub fn with_clock_resolution(mut self, resolution: std::time::Duration) -> Self {
+        self.config.clock_resolution_ns = u64::try_from(resolution.as_nanos()).unwrap_or(u64::MAX);
         self
     }
 
@@ -81,7 +111,25 @@ impl SandboxBuilder {
 
     /// Validates the sizes, creates the micro-VM and boots the guest.
     pub fn build(self) -> Result<ProtoJSSandbox> {
-        let guest = Guest::boot(&self.config, self.print)?;
+        check_size("the heap size", self.config.heap_size, MIN_HEAP_SIZE)?;
+        check_size("the scratch size", self.config.stack_size, MIN_SCRATCH_SIZE)?;
+        let print = match self.print {
+            Some(sink) => PrintOut::custom(sink),
+            None => PrintOut::stdio(),
+        };
+        let guest = Guest::boot(&self.config, print)?;
         Ok(ProtoJSSandbox::new(guest))
     }
+}
+
+/// Refuses a size below the smallest that boots (the VM layer checks the
+/// upper limits).
+pub fn check_size(what: &str, bytes: u64, min: u64) -> Result<()> {
+    if bytes < min {
+        return Err(crate::Error::InvalidArgument(format!(
+            "{what} is {bytes} bytes; the smallest that boots the JavaScript runtime is {min} bytes ({} KiB)",
+            min >> 10
+        )));
+    }
+    Ok(())
 }

@@ -9,13 +9,13 @@ use hyperlight_vm::{CancelToken, HostHandler, Vm, VmConfig};
 
 use crate::error::{Error, GuestError, Result};
 use crate::host_functions::HostFunctions;
-use crate::print::{PrintLevel, PrintSink};
+use crate::print::PrintOut;
 
 /// A booted guest and what the host needs to serve it.
 pub(crate) struct Guest {
     pub(crate) vm: Vm,
     pub(crate) host_functions: Arc<HostFunctions>,
-    pub(crate) print: PrintSink,
+    pub(crate) print: PrintOut,
     /// The guest's state right after boot (the template's), which
     /// `unload` and a failed load return to.
     pub(crate) base: hyperlight_vm::Snapshot,
@@ -39,7 +39,7 @@ impl Answer {
 
 struct Dispatch<'a> {
     fns: &'a HostFunctions,
-    print: &'a PrintSink,
+    print: &'a mut PrintOut,
 }
 
 impl HostHandler for Dispatch<'_> {
@@ -75,7 +75,8 @@ impl HostHandler for Dispatch<'_> {
     }
 
     fn print(&mut self, level: u32, text: &str) {
-        (self.print)(PrintLevel::from_abi(level), text);
+        // Never blocks: the line is queued for the sink (see `print`).
+        self.print.record(level, text);
     }
 }
 
@@ -83,7 +84,7 @@ impl Guest {
     /// Creates the VM from the configuration's template (booting the
     /// template on first use), or takes one from its pool: the guest is at
     /// "ready".
-    pub(crate) fn boot(config: &VmConfig, print: PrintSink) -> Result<Self> {
+    pub(crate) fn boot(config: &VmConfig, print: PrintOut) -> Result<Self> {
         let (vm, base) = crate::template::vm_for(config)?;
         Ok(Guest {
             vm,
@@ -103,7 +104,7 @@ impl Guest {
         let mut guest = Guest {
             vm,
             host_functions: Arc::new(HostFunctions::default()),
-            print: Arc::new(|_, _| {}),
+            print: PrintOut::discard(),
             base,
             scratch: Vec::new(),
         };
@@ -145,13 +146,12 @@ impl Guest {
         encode(&mut w).map_err(|e| Error::Internal(e.to_string()))?;
         let mut dispatch = Dispatch {
             fns: &self.host_functions,
-            print: &self.print,
+            print: &mut self.print,
         };
-        let resp = self
-            .vm
-            .call(tag, &self.scratch, &mut dispatch)
-            .map_err(Error::from)?;
-        classify(resp.tag, resp.payload)
+        let resp = self.vm.call(tag, &self.scratch, &mut dispatch);
+        self.print.end_of_request();
+        let resp = resp.map_err(Error::from)?;
+        classify(resp.tag, resp.payload, self.vm.interrupt_requested())
     }
 
     /// Puts the guest back into its post-boot state.
@@ -238,8 +238,11 @@ impl Guest {
     }
 }
 
-/// Turns an answer into a result.
-fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
+/// Turns an answer into a result. Only facts the guest cannot forge decide
+/// the error code: `interrupt_requested` is the host's record that it asked
+/// the engine to stop this call; a thrown value that merely looks like the
+/// engine's "interrupted" error is the handler's error.
+fn classify(tag: u32, payload: Vec<u8>, interrupt_requested: bool) -> Result<Answer> {
     let malformed = || Error::Internal(format!("the guest sent a malformed answer (tag {tag:#x})"));
     match tag {
         js::RESP_OK => Ok(Answer(payload)),
@@ -260,7 +263,8 @@ fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
                         stack: String::new(),
                     })
                 }
-                error_code::OUT_OF_MEMORY => Error::GuestAbort(format!("out of memory: {message}")),
+                // The guest's message already says "out of memory: ...".
+                error_code::OUT_OF_MEMORY => Error::GuestAbort(message),
                 _ => Error::Internal(message),
             })
         }
@@ -269,7 +273,7 @@ fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
             let name = r.str().map_err(|_| malformed())?.to_string();
             let message = r.str().map_err(|_| malformed())?.to_string();
             let stack = r.str().map_err(|_| malformed())?.to_string();
-            if name == "InternalError" && message == "interrupted" {
+            if interrupt_requested && name == "InternalError" && message == "interrupted" {
                 // The guest's cooperative interrupt check ended the call
                 // (InterruptHandle::request_interrupt).
                 return Err(Error::Cancelled {

@@ -2,12 +2,14 @@
 //! on the host until [`JSSandbox::get_loaded_sandbox`] sends them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
 use crate::host_functions::HostFunctions;
-use crate::loaded::LoadedJSSandbox;
+use crate::loaded::{InterruptHandle, LoadedJSSandbox};
+use crate::monitor::{MonitorSet, Watch};
 use crate::names::{check_name, module_namespace};
 
 /// The namespace of modules added without one.
@@ -79,6 +81,7 @@ impl JSSandbox {
     /// an error.
     pub fn add_handler(&mut self, key: &str, source: &str) -> Result<()> {
         check_name("the handler name", key)?;
+        crate::names::check_source("the handler source", source)?;
         if self.handlers.contains_key(key) {
             return Err(Error::invalid(format!(
                 "a handler named {key:?} is already added"
@@ -105,6 +108,8 @@ impl JSSandbox {
     /// `user` when `None`). The `host` namespace is reserved.
     pub fn add_module(&mut self, name: &str, source: &str, namespace: Option<&str>) -> Result<()> {
         let key = module_key(name, namespace)?;
+        crate::names::check_module(&key.0, &key.1)?;
+        crate::names::check_source("the module source", source)?;
         if self.modules.contains_key(&key) {
             return Err(Error::invalid(format!(
                 "module {}:{} is already added",
@@ -136,8 +141,66 @@ impl JSSandbox {
     /// Sends the modules and handlers to the guest and compiles the
     /// handlers (modules compile lazily on first import). On failure the
     /// sandbox comes back unchanged inside the [`LoadFailure`].
-    pub fn get_loaded_sandbox(mut self) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
-        match self.send_all() {
+    pub fn get_loaded_sandbox(self) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
+        self.load(None::<&crate::loaded::NoMonitor>)
+    }
+
+    /// Like [`get_loaded_sandbox`](Self::get_loaded_sandbox), watched by a
+    /// monitor or a tuple of monitors: code that runs at load time (the top
+    /// level of handlers and of the modules they import) is bounded like a
+    /// call. The first monitor to fire kills the load: it fails with
+    /// [`Error::Cancelled`] naming the monitor, and the sandbox comes back
+    /// in its pre-load state (not poisoned). If a monitor cannot start,
+    /// nothing is sent to the guest.
+    pub fn get_loaded_sandbox_with_monitor<M: MonitorSet + ?Sized>(
+        self,
+        monitor: &M,
+    ) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
+        self.load(Some(monitor))
+    }
+
+    /// A handle that kills the load running in this sandbox
+    /// ([`get_loaded_sandbox`](Self::get_loaded_sandbox)) from another
+    /// thread; it keeps working for the calls of the loaded sandbox.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle::new(self.guest.vm.interrupt_handle())
+    }
+
+    fn load<M: MonitorSet + ?Sized>(
+        mut self,
+        monitor: Option<&M>,
+    ) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
+        // A monitor that fires between two of the load's requests (when no
+        // request runs for `kill` to stop) still ends the load.
+        let stop = Arc::new(AtomicBool::new(false));
+        let watch = match monitor {
+            Some(m) => {
+                let handle = self.guest.vm.interrupt_handle();
+                let stop = stop.clone();
+                match Watch::start(m, move || {
+                    stop.store(true, Ordering::SeqCst);
+                    handle.kill();
+                }) {
+                    Ok(w) => Some(w),
+                    Err(error) => {
+                        return Err(Box::new(LoadFailure {
+                            error,
+                            sandbox: self,
+                        }))
+                    }
+                }
+            }
+            None => None,
+        };
+        let sent = self.send_all(&stop);
+        let fired = watch.and_then(Watch::finish);
+        let sent = match sent {
+            Err(Error::Cancelled { .. }) => Err(Error::Cancelled {
+                terminated_by: fired,
+            }),
+            other => other,
+        };
+        match sent {
             Ok(()) => {
                 let keys = self.handlers.keys().cloned().collect();
                 Ok(LoadedJSSandbox::new(self.guest, self.host_functions, keys))
@@ -155,19 +218,32 @@ impl JSSandbox {
         }
     }
 
-    fn send_all(&mut self) -> Result<()> {
+    fn send_all(&mut self, stop: &AtomicBool) -> Result<()> {
         if self.handlers.is_empty() {
             return Err(Error::invalid(
                 "no handler is added; add one with add_handler first",
             ));
         }
+        let check = || {
+            if stop.load(Ordering::SeqCst) {
+                Err(Error::Cancelled {
+                    terminated_by: None,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check()?;
         self.guest.set_host_modules(self.host_functions.clone())?;
         for ((ns, name), source) in &self.modules {
+            check()?;
             self.guest.add_module(ns, name, source)?;
         }
         for (key, source) in &self.handlers {
+            check()?;
             self.guest.add_handler(key, source)?;
         }
+        check()?;
         self.guest.link()
     }
 }

@@ -43,13 +43,13 @@ mod js_sandbox;
 mod loaded;
 pub mod monitor;
 pub mod names;
-mod print;
+pub mod print;
 mod proto;
 mod stats;
 mod template;
 mod vm_error;
 
-pub use builder::SandboxBuilder;
+pub use builder::{SandboxBuilder, MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 pub use error::{Error, ErrorCode, GuestError, Result};
 pub use host_functions::{CancelToken, CancellableHostFunction, RawHostFunction};
 pub use js_sandbox::{JSSandbox, LoadFailure, DEFAULT_NAMESPACE, HOST_NAMESPACE};
@@ -59,7 +59,7 @@ pub use monitor::CpuTimeMonitor;
 #[cfg(feature = "monitor-wall-clock")]
 pub use monitor::WallClockMonitor;
 pub use monitor::{ExecutionMonitor, MonitorSet};
-pub use print::{stdio_sink, PrintLevel, PrintSink};
+pub use print::{flush_prints, stdio_sink, PrintLevel, PrintSink};
 pub use proto::{HostModule, ProtoJSSandbox};
 pub use stats::CallStats;
 

@@ -34,6 +34,10 @@ impl std::fmt::Debug for Snapshot {
 pub struct InterruptHandle(hyperlight_vm::InterruptHandle);
 
 impl InterruptHandle {
+    pub(crate) fn new(handle: hyperlight_vm::InterruptHandle) -> Self {
+        Self(handle)
+    }
+
     /// Stops the call running now, if any: it returns
     /// [`Error::Cancelled`] and the sandbox is poisoned. A kill while no
     /// call runs does nothing (it does not affect the next call) and
@@ -244,7 +248,7 @@ impl LoadedJSSandbox {
 }
 
 /// A type for `None` monitors.
-enum NoMonitor {}
+pub(crate) enum NoMonitor {}
 impl crate::monitor::ExecutionMonitor for NoMonitor {
     fn get_monitor(&self) -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
         Ok(std::future::pending())

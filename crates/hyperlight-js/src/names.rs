@@ -46,3 +46,34 @@ pub fn module_namespace(namespace: Option<&str>) -> Result<&str> {
     }
     Ok(ns)
 }
+
+/// Module specifiers the guest resolves to its own built-in modules: a user
+/// module that would be imported under one of them could never be reached
+/// (the built-in wins), so [`check_module`] refuses it. Keep in step with
+/// the guest's `modules::normalize`.
+pub const BUILTIN_MODULES: &[&str] = &["crypto", "node:crypto"];
+
+/// Checks that a user module `namespace:name` (namespace already checked
+/// with [`module_namespace`]) would not be shadowed by a built-in module.
+pub fn check_module(namespace: &str, name: &str) -> Result<()> {
+    let spec = format!("{namespace}:{name}");
+    if BUILTIN_MODULES.contains(&spec.as_str()) {
+        return Err(Error::invalid(format!(
+            "module {spec} would be shadowed by the built-in module of that name \
+             (imports of '{spec}' always get the built-in); choose another name or namespace"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks handler or module source text: the guest's compiler takes
+/// NUL-terminated text, so a NUL byte would cut it short.
+pub fn check_source(what: &str, source: &str) -> Result<()> {
+    match source.find('\0') {
+        Some(at) => Err(Error::invalid(format!(
+            "{what} contains a NUL character at byte {at}; JavaScript source cannot contain one \
+             (write \\0 inside a string literal instead)"
+        ))),
+        None => Ok(()),
+    }
+}

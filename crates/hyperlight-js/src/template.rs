@@ -29,8 +29,8 @@ const DEFAULT_POOL: usize = 2;
 /// Largest pool size accepted.
 const MAX_POOL: usize = 64;
 
-/// The sizes that identify a configuration.
-type Key = (u64, u64, u64, u64, u64, bool);
+/// The sizes and settings that identify a configuration.
+type Key = (u64, u64, u64, u64, u64, bool, u64);
 
 fn key(c: &VmConfig) -> Key {
     (
@@ -40,6 +40,7 @@ fn key(c: &VmConfig) -> Key {
         c.output_size,
         c.print_size,
         c.huge_pages,
+        c.clock_resolution_ns,
     )
 }
 

@@ -116,6 +116,10 @@ fn console_and_print_reach_the_print_sink_with_levels() {
     .unwrap();
     let mut l = sb.get_loaded_sandbox().unwrap();
     l.handle_event("h", "{}", None).unwrap();
+    // Lines reach a user sink on the printer thread, after the call.
+    assert!(hyperlight_js::flush_prints(std::time::Duration::from_secs(
+        10
+    )));
     let lines = lines.lock().unwrap();
     assert_eq!(lines[0], (PrintLevel::Print, "p".to_string()));
     assert_eq!(lines[1].0, PrintLevel::Info);
@@ -147,4 +151,69 @@ fn no_ambient_authority() {
             "undefined"
         ])
     );
+}
+
+#[test]
+fn a_line_longer_than_the_print_region_arrives_whole() {
+    let (b, lines) = capturing_builder();
+    let mut sb = b.build().unwrap().load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"function handler() { console.log('y'.repeat(1 << 20) + 'é'.repeat(70000) + 'end'); console.warn('after'); return 1; }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    l.handle_event("h", "{}", None).unwrap();
+    assert!(hyperlight_js::flush_prints(std::time::Duration::from_secs(
+        10
+    )));
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 2);
+    let expected = format!("{}{}end", "y".repeat(1 << 20), "é".repeat(70000));
+    assert_eq!(lines[0].0, PrintLevel::Info);
+    assert!(
+        lines[0].1 == expected,
+        "the long line came back {} bytes long",
+        lines[0].1.len()
+    );
+    assert_eq!(lines[1], (PrintLevel::Warn, "after".to_string()));
+}
+
+#[test]
+fn a_sink_that_blocks_never_blocks_the_guest_and_drops_are_reported() {
+    common::kvm();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (g, s) = (gate.clone(), seen.clone());
+    let b = hyperlight_js::SandboxBuilder::new().with_print_sink(move |_, text| {
+        // Blocks until the test lets go of the gate.
+        drop(g.lock().unwrap());
+        s.lock().unwrap().push(text.to_string());
+    });
+    let mut sb = b.build().unwrap().load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"function handler() { const l = 'x'.repeat(10000); for (let i = 0; i < 2000; i++) console.log(l); return 1; }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    let started = std::time::Instant::now();
+    // 20 MB of output against an 8 MiB per-sandbox queue and a stuck sink.
+    l.handle_event("h", "{}", None).unwrap();
+    l.handle_event("h", "{}", None).unwrap();
+    let took = started.elapsed();
+    drop(held);
+    assert!(hyperlight_js::flush_prints(std::time::Duration::from_secs(
+        30
+    )));
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() < 4000, "every line was queued despite the bound");
+    let report = seen
+        .iter()
+        .find(|t| {
+            t.starts_with("[hyperlight-js: ") && t.contains("lines of guest output were dropped")
+        })
+        .expect("the drop is reported");
+    eprintln!("two calls printing 20 MB each into a stuck sink took {took:?}; {report}");
 }

@@ -69,7 +69,20 @@ pub struct VmConfig {
     /// pages; huge pages there cost 4 MiB of RSS per idle VM (see
     /// `docs/vm-performance.md`).
     pub huge_pages: bool,
+    /// Resolution of the guest's monotonic clock (`performance.now()`),
+    /// in nanoseconds: the guest rounds its readings down to a multiple of
+    /// it. Default [`DEFAULT_CLOCK_RESOLUTION_NS`] (5 µs, what the W3C High
+    /// Resolution Time specification allows cross-origin-isolated pages);
+    /// 0 gives full resolution; at most [`MAX_CLOCK_RESOLUTION_NS`].
+    pub clock_resolution_ns: u64,
 }
+
+/// Default [`VmConfig::clock_resolution_ns`]: 5 µs, the coarsening the W3C
+/// High Resolution Time specification ("coarsen time") prescribes for
+/// cross-origin-isolated contexts.
+pub const DEFAULT_CLOCK_RESOLUTION_NS: u64 = 5_000;
+/// Largest [`VmConfig::clock_resolution_ns`]: one second.
+pub const MAX_CLOCK_RESOLUTION_NS: u64 = 1_000_000_000;
 
 impl Default for VmConfig {
     fn default() -> Self {
@@ -80,6 +93,7 @@ impl Default for VmConfig {
             output_size: 1 << 20,
             print_size: 64 << 10,
             huge_pages: true,
+            clock_resolution_ns: DEFAULT_CLOCK_RESOLUTION_NS,
         }
     }
 }
@@ -150,6 +164,12 @@ impl Layout {
         let input = check("input_size", config.input_size, MIN_BUFFER, MAX_BUFFER)?;
         let output = check("output_size", config.output_size, MIN_BUFFER, MAX_BUFFER)?;
         let print = check("print_size", config.print_size, MIN_PRINT, MAX_GUEST_MEMORY)?;
+        if config.clock_resolution_ns > MAX_CLOCK_RESOLUTION_NS {
+            return Err(Error::Config(format!(
+                "clock_resolution_ns is {} but at most {MAX_CLOCK_RESOLUTION_NS} (one second) is allowed",
+                config.clock_resolution_ns
+            )));
+        }
         let too_big = |total: u64| {
             Error::Config(format!(
                 "guest memory would be {total} bytes (image {} + heap {heap} + stack {stack} + \

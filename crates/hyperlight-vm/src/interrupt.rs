@@ -26,6 +26,9 @@ pub(crate) struct Shared {
     ended: Condvar,
     /// The generation that `kill` cancelled (0: none).
     cancelled: AtomicU64,
+    /// The generation during which `request_interrupt` was called (0:
+    /// none): the host's own record, which the guest cannot forge.
+    interrupt_requested: AtomicU64,
 }
 
 struct KickState {
@@ -67,6 +70,7 @@ impl Shared {
             }),
             ended: Condvar::new(),
             cancelled: AtomicU64::new(0),
+            interrupt_requested: AtomicU64::new(0),
         })
     }
 
@@ -105,9 +109,16 @@ impl Shared {
         if !st.alive || st.generation == 0 {
             return false;
         }
+        self.interrupt_requested
+            .store(st.generation, Ordering::SeqCst);
         // SAFETY: as in `begin`.
         unsafe { (*st.guest_interrupt).store(1, Ordering::SeqCst) };
         true
+    }
+
+    /// Whether `request_interrupt` was called during call `generation`.
+    pub(crate) fn was_interrupt_requested(&self, generation: u64) -> bool {
+        generation != 0 && self.interrupt_requested.load(Ordering::SeqCst) == generation
     }
 
     /// Ends the call `generation` and wakes any waiting `kill`.

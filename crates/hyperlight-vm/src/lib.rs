@@ -48,8 +48,8 @@ mod template;
 mod vm;
 
 pub use config::{
-    Layout, VmConfig, MAX_BUFFER, MAX_GUEST_MEMORY, MIN_BUFFER, MIN_HEAP, MIN_PRINT, MIN_STACK,
-    STACK_GUARD,
+    Layout, VmConfig, DEFAULT_CLOCK_RESOLUTION_NS, MAX_BUFFER, MAX_CLOCK_RESOLUTION_NS,
+    MAX_GUEST_MEMORY, MIN_BUFFER, MIN_HEAP, MIN_PRINT, MIN_STACK, STACK_GUARD,
 };
 pub use fault::{Access, FaultKind, GuestFault};
 pub use hyperlight_abi as abi;

@@ -171,6 +171,8 @@ pub struct Vm {
     /// last snapshot/restore (a crash ran ring-0 code).
     full_restore: bool,
     request_seq: u64,
+    /// The generation of the last call (see `interrupt.rs`).
+    last_generation: u64,
     exits: u64,
     /// `KVM_CAP_SYNC_REGS` is available: restores load registers through
     /// `kvm_run` instead of two ioctls.
@@ -251,6 +253,8 @@ impl Vm {
             host_monotonic_ns: now_ns(libc::CLOCK_MONOTONIC),
             request_seq: 0,
             entropy,
+            tsc_khz: 0,
+            clock_resolution_ns: config.clock_resolution_ns,
         };
         mem.write_pod(layout::CONTROL_PAGE, &cp)?;
         let mut canary = [0u8; 8];
@@ -262,6 +266,13 @@ impl Vm {
         let mut vcpu = vm_fd.create_vcpu(0).map_err(Error::kvm("CREATE_VCPU"))?;
         vcpu.set_cpuid2(&host.cpuid)
             .map_err(Error::kvm("SET_CPUID2"))?;
+        // The guest extrapolates its clocks with the TSC; an exact rate
+        // avoids calibrating it against exit timings (0: calibrate).
+        let tsc_khz = u64::from(vcpu.get_tsc_khz().unwrap_or(0));
+        mem.write_pod(
+            layout::CONTROL_PAGE + offset_of!(ControlPage, tsc_khz) as u64,
+            &tsc_khz,
+        )?;
         let mut sregs = vcpu.get_sregs().map_err(Error::kvm("GET_SREGS"))?;
         arch::long_mode_sregs(&mut sregs, cr3);
         vcpu.set_sregs(&sregs).map_err(Error::kvm("SET_SREGS"))?;
@@ -289,6 +300,7 @@ impl Vm {
             sync_point: None,
             full_restore: true,
             request_seq: 0,
+            last_generation: 0,
             exits: 0,
             sync_regs: host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs),
             pending_regs: None,
@@ -381,6 +393,7 @@ impl Vm {
             sync_point: Some(snap.id),
             full_restore: false,
             request_seq: t.request_seq,
+            last_generation: 0,
             exits: 0,
             sync_regs,
             pending_regs: sync_regs.then_some((snap.vcpu.regs, snap.vcpu.sregs)),
@@ -449,6 +462,13 @@ impl Vm {
     /// Why the VM is poisoned, if it is.
     pub fn poisoned(&self) -> Option<&str> {
         self.poison.as_deref()
+    }
+
+    /// Whether [`InterruptHandle::request_interrupt`] was called while the
+    /// last call ran: the host's own record, for classifying an answer that
+    /// says "interrupted" (a guest could claim that on its own).
+    pub fn interrupt_requested(&self) -> bool {
+        self.shared.was_interrupt_requested(self.last_generation)
     }
 
     /// A handle to stop calls from other threads.
@@ -531,6 +551,7 @@ impl Vm {
         // the VM poisoned.
         self.poison = Some("a call did not complete (a host callback panicked?)".into());
         let generation = self.shared.begin();
+        self.last_generation = generation;
         struct End<'a>(&'a Shared, u64);
         impl Drop for End<'_> {
             fn drop(&mut self) {
@@ -560,6 +581,11 @@ impl Vm {
             if self.shared.is_cancelled(generation) {
                 return Err(Error::Cancelled);
             }
+            // The guest pairs the host clocks with its TSC after every exit
+            // (host calls and print flushes too, not only new requests):
+            // keep them current up to the entry, or its clock would stall
+            // behind the host's for as long as the host worked.
+            self.refresh_clocks()?;
             let run = self.vcpu.run();
             self.pending_regs = None;
             let exit = match run {
@@ -796,6 +822,16 @@ impl Vm {
         buf[8..16].copy_from_slice(&now_ns(libc::CLOCK_MONOTONIC).to_le_bytes());
         buf[16..24].copy_from_slice(&self.request_seq.to_le_bytes());
         random_bytes(&mut buf[24..])?;
+        self.mem.write(layout::CONTROL_PAGE + T as u64, &buf)
+    }
+
+    /// Rewrites only the two clocks of the control page (before the guest
+    /// resumes after an exit).
+    fn refresh_clocks(&mut self) -> Result<()> {
+        const T: usize = offset_of!(ControlPage, host_time_unix_ns);
+        let mut buf = [0u8; 16];
+        buf[0..8].copy_from_slice(&now_ns(libc::CLOCK_REALTIME).to_le_bytes());
+        buf[8..16].copy_from_slice(&now_ns(libc::CLOCK_MONOTONIC).to_le_bytes());
         self.mem.write(layout::CONTROL_PAGE + T as u64, &buf)
     }
 

@@ -78,6 +78,10 @@ impl JSSandbox {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the handler name"))?;
         let code = thrown(&env, args::string(e, args::raw(&code), "the handler code"))?;
+        thrown(
+            &env,
+            hyperlight_js::names::check_source("the handler code", &code).map_err(Failure::from),
+        )?;
         if self.handlers.contains_key(&name) {
             return thrown(
                 &env,
@@ -125,6 +129,12 @@ impl JSSandbox {
             args::string(e, args::raw(&source), "the module source"),
         )?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
+        thrown(
+            &env,
+            hyperlight_js::names::check_module(&ns, &name)
+                .and_then(|()| hyperlight_js::names::check_source("the module source", &source))
+                .map_err(Failure::from),
+        )?;
         let key = (ns, name);
         if self.modules.contains_key(&key) {
             return thrown(
