@@ -4,7 +4,8 @@
 #   ./scripts/dev.sh demo   set up and build everything, then run examples/simple.js
 #   ./scripts/dev.sh test   set up and build everything, run the KVM preflight, then every check
 #                           and test: Rust format and clippy, the guest ELF check, TypeScript lint, types, API
-#                           reports, docs and packages, `cargo test --workspace`, vitest
+#                           reports, docs and packages, `cargo test --workspace`, vitest, the hostile-guest
+#                           suite (tests/hostile)
 #
 # Exits non-zero when anything fails. Setup is scripts/setup.sh (idempotent, quick when done).
 set -euo pipefail
@@ -16,7 +17,7 @@ cd "$HL_ROOT"
 RESULTS_DIR="$HL_ROOT/temp/test-results"
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 run_demo() {
@@ -43,9 +44,15 @@ ts_tests() {
     pnpm exec vitest run --reporter=default --reporter=./tooling/vitest-counts.reporter.ts
 }
 
-# "tests: N passed, N failed, N skipped" over cargo test and vitest, from their own reports.
+# The hostile-guest suite (tests/hostile): each case in its own child process with a timeout.
+hostile_tests() {
+  HYPERLIGHT_HOSTILE_COUNTS="$RESULTS_DIR/hostile-counts.json" node tests/hostile/run.mjs
+}
+
+# "tests: N passed, N failed, N skipped" over cargo test, vitest and the hostile suite, from their
+# own reports.
 print_test_totals() {
-  local cargo_counts vitest_counts
+  local cargo_counts vitest_counts hostile_counts
   cargo_counts=$(awk '/^test result:/ {
       for (i = 1; i <= NF; i++) {
         if ($(i) ~ /^passed;?$/) p += $(i - 1)
@@ -58,10 +65,16 @@ print_test_totals() {
         const c = require(process.argv[1]);
         console.log(c.passed, c.failed, c.skipped);
       } catch { console.log("0 0 0"); }' "$RESULTS_DIR/vitest-counts.json")
+  hostile_counts=$(node -e '
+      try {
+        const c = require(process.argv[1]);
+        console.log(c.passed, c.failed, c.skipped);
+      } catch { console.log("0 0 0"); }' "$RESULTS_DIR/hostile-counts.json")
   read -r cp cf cs <<<"$cargo_counts"
   read -r vp vf vs <<<"$vitest_counts"
-  log "cargo test: $cp passed, $cf failed, $cs ignored; vitest: $vp passed, $vf failed, $vs skipped"
-  printf 'tests: %d passed, %d failed, %d skipped\n' $((cp + vp)) $((cf + vf)) $((cs + vs))
+  read -r hp hf hs <<<"$hostile_counts"
+  log "cargo test: $cp passed, $cf failed, $cs ignored; vitest: $vp passed, $vf failed, $vs skipped; hostile: $hp passed, $hf failed, $hs skipped"
+  printf 'tests: %d passed, %d failed, %d skipped\n' $((cp + vp + hp)) $((cf + vf + hf)) $((cs + vs + hs))
 }
 
 run_tests() {
@@ -80,6 +93,7 @@ run_tests() {
   phase rust-tests rust_tests || true
   phase rust-examples rust_examples || true
   phase ts-tests ts_tests || true
+  phase hostile-tests hostile_tests || true
   print_phase_report
   log "total time: $(elapsed_since "$START")s"
   if [ "${#FAILED_PHASES[@]}" -gt 0 ]; then

@@ -46,6 +46,22 @@ impl InterruptHandle {
         self.0.kill()
     }
 
+    /// Kills the running call or, when none is running, the next call to
+    /// start (it fails with [`Error::Cancelled`] without running, and the
+    /// sandbox is not poisoned). For an embedder that queues calls and
+    /// knows one is queued or starting: a kill in that window must not be
+    /// lost. [`disarm`](Self::disarm) cancels such a pending kill. Returns
+    /// whether a call was running.
+    pub fn kill_next(&self) -> bool {
+        self.0.kill_next()
+    }
+
+    /// Withdraws a [`kill_next`](Self::kill_next) that no call consumed;
+    /// returns whether one was pending.
+    pub fn disarm(&self) -> bool {
+        self.0.disarm()
+    }
+
     /// The polite stop: asks the engine to stop the running call at its
     /// next interrupt check. The call returns [`Error::Cancelled`] but the
     /// sandbox is **not** poisoned, because the engine unwinds cleanly. A

@@ -21,7 +21,7 @@
 //! **When a queue is full** the record is dropped and counted; as soon as
 //! there is room again the sink receives one line at level
 //! [`PrintLevel::Warn`], `[hyperlight-js: N lines of guest output were
-//! dropped: the output queue was full]`, where the records were lost. No
+//! dropped: the output queue was full]` (`1 line` for one), where the records were lost. No
 //! record is ever cut silently: a line longer than the print region arrives
 //! whole (the guest splits it, the host joins it) up to [`MAX_LINE_BYTES`];
 //! a longer one arrives in pieces of that size, each but the last ending
@@ -128,7 +128,8 @@ pub fn neutralise(text: &str) -> String {
 }
 
 fn dropped_line(n: u64) -> String {
-    format!("[hyperlight-js: {n} lines of guest output were dropped: the output queue was full]")
+    let lines = if n == 1 { "line" } else { "lines" };
+    format!("[hyperlight-js: {n} {lines} of guest output were dropped: the output queue was full]")
 }
 
 // ---------------------------------------------------------------------------

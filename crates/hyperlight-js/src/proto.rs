@@ -11,6 +11,7 @@ use crate::driver::Guest;
 use crate::error::Result;
 use crate::host_functions::{typed, CancelToken, HostFunctions};
 use crate::js_sandbox::JSSandbox;
+use crate::loaded::InterruptHandle;
 
 /// A sandbox whose micro-VM is running and waiting for the JavaScript
 /// runtime to be loaded. Register host functions here; they are applied by
@@ -69,6 +70,13 @@ impl ProtoJSSandbox {
             guest,
             host_functions: HostFunctions::default(),
         }
+    }
+
+    /// A handle that stops guest code running in this sandbox's VM from
+    /// another thread, whatever stage the sandbox reaches (the same VM
+    /// serves the load and every call). See [`InterruptHandle`].
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle::new(self.guest.vm.interrupt_handle())
     }
 
     /// A builder for functions of the host module `name`, imported by the

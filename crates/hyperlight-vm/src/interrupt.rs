@@ -46,6 +46,9 @@ struct KickState {
     thread: libc::pthread_t,
     /// Whether the vCPU thread is inside a host callback.
     in_host_call: bool,
+    /// `kill_next` found no call running: the next call to begin is
+    /// cancelled before it enters the guest.
+    armed: bool,
 }
 
 // SAFETY: the raw pointer is only dereferenced under the mutex while
@@ -67,6 +70,7 @@ impl Shared {
                 last_generation: 0,
                 thread: 0,
                 in_host_call: false,
+                armed: false,
             }),
             ended: Condvar::new(),
             cancelled: AtomicU64::new(0),
@@ -96,6 +100,9 @@ impl Shared {
         st.thread = unsafe { libc::pthread_self() };
         st.in_host_call = false;
         Self::set_immediate_exit(&st, 0);
+        if std::mem::take(&mut st.armed) {
+            self.cancelled.store(st.generation, Ordering::SeqCst);
+        }
         if st.alive {
             // SAFETY: `alive` means guest memory is mapped; the field is
             // 4-byte aligned and only accessed atomically by the host.
@@ -160,6 +167,22 @@ impl Shared {
         self.ended.notify_all();
     }
 
+    /// Kills the running call, or (`arm`) arms the next call to begin.
+    fn kill_or_arm(&self, arm: bool) -> bool {
+        let st = self.lock();
+        if st.alive && st.generation == 0 && arm {
+            let mut st = st;
+            st.armed = true;
+            return false;
+        }
+        drop(st);
+        self.kill()
+    }
+
+    fn disarm(&self) -> bool {
+        std::mem::take(&mut self.lock().armed)
+    }
+
     fn kill(&self) -> bool {
         let mut st = self.lock();
         let generation = st.generation;
@@ -216,6 +239,23 @@ impl InterruptHandle {
     /// runs does nothing and returns `false`.
     pub fn kill(&self) -> bool {
         self.shared.kill()
+    }
+
+    /// Like [`kill`](Self::kill), but when no call is running it *arms*
+    /// the VM instead: the next call to begin is cancelled before it
+    /// enters the guest (it returns [`Error::Cancelled`](crate::Error::Cancelled)).
+    /// For a layer that knows a call is queued or about to start, so that a
+    /// kill requested in that window is not lost. [`disarm`](Self::disarm)
+    /// undoes an arming that no call consumed. Returns `true` if a call was
+    /// running (and is killed).
+    pub fn kill_next(&self) -> bool {
+        self.shared.kill_or_arm(true)
+    }
+
+    /// Undoes a [`kill_next`](Self::kill_next) that no call has consumed;
+    /// returns whether one was pending.
+    pub fn disarm(&self) -> bool {
+        self.shared.disarm()
     }
 
     /// The polite path: sets `ControlPage::interrupt` while a call runs, so

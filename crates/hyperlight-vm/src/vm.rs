@@ -549,9 +549,15 @@ impl Vm {
     fn run_call(&mut self, handler: &mut dyn HostHandler) -> Result<()> {
         // Poisoned until proven otherwise: a panicking host callback leaves
         // the VM poisoned.
-        self.poison = Some("a call did not complete (a host callback panicked?)".into());
         let generation = self.shared.begin();
         self.last_generation = generation;
+        if self.shared.is_cancelled(generation) {
+            // A kill armed before the call began (`kill_next`): the guest
+            // never ran, so its state is intact and nothing is poisoned.
+            self.shared.end(generation);
+            return Err(Error::Cancelled);
+        }
+        self.poison = Some("a call did not complete (a host callback panicked?)".into());
         struct End<'a>(&'a Shared, u64);
         impl Drop for End<'_> {
             fn drop(&mut self) {

@@ -21,7 +21,12 @@ pub struct SandboxBuilder {
 
 impl SandboxBuilder {
     fn set(&mut self, env: &Env, bytes: Unknown<'_>, what: &str) -> Result<u64> {
+        self.set_min(env, bytes, what, 1)
+    }
+
+    fn set_min(&mut self, env: &Env, bytes: Unknown<'_>, what: &str, min: u64) -> Result<u64> {
         let n = args::size(env.raw(), args::raw(&bytes), what).map_err(|f| f.throw(env.raw()))?;
+        at_least(env, what, n, min)?;
         if self.consumed {
             return Err(Failure::consumed("SandboxBuilder", "build()").throw(env.raw()));
         }
@@ -41,7 +46,9 @@ impl SandboxBuilder {
         }
     }
 
-    /// Sets the guest heap size in bytes (a positive integer). Chainable.
+    /// Sets the guest heap size in bytes: an integer of at least 1 MiB
+    /// (1,048,576; smaller heaps cannot boot the runtime). Default 16 MiB.
+    /// Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_heap_size<'a>(
         &mut self,
@@ -49,12 +56,13 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        self.sizes.heap = Some(self.set(&env, bytes, "the heap size")?);
+        let n = self.set_min(&env, bytes, "the heap size", hyperlight_js::MIN_HEAP_SIZE)?;
+        self.sizes.heap = Some(n);
         Ok(this)
     }
 
-    /// Sets the guest scratch size in bytes, which includes the stack (a
-    /// positive integer). Chainable.
+    /// Sets the guest scratch size in bytes, which includes the stack: an
+    /// integer of at least 128 KiB (131,072). Default 1 MiB. Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_scratch_size<'a>(
         &mut self,
@@ -62,7 +70,13 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        self.sizes.scratch = Some(self.set(&env, bytes, "the scratch size")?);
+        let n = self.set_min(
+            &env,
+            bytes,
+            "the scratch size",
+            hyperlight_js::MIN_SCRATCH_SIZE,
+        )?;
+        self.sizes.scratch = Some(n);
         Ok(this)
     }
 
@@ -92,6 +106,74 @@ impl SandboxBuilder {
         Ok(this)
     }
 
+    /// Where guest `console.*` and `print` output goes: `sink(line, level)`
+    /// is called on the main thread for each line, with the raw text
+    /// (control characters included) and `level` one of `'print'`,
+    /// `'debug'`, `'info'`, `'warn'`, `'error'`. The guest never waits for
+    /// it: lines travel through a bounded queue, and lines that do not fit
+    /// are dropped and reported with one line
+    /// `[hyperlight-js: N lines of guest output were dropped ...]` at level
+    /// `'warn'`. `null` restores the default: the process's stdout
+    /// (warnings and errors to stderr), written without blocking the
+    /// sandbox, with terminal control characters escaped and continuation
+    /// lines marked `| `. Chainable.
+    #[napi(
+        ts_args_type = "sink: ((line: string, level: 'print' | 'debug' | 'info' | 'warn' | 'error') => void) | null",
+        ts_return_type = "this"
+    )]
+    pub fn set_print_sink<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        sink: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let e = env.raw();
+        let sink = if args::is_nullish(e, args::raw(&sink)) {
+            None
+        } else {
+            let f =
+                args::function(e, args::raw(&sink), "the print sink").map_err(|f| f.throw(e))?;
+            Some(f)
+        };
+        if self.consumed {
+            return Err(Failure::consumed("SandboxBuilder", "build()").throw(e));
+        }
+        self.sizes.print_sink = match sink {
+            Some(f) => Some(crate::print::JsPrintSink::new(e, f)?),
+            None => None,
+        };
+        Ok(this)
+    }
+
+    /// Sets the resolution of the guest's `performance.now()` in
+    /// microseconds: readings are rounded down to a multiple of it, which
+    /// makes timing attacks need many more repetitions. An integer from 0
+    /// (full resolution, tens of nanoseconds) to 1,000,000. Default 5, the
+    /// coarsening the W3C High Resolution Time specification prescribes for
+    /// cross-origin-isolated pages. `Date.now()` has millisecond resolution
+    /// either way. Chainable.
+    #[napi(ts_args_type = "microseconds: number", ts_return_type = "this")]
+    pub fn set_clock_resolution_us<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        microseconds: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let e = env.raw();
+        let v = args::raw(&microseconds);
+        let n = crate::js::get_number(e, v)
+            .filter(|n| n.is_finite() && n.fract() == 0.0 && (0.0..=1_000_000.0).contains(n))
+            .ok_or_else(|| {
+                Failure::invalid("the clock resolution must be an integer number of microseconds from 0 to 1000000")
+                    .throw(e)
+            })?;
+        if self.consumed {
+            return Err(Failure::consumed("SandboxBuilder", "build()").throw(e));
+        }
+        self.sizes.clock_resolution_us = Some(n as u64);
+        Ok(this)
+    }
+
     /// Creates the micro-VM on a new sandbox thread and boots the guest.
     /// Consumes the builder.
     #[napi(ts_return_type = "Promise<ProtoJSSandbox>")]
@@ -103,11 +185,23 @@ impl SandboxBuilder {
             );
         }
         self.consumed = true;
-        let promise = Core::spawn(env.raw(), self.sizes, |env, core| {
+        let promise = Core::spawn(env.raw(), self.sizes.clone(), |env, core| {
             let proto = ProtoJSSandbox::new(core);
             // SAFETY: valid env on the main thread.
             unsafe { ToNapiValue::to_napi_value(env, proto) }.map_err(Failure::internal)
         })?;
         Ok(Raw(promise))
     }
+}
+
+/// Refuses a size below the smallest that boots the runtime.
+fn at_least(env: &Env, what: &str, n: u64, min: u64) -> Result<()> {
+    if n < min {
+        return Err(Failure::invalid(format!(
+            "{what} is {n} bytes; the smallest that boots the JavaScript runtime is {min} bytes ({} KiB)",
+            min >> 10
+        ))
+        .throw(env.raw()));
+    }
+    Ok(())
 }

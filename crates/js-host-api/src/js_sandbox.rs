@@ -8,6 +8,7 @@
 //! VM, and later edits have no effect on the `LoadedJSSandbox`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{ToNapiValue, Unknown};
@@ -19,12 +20,13 @@ use crate::errors::Failure;
 use crate::js::Raw;
 use crate::loaded::LoadedJSSandbox;
 use crate::main_thread::rejected;
-use crate::worker::{Core, Stage};
+use crate::worker::{CallDone, Core, Stage};
 
 enum Slot {
     Ready(Arc<Core>),
     /// `getLoadedSandbox()` is running; on failure the sandbox comes back.
-    Loading,
+    /// (The core is kept so that `dispose()` can stop the load.)
+    Loading(Arc<Core>),
     Consumed(&'static str),
 }
 
@@ -53,7 +55,7 @@ impl JSSandbox {
     fn check_usable(&self) -> std::result::Result<(), Failure> {
         match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
             Slot::Ready(_) => Ok(()),
-            Slot::Loading => Err(Failure::new(
+            Slot::Loading(_) => Err(Failure::new(
                 hyperlight_js::ErrorCode::Consumed,
                 "this JSSandbox is being loaded by getLoadedSandbox(); \
                  use the LoadedJSSandbox it resolves to",
@@ -175,11 +177,34 @@ impl JSSandbox {
     /// registry as it is now. Consumes this object on success (later
     /// registry edits have no effect on the `LoadedJSSandbox`); on failure
     /// it stays usable, handlers and modules kept.
-    #[napi(ts_return_type = "Promise<LoadedJSSandbox>")]
-    pub fn get_loaded_sandbox(&mut self, env: Env) -> Result<Raw> {
+    ///
+    /// `options` bounds the code that runs at load time (the top level of
+    /// the handlers and of the modules they import) like a call:
+    /// `wallClockTimeoutMs` and `cpuTimeoutMs` (integers from 1 to
+    /// 3,600,000; default: none). A load that hits one rejects with
+    /// `ERR_CANCELLED` and leaves this object usable; so does a `kill()`
+    /// through `interruptHandle` or a `dispose()` during the load (which
+    /// also releases the VM).
+    #[napi(
+        ts_args_type = "options?: SandboxLoadOptions",
+        ts_return_type = "Promise<LoadedJSSandbox>"
+    )]
+    pub fn get_loaded_sandbox(&mut self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
+        let opts = match crate::limits::load_options(
+            env.raw(),
+            options.as_ref().map(args::raw),
+            "getLoadedSandbox",
+        ) {
+            Ok(o) => o,
+            Err(failure) => return rejected(env.raw(), failure),
+        };
         let core = {
             let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-            match std::mem::replace(&mut *slot, Slot::Loading) {
+            let loading = match &*slot {
+                Slot::Ready(core) => Slot::Loading(core.clone()),
+                _ => Slot::Consumed(""),
+            };
+            match std::mem::replace(&mut *slot, loading) {
                 Slot::Ready(core) => core,
                 other => {
                     *slot = other;
@@ -194,9 +219,12 @@ impl JSSandbox {
         let published = core.published.clone();
         let slot = self.slot.clone();
         let next = core.clone();
+        core.published.calls.fetch_add(1, Ordering::SeqCst);
+        let counted = core.published.clone();
         let promise = core.submit(
             env.raw(),
             move |stage| {
+                let _done = CallDone(counted);
                 let Stage::Js(mut js) = stage.take() else {
                     return Ok(Err(Failure::internal("the sandbox is not a JSSandbox")));
                 };
@@ -215,7 +243,7 @@ impl JSSandbox {
                     *stage = Stage::Js(js);
                     return Ok(Err(e.into()));
                 }
-                match js.get_loaded_sandbox() {
+                match crate::limits::load(js, opts)? {
                     Ok(loaded) => {
                         Core::publish(&published, &loaded);
                         let handle = loaded.interrupt_handle();
@@ -243,7 +271,10 @@ impl JSSandbox {
                             .map_err(Failure::internal)
                     }
                     Err(failure) => {
-                        *slot = Slot::Ready(next);
+                        // Usable again, unless dispose() ended it meanwhile.
+                        if matches!(*slot, Slot::Loading(_)) {
+                            *slot = Slot::Ready(next);
+                        }
                         Err(failure)
                     }
                 }
@@ -252,13 +283,39 @@ impl JSSandbox {
         Ok(Raw(promise))
     }
 
-    /// Releases the micro-VM (for `await using`). Does nothing if this
-    /// object was already consumed.
+    /// A handle that stops a `getLoadedSandbox()` running in this sandbox
+    /// (its `kill()` rejects the load with `ERR_CANCELLED`; the sandbox stays
+    /// usable). The same handle keeps working for the calls of the loaded
+    /// sandbox. `null` once the sandbox was released.
+    #[napi(getter, ts_return_type = "InterruptHandle | null")]
+    pub fn interrupt_handle(&self, env: Env) -> Result<Raw> {
+        let core = match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
+            Slot::Ready(core) | Slot::Loading(core) => Some(core.clone()),
+            Slot::Consumed(_) => None,
+        };
+        let handle = core.and_then(|c| {
+            let h = c.published.handle.get()?.clone();
+            Some(crate::loaded::InterruptHandle::new(
+                h,
+                c.channel.clone(),
+                c.published.clone(),
+            ))
+        });
+        Ok(Raw(match handle {
+            // SAFETY: valid env on the main thread.
+            Some(h) => unsafe { ToNapiValue::to_napi_value(env.raw(), h) }?,
+            None => crate::js::null(env.raw())?,
+        }))
+    }
+
+    /// Releases the micro-VM (for `await using`), stopping a load that runs
+    /// on it. Does nothing if this object was already consumed.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn dispose(&mut self, env: Env) -> Result<Raw> {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         let core = match std::mem::replace(&mut *slot, Slot::Consumed("dispose()")) {
-            Slot::Ready(core) => Some(core),
+            // During a load: the release stops it (see `worker::release`).
+            Slot::Ready(core) | Slot::Loading(core) => Some(core),
             other => {
                 *slot = other;
                 None

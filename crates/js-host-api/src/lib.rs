@@ -21,13 +21,16 @@ mod builder;
 mod errors;
 mod js;
 mod js_sandbox;
+mod limits;
 mod loaded;
 mod main_thread;
+mod print;
 mod proto;
 mod spin;
 mod worker;
 
 pub use builder::SandboxBuilder;
 pub use js_sandbox::JSSandbox;
+pub use limits::SandboxLoadOptions;
 pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};
 pub use proto::{HostModule, ProtoJSSandbox};

@@ -60,17 +60,46 @@ pub struct Snapshot {
 pub struct InterruptHandle {
     handle: hyperlight_js::InterruptHandle,
     channel: Arc<HostChannel>,
+    published: Arc<crate::worker::Published>,
+}
+
+impl InterruptHandle {
+    pub(crate) fn new(
+        handle: hyperlight_js::InterruptHandle,
+        channel: Arc<HostChannel>,
+        published: Arc<crate::worker::Published>,
+    ) -> Self {
+        Self {
+            handle,
+            channel,
+            published,
+        }
+    }
 }
 
 #[napi]
 impl InterruptHandle {
-    /// Stops the call running now, if any: it rejects with `ERR_CANCELLED`
-    /// and the sandbox is poisoned. Without a running call it does nothing.
+    /// Stops the call (or load) running now: it rejects with
+    /// `ERR_CANCELLED` and a killed call poisons the sandbox. A call that
+    /// was queued or starting (`callHandler()` returned but the call has
+    /// not reached the sandbox yet, e.g. `kill()` in the same tick) is
+    /// cancelled too: it rejects with `ERR_CANCELLED` without running and
+    /// without poisoning. With nothing running or queued, `kill()` does
+    /// nothing and does not affect a later call. Returns whether a call or
+    /// load was running or queued (and is now cancelled). Returns at once,
+    /// whatever the sandbox thread is doing.
     #[napi]
-    pub fn kill(&self) {
-        self.handle.kill();
+    pub fn kill(&self) -> bool {
+        let queued = self.published.calls.load(Ordering::SeqCst) > 0;
+        let hit = if queued {
+            self.handle.kill_next();
+            true
+        } else {
+            self.handle.kill()
+        };
         // A call waiting on a host function notices at once.
         self.channel.wake();
+        hit
     }
 }
 
@@ -150,6 +179,15 @@ impl LoadedJSSandbox {
             let state = EnvState::get(e).map_err(Failure::internal)?;
             let event = state.stringify(e, args::raw(&event_data), "the event")?;
             let core = self.core()?;
+            if core.published.waiting.load(Ordering::SeqCst) > 0 && state.waited_for_by(e, core.id)
+            {
+                return Err(Failure::invalid(
+                    "callHandler() was called from a host function that this sandbox's running \
+                     call is waiting for: the new call would wait for that call to end, which \
+                     waits for the host function, forever. Call it after the host function \
+                     has returned (or on another sandbox)",
+                ));
+            }
             Ok((name, opts, event, core.clone()))
         })();
         let (name, opts, event, core) = match checked {
@@ -157,9 +195,12 @@ impl LoadedJSSandbox {
             Err(failure) => return rejected(e, failure),
         };
         let published = self.published.clone();
+        published.calls.fetch_add(1, Ordering::SeqCst);
+        let counted = crate::worker::CallDone(published.clone());
         let promise = core.submit(
             e,
             move |stage| {
+                let _done = counted;
                 let Stage::Loaded(loaded) = stage else {
                     return Err(Failure::internal("the sandbox is not loaded"));
                 };
@@ -289,10 +330,11 @@ impl LoadedJSSandbox {
     /// A handle that can kill the running call (a getter).
     #[napi(getter)]
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle {
-            handle: self.handle.clone(),
-            channel: self.channel.clone(),
-        }
+        InterruptHandle::new(
+            self.handle.clone(),
+            self.channel.clone(),
+            self.published.clone(),
+        )
     }
 
     /// Whether an earlier failure (kill, timeout, crash, out of memory)

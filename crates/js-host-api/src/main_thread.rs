@@ -70,6 +70,14 @@ impl Dispatcher {
         true
     }
 
+    /// Whether the environment still takes tasks (not torn down).
+    pub(crate) fn alive(&self) -> bool {
+        self.tsfn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// Whether the caller is this environment's main thread.
     pub(crate) fn on_main_thread(&self) -> bool {
         std::thread::current().id() == self.main
@@ -122,13 +130,34 @@ pub(crate) struct EnvState {
     pending: Cell<usize>,
     json_parse: sys::napi_ref,
     json_stringify: sys::napi_ref,
-    /// `callHost(fn, id, argsJson)`: see `HOST_CALL_HELPER`.
+    /// `callHost(fn, id, argsJson, sandbox)`: see `HOST_CALL_HELPER`.
     call_host: sys::napi_ref,
+    /// `callHost.waiting()`: the ids of the sandboxes waiting for the host
+    /// function running now.
+    waiting: sys::napi_ref,
     /// Host calls in flight, by id, until JavaScript settles them.
     host_calls: RefCell<HashMap<u64, HostReplyFn>>,
     next_host_call: Cell<u64>,
     /// Keeps the event loop from sleeping briefly while an answer is due.
     spin: Rc<Spin>,
+    /// The sandboxes created in this environment, stopped and released
+    /// when it is torn down (a terminated worker thread must not leave a
+    /// guest spinning on a core).
+    sandboxes: RefCell<Vec<std::sync::Weak<crate::worker::Core>>>,
+}
+
+/// The environment is being torn down (process exit, or a worker thread
+/// terminated): stop every sandbox it created, cancel their host-function
+/// waits, and let their threads release the VMs and end.
+unsafe extern "C" fn env_teardown(arg: *mut c_void) {
+    // SAFETY: `arg` is the environment's `EnvState` (see `EnvState::get`),
+    // alive until after the cleanup hooks ran.
+    let state = unsafe { &*(arg as *const EnvState) };
+    for core in state.sandboxes.borrow_mut().drain(..) {
+        if let Some(core) = core.upgrade() {
+            core.shut_down();
+        }
+    }
 }
 
 /// How a guest's host call meets the JavaScript callback: the arguments
@@ -136,8 +165,24 @@ pub(crate) struct EnvState {
 /// of a returned thenable) is `JSON.stringify`'d (`undefined` becomes
 /// `null`); a throw or rejection becomes the guest-side error's message.
 /// `settle(id, ok, text)` is the addon's native function.
+///
+/// Each host function runs inside an `AsyncLocalStorage` context holding the
+/// ids of the sandboxes whose calls wait for it (outermost first), which
+/// follows it across `await`s; `callHost.waiting()` reads it, so that
+/// `callHandler` can refuse a call that would wait for itself (see
+/// `LoadedJSSandbox::call_handler`). Without `process.getBuiltinModule`
+/// (Node.js before 20.16) only the synchronous part is tracked.
 const HOST_CALL_HELPER: &str = r#"(function (settle) {
   'use strict';
+  let als = null;
+  try {
+    const hooks = globalThis.process?.getBuiltinModule?.('node:async_hooks');
+    if (hooks) als = new hooks.AsyncLocalStorage();
+  } catch {}
+  let syncWaiting;
+  function waiting() {
+    return (als ? als.getStore() : syncWaiting) ?? [];
+  }
   function text(value) {
     const json = JSON.stringify(value);
     return json === undefined ? 'null' : json;
@@ -162,13 +207,19 @@ const HOST_CALL_HELPER: &str = r#"(function (settle) {
     }
     settle(id, true, json);
   }
-  return function callHost(fn, id, argsJson) {
+  function callHost(fn, id, argsJson, sandbox) {
     let result;
+    const chain = [...waiting(), sandbox];
+    const run = () => fn(...JSON.parse(argsJson));
+    const outer = syncWaiting;
     try {
-      result = fn(...JSON.parse(argsJson));
+      syncWaiting = chain;
+      result = als ? als.run(chain, run) : run();
     } catch (error) {
       settle(id, false, reason(error));
       return;
+    } finally {
+      syncWaiting = outer;
     }
     if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
         typeof result.then === 'function') {
@@ -179,7 +230,9 @@ const HOST_CALL_HELPER: &str = r#"(function (settle) {
       return;
     }
     fulfil(id, result);
-  };
+  }
+  callHost.waiting = waiting;
+  return callHost;
 })"#;
 
 /// `process.emitWarning(message)`, best effort.
@@ -213,8 +266,22 @@ impl EnvState {
         }
         let state = Self::new(env)?;
         e.set_instance_data(state, (), |_| {})?;
-        Ok(e.get_instance_data::<EnvState>()?
-            .expect("instance data was just set"))
+        let state: &'static EnvState = e
+            .get_instance_data::<EnvState>()?
+            .expect("instance data was just set");
+        // SAFETY: the instance data lives until the environment is torn
+        // down, after its cleanup hooks ran.
+        check(
+            unsafe {
+                sys::napi_add_env_cleanup_hook(
+                    env,
+                    Some(env_teardown),
+                    state as *const EnvState as *mut c_void,
+                )
+            },
+            "adding the environment cleanup hook",
+        )?;
+        Ok(state)
     }
 
     fn new(env: sys::napi_env) -> napi::Result<EnvState> {
@@ -275,10 +342,24 @@ impl EnvState {
             json_parse: crate::js::reference(env, parse)?,
             json_stringify: crate::js::reference(env, stringify)?,
             call_host: crate::js::reference(env, call_host)?,
+            waiting: crate::js::reference(
+                env,
+                crate::js::global_property(env, call_host, "waiting")?,
+            )?,
             host_calls: RefCell::new(HashMap::new()),
             next_host_call: Cell::new(1),
             spin,
+            sandboxes: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Records a sandbox of this environment (see `env_teardown`).
+    pub(crate) fn add_sandbox(&self, core: &Arc<crate::worker::Core>) {
+        let mut list = self.sandboxes.borrow_mut();
+        if list.len() >= 64 && list.len().is_power_of_two() {
+            list.retain(|w| w.strong_count() > 0);
+        }
+        list.push(Arc::downgrade(core));
     }
 
     fn adjust_pending(&self, env: sys::napi_env, up: bool) {
@@ -338,11 +419,41 @@ impl EnvState {
     /// Calls the host function `func` with the guest's JSON arguments; `reply`
     /// is called on this thread once it settles (maybe later, for a
     /// Promise).
+    /// Whether the code running now is (inside) a host function that
+    /// sandbox `sandbox`'s call waits for: a `callHandler` on that sandbox
+    /// would queue behind the call that waits for it, forever.
+    pub(crate) fn waited_for_by(&self, env: sys::napi_env, sandbox: u64) -> bool {
+        let check = || -> napi::Result<bool> {
+            let f = crate::js::deref(env, self.waiting)?;
+            let list = crate::js::call(env, f, &[]).map_err(|e| crate::js::to_napi(env, e))?;
+            let mut len = 0u32;
+            // SAFETY: valid env; `list` is the helper's array.
+            check(
+                unsafe { sys::napi_get_array_length(env, list, &mut len) },
+                "waiting",
+            )?;
+            for i in 0..len {
+                let mut v = std::ptr::null_mut();
+                // SAFETY: index within the array.
+                check(
+                    unsafe { sys::napi_get_element(env, list, i, &mut v) },
+                    "waiting",
+                )?;
+                if crate::js::get_number(env, v) == Some(sandbox as f64) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        check().unwrap_or(false)
+    }
+
     pub(crate) fn call_host(
         &self,
         env: sys::napi_env,
         func: sys::napi_value,
         args_json: &str,
+        sandbox: u64,
         reply: HostReplyFn,
     ) {
         let id = self.next_host_call.get();
@@ -354,7 +465,8 @@ impl EnvState {
             let helper = crate::js::deref(env, self.call_host)?;
             let id_value = crate::js::number(env, id as f64)?;
             let args = crate::js::string(env, args_json)?;
-            crate::js::call(env, helper, &[func, id_value, args])
+            let sandbox = crate::js::number(env, sandbox as f64)?;
+            crate::js::call(env, helper, &[func, id_value, args, sandbox])
                 .map_err(|e| crate::js::to_napi(env, e))?;
             Ok(())
         };

@@ -78,9 +78,19 @@ impl ProtoJSSandbox {
 #[napi]
 impl ProtoJSSandbox {
     /// Loads the JavaScript runtime, applying every registered host
-    /// function. Consumes this object.
-    #[napi(ts_return_type = "Promise<JSSandbox>")]
-    pub fn load_runtime(&self, env: Env) -> Result<Raw> {
+    /// function. Consumes this object. `options` takes the same limits as
+    /// `getLoadedSandbox()` (validated; no guest code runs at this step
+    /// today, so they never fire).
+    #[napi(
+        ts_args_type = "options?: SandboxLoadOptions",
+        ts_return_type = "Promise<JSSandbox>"
+    )]
+    pub fn load_runtime(&self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
+        if let Err(failure) =
+            crate::limits::load_options(env.raw(), options.as_ref().map(args::raw), "loadRuntime")
+        {
+            return rejected(env.raw(), failure);
+        }
         let mut state = self.state.borrow_mut();
         let Some(core) = state.core.take() else {
             return rejected(
@@ -94,6 +104,8 @@ impl ProtoJSSandbox {
             Arc::new(Bridge {
                 refs: Arc::new(refs),
                 channel: core.channel.clone(),
+                sandbox: core.id,
+                published: core.published.clone(),
             })
         });
         let next = core.clone();

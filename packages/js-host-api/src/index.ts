@@ -51,7 +51,9 @@ export {
   JSSandbox,
   LoadedJSSandbox,
   type NativeClass,
+  type PrintSink,
   ProtoJSSandbox,
   SandboxBuilder,
+  type SandboxLoadOptions,
   Snapshot,
 } from './types';

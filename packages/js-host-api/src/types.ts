@@ -29,13 +29,15 @@ export type HostFunction = (...args: any[]) => unknown;
 export interface SandboxBuilder {
   /**
    * Sets the guest heap size in bytes: the memory of the guest's JavaScript engine.
-   * @param bytes - a positive safe integer.
+   * @param bytes - a safe integer of at least 1 MiB (1048576): smaller heaps cannot boot the
+   * runtime (measured: it needs 320 KiB), else `ERR_INVALID_ARG`.
    * @defaultValue 16 MiB (16777216)
    */
   setHeapSize(bytes: number): this;
   /**
    * Sets the guest scratch size in bytes, which includes the guest stack.
-   * @param bytes - a positive safe integer.
+   * @param bytes - a safe integer of at least 128 KiB (131072) (measured: installing the built-ins
+   * needs 40 KiB), else `ERR_INVALID_ARG`.
    * @defaultValue 1 MiB (1048576)
    */
   setScratchSize(bytes: number): this;
@@ -54,11 +56,68 @@ export interface SandboxBuilder {
    */
   setOutputBufferSize(bytes: number): this;
   /**
+   * Where guest `console.*` and `print` output goes: `sink(line, level)` is called on the main
+   * thread for each line, with the raw text (control characters included). The guest never waits
+   * for it: lines travel through bounded queues, and lines that do not fit are dropped and
+   * reported by one line at level `'warn'`:
+   * `[hyperlight-js: N lines of guest output were dropped: the output queue was full]`.
+   * A line longer than the guest's print buffer arrives whole (up to
+   * 4 MiB; longer lines arrive in 4 MiB pieces, each but the last ending with
+   * `[hyperlight-js: line continues in the next record]`). `null` restores the default.
+   * @param sink - a function, or `null`; anything else is `ERR_INVALID_ARG`.
+   * @defaultValue the process's stdout (warnings and errors to stderr), written without ever
+   * blocking the sandbox; terminal control characters (ESC, CSI, OSC, CR, BEL, bidi overrides)
+   * are shown escaped (`\x1b`) and each embedded newline is followed by `| `, so guest output
+   * can neither drive the terminal nor forge a line of its own.
+   */
+  setPrintSink(sink: PrintSink | null): this;
+  /**
+   * Sets the resolution of the guest's `performance.now()` in microseconds: readings are rounded
+   * down to a multiple of it, so that timing attacks need many more repetitions. `Date.now()` has
+   * millisecond resolution either way.
+   * @param microseconds - an integer from 0 (full resolution, tens of nanoseconds) to 1,000,000,
+   * else `ERR_INVALID_ARG`.
+   * @defaultValue 5 µs, the coarsening the W3C High Resolution Time specification prescribes for
+   * cross-origin-isolated pages
+   */
+  setClockResolutionUs(microseconds: number): this;
+  /**
    * Creates the micro-VM on its own OS thread and boots the guest. Consumes the builder: a second
    * call rejects with `ERR_CONSUMED`.
    * Rejects with `ERR_NO_HYPERVISOR` when `/dev/kvm` cannot be used, saying what to fix.
    */
   build(): Promise<ProtoJSSandbox>;
+}
+
+/**
+ * Receives each line of guest output (see `SandboxBuilder.setPrintSink`).
+ * @param line - the text of one `console.*` or `print` call, raw.
+ * @param level - `'print'`, `'debug'`, `'info'` (`console.log` too), `'warn'` or `'error'`.
+ * @public
+ */
+export type PrintSink = (
+  line: string,
+  level: 'print' | 'debug' | 'info' | 'warn' | 'error',
+) => void;
+
+/**
+ * Limits of `ProtoJSSandbox.loadRuntime()` and `JSSandbox.getLoadedSandbox()` on the guest code
+ * that runs at load time (the top level of handlers and of the modules they import). Without a
+ * timeout the load runs without monitors; with both, whichever fires first ends it with
+ * `ERR_CANCELLED` (the sandbox stays usable).
+ * @public
+ */
+export interface SandboxLoadOptions {
+  /**
+   * Wall-clock timeout in milliseconds, an integer from 1 to 3,600,000.
+   * @defaultValue no wall-clock limit
+   */
+  wallClockTimeoutMs?: number;
+  /**
+   * CPU-time timeout in milliseconds, an integer from 1 to 3,600,000.
+   * @defaultValue no CPU-time limit
+   */
+  cpuTimeoutMs?: number;
 }
 
 /**
@@ -83,9 +142,10 @@ export const SandboxBuilder = lazyNativeClass(
 export interface ProtoJSSandbox {
   /**
    * Loads the JavaScript runtime, applying every host function registered so far. Consumes this
-   * object.
+   * object. `options` are validated like `getLoadedSandbox()`'s (no guest code runs at this step
+   * today, so they never fire); unknown keys are `ERR_INVALID_ARG`.
    */
-  loadRuntime(): Promise<JSSandbox>;
+  loadRuntime(options?: SandboxLoadOptions): Promise<JSSandbox>;
   /**
    * A builder for the functions of host module `name`, imported in the guest as
    * `import * as m from "host:<name>"`. Throws `ERR_INVALID_ARG` when `name` is empty.
@@ -179,9 +239,21 @@ export interface JSSandbox {
    * registry edits made afterwards have no effect on the `LoadedJSSandbox`); on failure (e.g. a
    * syntax error, a missing import) it rejects and this object stays usable with its handlers and
    * modules.
+   *
+   * `options` bounds the code that runs at load time like a call (see {@link SandboxLoadOptions}); a load
+   * that hits a limit, is killed through `interruptHandle`, or is stopped by `dispose()` rejects
+   * with `ERR_CANCELLED`.
    */
-  getLoadedSandbox(): Promise<LoadedJSSandbox>;
-  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  getLoadedSandbox(options?: SandboxLoadOptions): Promise<LoadedJSSandbox>;
+  /**
+   * A handle whose `kill()` stops a `getLoadedSandbox()` running (or about to run) in this
+   * sandbox; `null` once the sandbox was released. A getter.
+   */
+  readonly interruptHandle: InterruptHandle | null;
+  /**
+   * Releases the micro-VM, stopping a load that runs on it; does nothing if this object was
+   * already consumed.
+   */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -255,10 +327,14 @@ export const Snapshot = lazyNativeClass(
  */
 export interface InterruptHandle {
   /**
-   * Stops the running call, if any: it rejects with `ERR_CANCELLED` (`terminatedBy: null`) and
-   * the sandbox is poisoned. A kill while no call runs does nothing.
+   * Stops the running call (or load): it rejects with `ERR_CANCELLED` (`terminatedBy: null`) and
+   * a killed call poisons the sandbox. A call that is queued or starting (e.g. `kill()` in the
+   * same tick as `callHandler()`) is cancelled too: it rejects with `ERR_CANCELLED` without
+   * running and without poisoning. With nothing running or queued, `kill()` does nothing and does
+   * not affect a later call. Returns at once, whatever the sandbox is doing.
+   * @returns whether a call or load was running or queued (and is now cancelled).
    */
-  kill(): void;
+  kill(): boolean;
 }
 
 /**
@@ -278,8 +354,11 @@ export const InterruptHandle = lazyNativeClass(
 export interface LoadedJSSandbox {
   /**
    * Calls the handler routed by `handlerName` with `eventData` (any JSON-serialisable value) and
-   * resolves to its result. Rejects with `ERR_HANDLER` when the handler throws, `ERR_CANCELLED`
-   * when a monitor or `kill()` ends it, `ERR_POISONED` on a poisoned sandbox.
+   * resolves to its result. Rejects with `ERR_HANDLER` when the handler throws (whatever it
+   * throws) or returns a promise that never settles, `ERR_CANCELLED` when a monitor or `kill()`
+   * ends it, `ERR_POISONED` on a poisoned sandbox. Called from a host function of this same
+   * sandbox while its call waits for that function, it rejects at once with `ERR_INVALID_ARG`
+   * (it would wait for itself forever).
    */
   // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
   callHandler(handlerName: string, eventData: unknown, options?: CallHandlerOptions): Promise<any>;

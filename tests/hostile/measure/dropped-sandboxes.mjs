@@ -26,5 +26,10 @@ for (let i = 0; i < count; i++) {
 }
 sample();
 console.log(
-  JSON.stringify({ count, ...peak, rssMb: Math.round(peak.rssMb), seconds: (Date.now() - started) / 1000 }),
+  JSON.stringify({
+    count,
+    ...peak,
+    rssMb: Math.round(peak.rssMb),
+    seconds: (Date.now() - started) / 1000,
+  }),
 );
