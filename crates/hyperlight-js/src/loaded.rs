@@ -29,6 +29,16 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Bytes of guest memory the snapshot holds: the pages (4 KiB each)
+    /// that were non-zero when it was taken, less the guest image's code
+    /// and read-only data, which every sandbox of the process shares and
+    /// no snapshot stores.
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.stored_pages() as u64 * 4096
+    }
+}
+
 /// Kills the call running in a sandbox, from any thread.
 #[derive(Clone)]
 pub struct InterruptHandle(hyperlight_vm::InterruptHandle);
