@@ -40,7 +40,11 @@ const PROPS: [&str; 11] = [
 
 /// A loaded sandbox with one handler `h`, from `builder`.
 fn loaded_from(builder: SandboxBuilder, src: &str) -> hyperlight_js::LoadedJSSandbox {
-    let mut sb = builder.build().expect("build").load_runtime().expect("load_runtime");
+    let mut sb = builder
+        .build()
+        .expect("build")
+        .load_runtime()
+        .expect("load_runtime");
     sb.add_handler("h", src).expect("add_handler");
     sb.get_loaded_sandbox().expect("get_loaded_sandbox")
 }
@@ -463,7 +467,8 @@ const NODE_AES_GCM_CT: &str = "d267af9aefc0d2044d2bdb9abeaacd0bf0ab83065991a5c3a
 #[test]
 fn set_timeout_waits_in_the_host() {
     let (builder, lines) = capturing_builder();
-    let mut l = loaded_from(builder, 
+    let mut l = loaded_from(
+        builder,
         r#"async function handler(e) {
              const t0 = Date.now();
              const order = [];
