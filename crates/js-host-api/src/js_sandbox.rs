@@ -1,11 +1,13 @@
 //! `JSSandbox`: handlers and modules are collected here (synchronously, on
 //! the main thread) and sent to the guest by `getLoadedSandbox()`.
 //!
-//! The registry (handlers, modules) is host-side only: editing it never
-//! touches the VM, so it works in every state of the object and never throws
-//! `ERR_CONSUMED`. `getLoadedSandbox()` sends a copy of the registry as it is
-//! when called; once it has succeeded the registry is detached from the
-//! VM, and later edits have no effect on the `LoadedJSSandbox`.
+//! The registry (handlers, modules) is host-side only. `getLoadedSandbox()`
+//! sends a copy of the registry as it is when called. Adding to it once a
+//! load is in flight or has succeeded is `ERR_CONSUMED`: the code would
+//! never reach the guest, and silently dropping it would hide the caller's
+//! bug. Removing and clearing stay harmless then (there is nothing left to
+//! remove: `removeHandler`/`removeModule` return `false`), so code that
+//! tidies up after a load keeps working.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -15,11 +17,12 @@ use napi::bindgen_prelude::{ToNapiValue, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
 
+use crate::abort::Ticket;
 use crate::args;
 use crate::errors::Failure;
 use crate::js::Raw;
 use crate::loaded::LoadedJSSandbox;
-use crate::main_thread::rejected;
+use crate::main_thread::{rejected, Deferred};
 use crate::worker::{CallDone, Core, Stage};
 
 enum Slot {
@@ -37,6 +40,15 @@ enum Slot {
 #[napi(js_name = "JSSandbox")]
 pub struct JSSandbox {
     slot: Arc<Mutex<Slot>>,
+    published: Arc<crate::worker::Published>,
+    /// Emptied while a load is in flight and once it succeeded; given back
+    /// when it fails.
+    registry: Arc<Mutex<Registry>>,
+}
+
+/// The handlers and modules waiting for `getLoadedSandbox()`.
+#[derive(Default)]
+struct Registry {
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
 }
@@ -44,14 +56,18 @@ pub struct JSSandbox {
 impl JSSandbox {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         Self {
+            published: core.published.clone(),
             slot: Arc::new(Mutex::new(Slot::Ready(core))),
-            handlers: BTreeMap::new(),
-            modules: BTreeMap::new(),
+            registry: Arc::default(),
         }
     }
 
-    /// Why `getLoadedSandbox()` cannot start now (only transitions check
-    /// this; the registry methods work in every state).
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why `getLoadedSandbox()` (or an addition to the registry) cannot
+    /// happen now.
     fn check_usable(&self) -> std::result::Result<(), Failure> {
         match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
             Slot::Ready(_) => Ok(()),
@@ -73,8 +89,9 @@ fn thrown<T>(env: &Env, r: std::result::Result<T, Failure>) -> Result<T> {
 impl JSSandbox {
     /// Adds a handler under a routing key. `code` must define a function
     /// named `handler`; it may import user modules (`user:<name>`), host
-    /// modules (`host:<name>`) and built-ins. A key already in use is an
-    /// error. Edits the host-side registry only (see the type's docs).
+    /// modules (`host:<name>`) and built-ins. A key already in use is
+    /// `ERR_INVALID_ARG`; once `getLoadedSandbox()` was called (in flight
+    /// or done) it is `ERR_CONSUMED`.
     #[napi(ts_args_type = "name: string, code: string")]
     pub fn add_handler(&mut self, env: Env, name: Unknown<'_>, code: Unknown<'_>) -> Result<()> {
         let e = env.raw();
@@ -84,7 +101,9 @@ impl JSSandbox {
             &env,
             hyperlight_js::names::check_source("the handler code", &code).map_err(Failure::from),
         )?;
-        if self.handlers.contains_key(&name) {
+        thrown(&env, self.check_usable())?;
+        let mut registry = self.registry();
+        if registry.handlers.contains_key(&name) {
             return thrown(
                 &env,
                 Err(Failure::invalid(format!(
@@ -92,30 +111,41 @@ impl JSSandbox {
                 ))),
             );
         }
-        self.handlers.insert(name, code);
+        registry.handlers.insert(name, code);
         Ok(())
     }
 
     /// Removes the handler with that routing key: `true` if there was one,
-    /// `false` if no handler has that key.
+    /// `false` if no handler has that key (always `false` once loaded).
     #[napi(ts_args_type = "name: string")]
     pub fn remove_handler(&mut self, env: Env, name: Unknown<'_>) -> Result<bool> {
         let name = thrown(
             &env,
             args::name(env.raw(), args::raw(&name), "the handler name"),
         )?;
-        Ok(self.handlers.remove(&name).is_some())
+        Ok(self.registry().handlers.remove(&name).is_some())
     }
 
-    /// Removes every handler.
+    /// Removes every handler (nothing to remove once loaded).
     #[napi]
     pub fn clear_handlers(&mut self) {
-        self.handlers.clear();
+        self.registry().handlers.clear();
+    }
+
+    /// Whether an earlier failure left this sandbox's VM unusable (as
+    /// Rust's `JSSandbox::poisoned()`); a poisoned sandbox cannot load
+    /// handlers: build a new one.
+    #[napi(getter)]
+    pub fn poisoned(&self) -> bool {
+        self.published
+            .poisoned
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Adds an ES module that handlers (and other modules) import as
     /// `<namespace>:<name>`; the namespace defaults to `user`, and `host`
-    /// is reserved. Edits the host-side registry only.
+    /// is reserved. Once `getLoadedSandbox()` was called (in flight or
+    /// done) it is `ERR_CONSUMED`.
     #[napi(ts_args_type = "name: string, source: string, namespace?: string")]
     pub fn add_module(
         &mut self,
@@ -137,8 +167,10 @@ impl JSSandbox {
                 .and_then(|()| hyperlight_js::names::check_source("the module source", &source))
                 .map_err(Failure::from),
         )?;
+        thrown(&env, self.check_usable())?;
         let key = (ns, name);
-        if self.modules.contains_key(&key) {
+        let mut registry = self.registry();
+        if registry.modules.contains_key(&key) {
             return thrown(
                 &env,
                 Err(Failure::invalid(format!(
@@ -147,7 +179,7 @@ impl JSSandbox {
                 ))),
             );
         }
-        self.modules.insert(key, source);
+        registry.modules.insert(key, source);
         Ok(())
     }
 
@@ -163,13 +195,13 @@ impl JSSandbox {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
-        Ok(self.modules.remove(&(ns, name)).is_some())
+        Ok(self.registry().modules.remove(&(ns, name)).is_some())
     }
 
     /// Removes every module.
     #[napi]
     pub fn clear_modules(&mut self) {
-        self.modules.clear();
+        self.registry().modules.clear();
     }
 
     /// Sends the modules and handlers to the guest and compiles the
@@ -190,13 +222,16 @@ impl JSSandbox {
         ts_return_type = "Promise<LoadedJSSandbox>"
     )]
     pub fn get_loaded_sandbox(&mut self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
-        let opts = match crate::limits::load_options(
-            env.raw(),
+        let e = env.raw();
+        let handle = self.published.handle.get().cloned();
+        let limits = match crate::limits::load_options(
+            e,
             options.as_ref().map(args::raw),
             "getLoadedSandbox",
+            handle,
         ) {
             Ok(o) => o,
-            Err(failure) => return rejected(env.raw(), failure),
+            Err(failure) => return rejected(e, failure),
         };
         let core = {
             let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -210,23 +245,47 @@ impl JSSandbox {
                     *slot = other;
                     drop(slot);
                     let failure = self.check_usable().expect_err("not ready");
-                    return rejected(env.raw(), failure);
+                    return rejected(e, failure);
                 }
             }
         };
-        let handlers = self.handlers.clone();
-        let modules = self.modules.clone();
+        // Taken out while loading; given back if the load fails.
+        let taken = std::mem::take(&mut *self.registry());
+        let handlers = taken.handlers.clone();
+        let modules = taken.modules.clone();
+        let registry = self.registry.clone();
         let published = core.published.clone();
         let slot = self.slot.clone();
         let next = core.clone();
         core.published.calls.fetch_add(1, Ordering::SeqCst);
         let counted = core.published.clone();
-        let promise = core.submit(
-            env.raw(),
-            move |stage| {
-                let _done = CallDone(counted);
+        let abortable = limits.abortable.clone();
+        let (deferred, promise) = Deferred::new(e)?;
+        let ticket = Ticket::new(deferred, abortable.clone());
+        // Gives the sandbox back (usable, registry restored) after a failed
+        // or aborted load, unless dispose() ended it meanwhile.
+        let give_back = {
+            let slot = slot.clone();
+            move |next: Arc<Core>, registry: &Mutex<Registry>, taken: Registry| {
+                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if matches!(*slot, Slot::Loading(_)) {
+                    *slot = Slot::Ready(next);
+                }
+                *registry.lock().unwrap_or_else(|p| p.into_inner()) = taken;
+            }
+        };
+        core.queue(move |stage| {
+            let _done = CallDone(counted);
+            if let Some(a) = &abortable {
+                if !a.begin() {
+                    // Aborted while queued: already rejected.
+                    give_back(next, &registry, taken);
+                    return;
+                }
+            }
+            let loaded = (|| {
                 let Stage::Js(mut js) = stage.take() else {
-                    return Ok(Err(Failure::internal("the sandbox is not a JSSandbox")));
+                    return Err(Failure::internal("the sandbox is not a JSSandbox"));
                 };
                 js.clear_handlers();
                 js.clear_modules();
@@ -241,45 +300,59 @@ impl JSSandbox {
                 })();
                 if let Err(e) = added {
                     *stage = Stage::Js(js);
-                    return Ok(Err(e.into()));
+                    return Err(e.into());
                 }
-                match crate::limits::load(js, opts)? {
+                match crate::limits::load(js, &limits) {
+                    Ok(loaded) if abortable.as_ref().is_some_and(|a| a.aborted()) => {
+                        // Aborted while it finished: the abort wins, and
+                        // the sandbox goes back to its pre-load state.
+                        let mut sandbox = loaded.unload()?;
+                        sandbox.clear_handlers();
+                        sandbox.clear_modules();
+                        *stage = Stage::Js(sandbox);
+                        Err(Failure::cancelled(
+                            "the load was aborted by its AbortSignal",
+                            Some(crate::abort::MONITOR_NAME),
+                        ))
+                    }
                     Ok(loaded) => {
                         Core::publish(&published, &loaded);
                         let handle = loaded.interrupt_handle();
                         *stage = Stage::Loaded(loaded);
-                        Ok(Ok(handle))
+                        Ok(handle)
                     }
-                    Err(failure) => {
-                        let hyperlight_js::LoadFailure { error, mut sandbox } = *failure;
+                    Err((error, mut sandbox)) => {
                         sandbox.clear_handlers();
                         sandbox.clear_modules();
+                        published
+                            .poisoned
+                            .store(sandbox.poisoned(), std::sync::atomic::Ordering::Release);
                         *stage = Stage::Js(sandbox);
-                        Ok(Err(error.into()))
+                        Err(error)
                     }
                 }
-            },
-            move |env, loaded| {
-                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-                match loaded {
-                    Ok(handle) => {
+            })();
+            if let Some(a) = &abortable {
+                a.end_if_running(false);
+            }
+            match loaded {
+                Ok(handle) => {
+                    ticket.settle(Box::new(move |env| {
+                        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         *slot = Slot::Consumed("getLoadedSandbox()");
                         drop(slot);
                         let loaded = LoadedJSSandbox::new(next, handle);
                         // SAFETY: valid env on the main thread.
                         unsafe { ToNapiValue::to_napi_value(env, loaded) }
                             .map_err(Failure::internal)
-                    }
-                    Err(failure) => {
-                        // Usable again, unless dispose() ended it meanwhile.
-                        if matches!(*slot, Slot::Loading(_)) {
-                            *slot = Slot::Ready(next);
-                        }
-                        Err(failure)
-                    }
+                    }));
                 }
-            },
-        )?;
+                Err(failure) => {
+                    give_back(next, &registry, taken);
+                    ticket.settle(Box::new(move |_| Err(failure)));
+                }
+            }
+        });
         Ok(Raw(promise))
     }
 

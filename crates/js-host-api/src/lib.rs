@@ -16,6 +16,7 @@
 // napi-derive generates unsafe blocks of its own (without SAFETY comments); ours have them.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
+mod abort;
 mod args;
 mod builder;
 mod errors;
@@ -24,6 +25,7 @@ mod js_sandbox;
 mod limits;
 mod loaded;
 mod main_thread;
+mod options;
 mod print;
 mod proto;
 mod spin;

@@ -1,19 +1,22 @@
 //! The limits of `getLoadedSandbox()` and `loadRuntime()`: the same
-//! wall-clock and CPU-time timeouts as `callHandler` (and an `AbortSignal`
-//! once the binding's abort plumbing has it), bounding code that runs at load
-//! time (the top level of handlers and the modules they import).
+//! wall-clock and CPU-time timeouts and `AbortSignal` as `callHandler`,
+//! bounding code that runs at load time (the top level of handlers and of
+//! the modules they import). Parsed by the binding's one options parser
+//! ([`Options`]) and abort helper ([`crate::abort`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyperlight_js::{CpuTimeMonitor, JSSandbox, LoadFailure, LoadedJSSandbox, WallClockMonitor};
+use hyperlight_js::{CpuTimeMonitor, JSSandbox, LoadedJSSandbox, WallClockMonitor};
 use napi::sys;
 
-use crate::args::{is_nullish, timeout};
+use crate::abort::{AbortMonitor, AbortOptions, Abortable, GRACE_KEY, SIGNAL_KEY};
 use crate::errors::Failure;
+use crate::options::Options;
 
 /// Options of `getLoadedSandbox()` and `loadRuntime()`: limits on the
-/// guest code that runs at load time. Without a timeout the load runs
-/// without monitors; with both, the first to fire ends it.
+/// guest code that runs at load time. Without a limit the load runs
+/// without monitors; with several, the first to fire ends it.
 #[napi_derive::napi(object)]
 pub struct SandboxLoadOptions {
     /// Wall-clock timeout in milliseconds (an integer from 1 to 3,600,000).
@@ -22,106 +25,94 @@ pub struct SandboxLoadOptions {
     /// CPU-time timeout in milliseconds (an integer from 1 to 3,600,000).
     /// Default: none.
     pub cpu_timeout_ms: Option<f64>,
+    /// Cancels the load: queued, it rejects at once; running, the engine
+    /// is asked to stop, and killed after `abortGracePeriodMs`. Default:
+    /// none.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<napi::bindgen_prelude::Unknown<'static>>,
+    /// Milliseconds between the polite stop of an abort and the kill (an
+    /// integer from 0 to 3,600,000). Default: 100.
+    pub abort_grace_period_ms: Option<f64>,
 }
 
+/// The keys of the load options.
+pub(crate) const LOAD_KEYS: &[&str] =
+    &["wallClockTimeoutMs", "cpuTimeoutMs", SIGNAL_KEY, GRACE_KEY];
+
 /// The limits a load's options ask for.
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 pub(crate) struct LoadLimits {
     pub(crate) wall_clock_ms: Option<u64>,
     pub(crate) cpu_ms: Option<u64>,
+    /// The `signal`, armed (`None` without one).
+    pub(crate) abortable: Option<Arc<Abortable>>,
 }
 
-/// Keys a load's options object may have.
-const LOAD_KEYS: &[&str] = &["wallClockTimeoutMs", "cpuTimeoutMs"];
-
-/// Parses the options of `method` (`"getLoadedSandbox"`, `"loadRuntime"`):
-/// absent or nullish means no limit; unknown keys are refused.
+/// Parses the options of `method` (`"getLoadedSandbox"`, `"loadRuntime"`)
+/// and arms its signal; `handle` asks the engine to stop (the polite stop
+/// of an abort). Main thread.
 pub(crate) fn load_options(
     env: sys::napi_env,
     v: Option<sys::napi_value>,
-    method: &str,
+    method: &'static str,
+    handle: Option<hyperlight_js::InterruptHandle>,
 ) -> Result<LoadLimits, Failure> {
-    let Some(v) = v.filter(|v| !is_nullish(env, *v)) else {
-        return Ok(LoadLimits::default());
-    };
-    if crate::js::type_of(env, v) != sys::ValueType::napi_object {
-        return Err(Failure::invalid(format!(
-            "the options of {method} must be an object"
-        )));
-    }
-    for key in own_keys(env, v).map_err(Failure::internal)? {
-        if !LOAD_KEYS.contains(&key.as_str()) {
-            return Err(Failure::invalid(format!(
-                "{method} has no option {key:?} (its options are {})",
-                LOAD_KEYS.join(", ")
-            )));
-        }
-    }
-    let field = |name: &str| -> Result<Option<sys::napi_value>, Failure> {
-        let value = crate::js::global_property(env, v, name).map_err(Failure::internal)?;
-        Ok((!is_nullish(env, value)).then_some(value))
-    };
+    let opts = Options::parse(env, v, method, LOAD_KEYS)?;
+    let wall_clock_ms = opts.timeout_ms("wallClockTimeoutMs")?;
+    let cpu_ms = opts.timeout_ms("cpuTimeoutMs")?;
+    let abort = AbortOptions::from_options(&opts)?;
+    let abortable = Abortable::arm(
+        env,
+        &abort,
+        "load",
+        Box::new(move || handle.as_ref().is_some_and(|h| h.request_interrupt())),
+    )?;
     Ok(LoadLimits {
-        wall_clock_ms: field("wallClockTimeoutMs")?
-            .map(|x| timeout(env, x, "wallClockTimeoutMs"))
-            .transpose()?,
-        cpu_ms: field("cpuTimeoutMs")?
-            .map(|x| timeout(env, x, "cpuTimeoutMs"))
-            .transpose()?,
+        wall_clock_ms,
+        cpu_ms,
+        abortable,
     })
 }
 
-/// Loads `js` under the monitors `opts` asks for.
+/// Loads `js` under the monitors `limits` asks for; on failure, the error
+/// and the sandbox back in its pre-load state.
 pub(crate) fn load(
     js: JSSandbox,
-    opts: LoadLimits,
-) -> Result<Result<LoadedJSSandbox, Box<LoadFailure>>, Failure> {
-    let wall = opts
+    limits: &LoadLimits,
+) -> Result<LoadedJSSandbox, (Failure, JSSandbox)> {
+    let wall = limits
         .wall_clock_ms
         .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-        .transpose()?;
-    let cpu = opts
+        .transpose();
+    let cpu = limits
         .cpu_ms
         .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-        .transpose()?;
-    Ok(match (wall, cpu) {
-        (None, None) => js.get_loaded_sandbox(),
-        (Some(w), None) => js.get_loaded_sandbox_with_monitor(&w),
-        (None, Some(c)) => js.get_loaded_sandbox_with_monitor(&c),
-        (Some(w), Some(c)) => js.get_loaded_sandbox_with_monitor(&(w, c)),
-    })
-}
-
-/// The own enumerable string keys of `obj`.
-fn own_keys(env: sys::napi_env, obj: sys::napi_value) -> napi::Result<Vec<String>> {
-    let mut names = std::ptr::null_mut();
-    // SAFETY: valid env and object; `names` receives an array.
-    let status = unsafe {
-        sys::napi_get_all_property_names(
-            env,
-            obj,
-            sys::KeyCollectionMode::own_only,
-            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-            sys::KeyConversion::numbers_to_strings,
-            &mut names,
-        )
+        .transpose();
+    let (wall, cpu) = match (wall, cpu) {
+        (Ok(w), Ok(c)) => (w, c),
+        (Err(e), _) | (_, Err(e)) => return Err((e.into(), js)),
     };
-    crate::main_thread::check(status, "listing the options")?;
-    let mut len = 0u32;
-    // SAFETY: `names` is an array.
-    crate::main_thread::check(
-        unsafe { sys::napi_get_array_length(env, names, &mut len) },
-        "listing the options",
-    )?;
-    let mut out = Vec::with_capacity(len as usize);
-    for i in 0..len {
-        let mut key = std::ptr::null_mut();
-        // SAFETY: index within the array.
-        crate::main_thread::check(
-            unsafe { sys::napi_get_element(env, names, i, &mut key) },
-            "listing the options",
-        )?;
-        out.push(crate::js::get_string(env, key).unwrap_or_default());
-    }
-    Ok(out)
+    let abort: Option<AbortMonitor> = limits.abortable.as_ref().map(Abortable::monitor);
+    let r = match (wall, cpu, abort) {
+        (None, None, None) => js.get_loaded_sandbox(),
+        (Some(w), None, None) => js.get_loaded_sandbox_with_monitor(&w),
+        (None, Some(c), None) => js.get_loaded_sandbox_with_monitor(&c),
+        (None, None, Some(a)) => js.get_loaded_sandbox_with_monitor(&a),
+        (Some(w), Some(c), None) => js.get_loaded_sandbox_with_monitor(&(w, c)),
+        (Some(w), None, Some(a)) => js.get_loaded_sandbox_with_monitor(&(w, a)),
+        (None, Some(c), Some(a)) => js.get_loaded_sandbox_with_monitor(&(c, a)),
+        (Some(w), Some(c), Some(a)) => js.get_loaded_sandbox_with_monitor(&(w, c, a)),
+    };
+    r.map_err(|f| {
+        let hyperlight_js::LoadFailure { error, sandbox } = *f;
+        let aborted = limits.abortable.as_ref().is_some_and(|a| a.aborted());
+        let failure = match error {
+            hyperlight_js::Error::Cancelled { .. } if aborted => Failure::cancelled(
+                "the load was stopped by its AbortSignal; the sandbox is usable again",
+                Some(crate::abort::MONITOR_NAME),
+            ),
+            other => other.into(),
+        };
+        (failure, sandbox)
+    })
 }

@@ -86,9 +86,12 @@ impl ProtoJSSandbox {
         ts_return_type = "Promise<JSSandbox>"
     )]
     pub fn load_runtime(&self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
-        if let Err(failure) =
-            crate::limits::load_options(env.raw(), options.as_ref().map(args::raw), "loadRuntime")
-        {
+        if let Err(failure) = crate::limits::load_options(
+            env.raw(),
+            options.as_ref().map(args::raw),
+            "loadRuntime",
+            None,
+        ) {
             return rejected(env.raw(), failure);
         }
         let mut state = self.state.borrow_mut();
