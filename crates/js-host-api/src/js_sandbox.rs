@@ -10,7 +10,6 @@
 //! tidies up after a load keeps working.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{ToNapiValue, Unknown};
@@ -23,7 +22,7 @@ use crate::errors::Failure;
 use crate::js::Raw;
 use crate::loaded::LoadedJSSandbox;
 use crate::main_thread::{rejected, Deferred};
-use crate::worker::{CallDone, Core, Stage};
+use crate::worker::{Core, Stage};
 
 enum Slot {
     Ready(Arc<Core>),
@@ -257,8 +256,7 @@ impl JSSandbox {
         let published = core.published.clone();
         let slot = self.slot.clone();
         let next = core.clone();
-        core.published.calls.fetch_add(1, Ordering::SeqCst);
-        let counted = core.published.clone();
+        let record = core.published.enqueue();
         let abortable = limits.abortable.clone();
         let (deferred, promise) = Deferred::new(e)?;
         let ticket = Ticket::new(deferred, abortable.clone());
@@ -275,13 +273,27 @@ impl JSSandbox {
             }
         };
         core.queue(move |stage| {
-            let _done = CallDone(counted);
             if let Some(a) = &abortable {
                 if !a.begin() {
                     // Aborted while queued: already rejected.
                     give_back(next, &registry, taken);
                     return;
                 }
+            }
+            if !published.start(record.seq) {
+                if let Some(a) = &abortable {
+                    a.end_if_running(false);
+                }
+                give_back(next, &registry, taken);
+                ticket.settle(Box::new(move |_| {
+                    drop(record);
+                    Err(Failure::cancelled(
+                        "the load was cancelled by interruptHandle.kill() before it started; \
+                         the sandbox is unchanged",
+                        None,
+                    ))
+                }));
+                return;
             }
             let loaded = (|| {
                 let Stage::Js(mut js) = stage.take() else {
@@ -321,7 +333,8 @@ impl JSSandbox {
                         *stage = Stage::Loaded(loaded);
                         Ok(handle)
                     }
-                    Err((error, mut sandbox)) => {
+                    Err(failed) => {
+                        let (error, mut sandbox) = *failed;
                         sandbox.clear_handlers();
                         sandbox.clear_modules();
                         published
@@ -332,12 +345,14 @@ impl JSSandbox {
                     }
                 }
             })();
+            published.finish(record.seq);
             if let Some(a) = &abortable {
                 a.end_if_running(false);
             }
             match loaded {
                 Ok(handle) => {
                     ticket.settle(Box::new(move |env| {
+                        drop(record);
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         *slot = Slot::Consumed("getLoadedSandbox()");
                         drop(slot);
@@ -349,7 +364,10 @@ impl JSSandbox {
                 }
                 Err(failure) => {
                     give_back(next, &registry, taken);
-                    ticket.settle(Box::new(move |_| Err(failure)));
+                    ticket.settle(Box::new(move |_| {
+                        drop(record);
+                        Err(failure)
+                    }));
                 }
             }
         });

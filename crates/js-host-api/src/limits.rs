@@ -79,7 +79,7 @@ pub(crate) fn load_options(
 pub(crate) fn load(
     js: JSSandbox,
     limits: &LoadLimits,
-) -> Result<LoadedJSSandbox, (Failure, JSSandbox)> {
+) -> Result<LoadedJSSandbox, Box<(Failure, JSSandbox)>> {
     let wall = limits
         .wall_clock_ms
         .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
@@ -90,7 +90,7 @@ pub(crate) fn load(
         .transpose();
     let (wall, cpu) = match (wall, cpu) {
         (Ok(w), Ok(c)) => (w, c),
-        (Err(e), _) | (_, Err(e)) => return Err((e.into(), js)),
+        (Err(e), _) | (_, Err(e)) => return Err(Box::new((e.into(), js))),
     };
     let abort: Option<AbortMonitor> = limits.abortable.as_ref().map(Abortable::monitor);
     let r = match (wall, cpu, abort) {
@@ -113,6 +113,6 @@ pub(crate) fn load(
             ),
             other => other.into(),
         };
-        (failure, sandbox)
+        Box::new((failure, sandbox))
     })
 }

@@ -90,24 +90,18 @@ impl InterruptHandle {
 
 #[napi]
 impl InterruptHandle {
-    /// Stops the call (or load) running now: it rejects with
-    /// `ERR_CANCELLED` and a killed call poisons the sandbox. A call that
-    /// was queued or starting (`callHandler()` returned but the call has
-    /// not reached the sandbox yet, e.g. `kill()` in the same tick) is
-    /// cancelled too: it rejects with `ERR_CANCELLED` without running and
-    /// without poisoning. With nothing running or queued, `kill()` does
-    /// nothing and does not affect a later call. Returns whether a call or
-    /// load was running or queued (and is now cancelled). Returns at once,
+    /// Stops the oldest call (or load) whose Promise has not settled, the
+    /// one the caller waits for. Running: it rejects with `ERR_CANCELLED`
+    /// and the sandbox is poisoned. Queued or starting (`callHandler()`
+    /// returned but the call has not reached the sandbox yet, e.g. `kill()`
+    /// in the same tick): it rejects with `ERR_CANCELLED` without running
+    /// and without poisoning. Already finished (its result is on its way)
+    /// or nothing pending: `kill()` does nothing, and it never affects a
+    /// later call. Returns whether a call or load was hit. Returns at once,
     /// whatever the sandbox thread is doing.
     #[napi]
     pub fn kill(&self) -> bool {
-        let queued = self.published.calls.load(Ordering::SeqCst) > 0;
-        let hit = if queued {
-            self.handle.kill_next();
-            true
-        } else {
-            self.handle.kill()
-        };
+        let hit = self.published.kill();
         // A call waiting on a host function notices at once.
         self.channel.wake();
         hit
@@ -280,14 +274,26 @@ impl LoadedJSSandbox {
         let (deferred, promise) = Deferred::new(e)?;
         let ticket = Ticket::new(deferred, abortable.clone());
         let published = self.published.clone();
-        published.calls.fetch_add(1, Ordering::SeqCst);
-        let counted = crate::worker::CallDone(published.clone());
+        let record = published.enqueue();
         core.queue(move |stage| {
-            let _done = counted;
             if let Some(a) = &abortable {
                 if !a.begin() {
                     return;
                 }
+            }
+            if !published.start(record.seq) {
+                if let Some(a) = &abortable {
+                    a.end_if_running(false);
+                }
+                ticket.settle(Box::new(move |_| {
+                    drop(record);
+                    Err(Failure::cancelled(
+                        "the handler call was cancelled by interruptHandle.kill() before it \
+                         started; it did not run and the sandbox is unchanged",
+                        None,
+                    ))
+                }));
+                return;
             }
             let result = (|| {
                 let Stage::Loaded(loaded) = stage else {
@@ -324,11 +330,15 @@ impl LoadedJSSandbox {
                 }
                 result.map_err(|e| call_failure(e, poisoned))
             })();
+            published.finish(record.seq);
             if let Some(a) = &abortable {
                 // Also after a failure before the call ran (ends once).
                 a.end_if_running(false);
             }
             ticket.settle(Box::new(move |env| {
+                // The call stops being the target of `kill()` once its
+                // Promise settles.
+                drop(record);
                 let json = result?;
                 EnvState::get(env)
                     .map_err(Failure::internal)?

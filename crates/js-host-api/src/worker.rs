@@ -60,35 +60,134 @@ pub(crate) struct Published {
     /// The VM's interrupt handle, set once the VM is built: `dispose()` of
     /// any stage stops what runs on the VM with it.
     pub(crate) handle: std::sync::OnceLock<hyperlight_js::InterruptHandle>,
-    /// `callHandler` jobs queued or running: a `kill()` while one is
-    /// queued or starting cancels it (see `InterruptHandle::kill_next`).
-    pub(crate) calls: std::sync::atomic::AtomicUsize,
+    /// Calls and loads not settled yet, oldest first: what `kill()`
+    /// targets (see [`Published::kill`]).
+    pub(crate) calls: Mutex<Calls>,
     /// Host calls of this sandbox waiting for JavaScript.
     pub(crate) waiting: std::sync::atomic::AtomicUsize,
     /// The environment was torn down: the thread ends after its job.
     pub(crate) closed: AtomicBool,
 }
 
-/// Ends one counted `callHandler` or load job (see `Published::calls`):
-/// when none is left, a kill armed for a queued job that never came is
-/// withdrawn, so it cannot hit a later call.
-pub(crate) struct CallDone(pub(crate) Arc<Published>);
+/// Where a call (or load) is, from `callHandler()` until its Promise
+/// settles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum CallPhase {
+    Queued,
+    Running,
+    /// Done on the sandbox thread; the Promise has not settled yet.
+    Finished,
+}
 
-impl Drop for CallDone {
+/// The calls of one sandbox that have not settled, oldest first.
+#[derive(Default)]
+pub(crate) struct Calls {
+    next: u64,
+    list: std::collections::VecDeque<(u64, CallPhase)>,
+    /// A call cancelled by `kill()` before it started.
+    killed_before_start: Option<u64>,
+}
+
+/// One call's entry in [`Published::calls`], removed when dropped (after
+/// the call's Promise settled, or with its job if it never settles through
+/// it).
+pub(crate) struct CallRecord {
+    pub(crate) seq: u64,
+    published: Arc<Published>,
+}
+
+impl Drop for CallRecord {
     fn drop(&mut self) {
-        if self.0.calls.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if let Some(h) = self.0.handle.get() {
-                h.disarm();
-            }
+        let mut calls = lock(&self.published.calls);
+        calls.list.retain(|(s, _)| *s != self.seq);
+        if calls.killed_before_start == Some(self.seq) {
+            calls.killed_before_start = None;
         }
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Published {
     /// Stops what runs on the VM now or, if nothing does, the next call or
-    /// load step to start (used by `dispose()` and `kill()`).
+    /// load step to start (used by `dispose()`).
     pub(crate) fn kill_next(&self) -> bool {
         self.handle.get().is_some_and(|h| h.kill_next())
+    }
+
+    /// Records a new call (main thread, when `callHandler()` or a load is
+    /// called).
+    pub(crate) fn enqueue(self: &Arc<Self>) -> CallRecord {
+        let mut calls = lock(&self.calls);
+        calls.next += 1;
+        let seq = calls.next;
+        calls.list.push_back((seq, CallPhase::Queued));
+        CallRecord {
+            seq,
+            published: self.clone(),
+        }
+    }
+
+    /// Sandbox thread, before the call runs: `false` when `kill()`
+    /// cancelled it while it was queued (it must not run).
+    pub(crate) fn start(&self, seq: u64) -> bool {
+        let mut calls = lock(&self.calls);
+        if calls.killed_before_start == Some(seq) {
+            calls.killed_before_start = None;
+            set_phase(&mut calls, seq, CallPhase::Finished);
+            return false;
+        }
+        set_phase(&mut calls, seq, CallPhase::Running);
+        true
+    }
+
+    /// Sandbox thread, after the call ran: a kill that armed the VM after
+    /// the call ended (it was on its way out) is withdrawn, so that it
+    /// cannot reach another call.
+    pub(crate) fn finish(&self, seq: u64) {
+        let mut calls = lock(&self.calls);
+        set_phase(&mut calls, seq, CallPhase::Finished);
+        if let Some(h) = self.handle.get() {
+            h.disarm();
+        }
+    }
+
+    /// `InterruptHandle.kill()`: targets the oldest call whose Promise has
+    /// not settled, the one the caller is waiting for. Running: killed.
+    /// Queued (or starting): cancelled before it runs. Already finished
+    /// (its result is on the way): nothing, and no later call is touched.
+    /// Returns whether a call was hit.
+    pub(crate) fn kill(&self) -> bool {
+        let Some(handle) = self.handle.get() else {
+            return false;
+        };
+        let mut calls = lock(&self.calls);
+        match calls.list.front().copied() {
+            None => {
+                drop(calls);
+                handle.kill()
+            }
+            Some((seq, CallPhase::Queued)) => {
+                calls.killed_before_start = Some(seq);
+                true
+            }
+            Some((_, CallPhase::Running)) => {
+                // Held across the kill: the call cannot be marked finished
+                // (and the VM disarmed) before the arming below, when it
+                // has not entered the VM yet.
+                handle.kill_next();
+                true
+            }
+            Some((_, CallPhase::Finished)) => false,
+        }
+    }
+}
+
+fn set_phase(calls: &mut Calls, seq: u64, phase: CallPhase) {
+    if let Some(entry) = calls.list.iter_mut().find(|(s, _)| *s == seq) {
+        entry.1 = phase;
     }
 }
 
