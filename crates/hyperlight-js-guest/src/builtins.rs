@@ -66,8 +66,18 @@ const PRELUDE: &str = r#"(function (n) {
     }
   }
   const LABELS = ['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'];
+  const utf8Pending = n.utf8Pending;
+  const bytesOf = (x) => {
+    if (x === undefined) return new Uint8Array(0);
+    if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    return new Uint8Array(x);
+  };
   class TextDecoder {
     #fatal; #ignoreBOM;
+    // Streaming state: the bytes of an incomplete sequence kept from the
+    // last `decode(…, { stream: true })`, and whether the stream's first
+    // bytes (where a BOM is stripped) were already decoded.
+    #pending = null; #started = false;
     constructor(label = 'utf-8', options = {}) {
       const l = String(label).trim().toLowerCase();
       if (!LABELS.includes(l)) throw new RangeError("TextDecoder: the encoding '" + label + "' is not supported (only utf-8)");
@@ -78,8 +88,32 @@ const PRELUDE: &str = r#"(function (n) {
     get fatal() { return this.#fatal; }
     get ignoreBOM() { return this.#ignoreBOM; }
     decode(input, options) {
-      if (input === undefined) return '';
-      return decode(input, this.#fatal, this.#ignoreBOM);
+      const stream = !!(options && options.stream);
+      if (!stream && this.#pending === null && !this.#started) {
+        if (input === undefined) return '';
+        return decode(input, this.#fatal, this.#ignoreBOM);
+      }
+      let bytes = bytesOf(input);
+      if (this.#pending !== null) {
+        const b = new Uint8Array(this.#pending.length + bytes.length);
+        b.set(this.#pending);
+        b.set(bytes, this.#pending.length);
+        bytes = b;
+        this.#pending = null;
+      }
+      if (stream) {
+        const k = utf8Pending(bytes);
+        if (k > 0) {
+          this.#pending = bytes.slice(bytes.length - k);
+          bytes = bytes.subarray(0, bytes.length - k);
+        }
+      }
+      const out = decode(bytes, this.#fatal, this.#ignoreBOM || this.#started);
+      // A BOM is only stripped at the start of a stream; `stream: false`
+      // ends the stream and the next call starts a new one.
+      this.#started = stream && (this.#started || bytes.length > 0);
+      if (!stream) this.#pending = null;
+      return out;
     }
   }
   def(globalThis, 'TextEncoder', TextEncoder);
@@ -153,8 +187,9 @@ type Native = unsafe extern "C" fn(*mut JSContext, JSValue, c_int, *mut JSValue)
 
 /// Installs the globals.
 pub fn install(ctx: *mut JSContext) -> JsResult<()> {
-    let natives: [(&CStr, Native, c_int); 6] = [
+    let natives: [(&CStr, Native, c_int); 7] = [
         (c"emit", native_emit, 2),
+        (c"utf8Pending", crate::webapi::utf8_pending, 1),
         (c"encode", native_encode, 1),
         (c"decode", native_decode, 3),
         (c"getRandomValues", crypto::get_random_values, 1),

@@ -29,8 +29,11 @@ mod print;
 mod protocol;
 mod rng;
 mod runtime;
+mod subtle;
 mod sync;
 mod time;
+mod timers;
+mod webapi;
 
 use hyperlight_abi::ControlPage;
 
