@@ -21,6 +21,7 @@ mod control;
 mod crypto;
 mod handlers;
 mod heap;
+mod inspect;
 mod intl;
 mod js;
 mod libc;
