@@ -23,6 +23,7 @@ mod handlers;
 mod heap;
 mod js;
 mod libc;
+mod mailbox;
 mod modules;
 mod print;
 mod protocol;

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
@@ -11,6 +11,7 @@ use crate::host_functions::HostFunctions;
 use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
 use crate::stats::{thread_cpu_time, CallStats};
+use crate::warm::WarmPath;
 
 /// A point-in-time copy of a loaded sandbox (guest memory and vCPU
 /// state). Cheap to clone. It can only be restored into the sandbox, and
@@ -65,12 +66,13 @@ static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
 pub struct LoadedJSSandbox {
     guest: Guest,
     host_functions: Arc<HostFunctions>,
-    handlers: BTreeSet<String>,
+    handlers: Arc<BTreeSet<String>>,
     load_id: u64,
     last_stats: Option<CallStats>,
     /// Set when this layer poisons the sandbox (out of memory); the VM
-    /// poisons itself for kills and crashes.
-    poison: Option<String>,
+    /// poisons itself for kills and crashes. Shared with the load's
+    /// [`WarmPath`]s, whose calls may run out of memory too.
+    poison: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for LoadedJSSandbox {
@@ -91,10 +93,63 @@ impl LoadedJSSandbox {
         Self {
             guest,
             host_functions,
-            handlers,
+            handlers: Arc::new(handlers),
             load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
             last_stats: None,
-            poison: None,
+            poison: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn set_poison(&self, reason: Option<String>) {
+        *self.poison.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// The handle other threads use to call this sandbox's handlers without
+    /// a VM exit while this thread is in [`serve_warm`](Self::serve_warm).
+    pub fn warm_path(&self) -> WarmPath {
+        WarmPath::new(
+            self.guest.vm.mailbox(),
+            self.handlers.clone(),
+            self.poison.clone(),
+            self.guest.print.clone(),
+        )
+    }
+
+    /// Serves warm calls ([`WarmPath`]) for up to `window`: the guest polls
+    /// its mailbox instead of waiting in an exit. Call it on this sandbox's
+    /// thread after a call returned, when the next call is likely to follow
+    /// soon; it returns when the guest stops polling (the window ended with
+    /// no call, [`WarmPath::release`] asked, or the machine is so busy that
+    /// the sandbox's thread was descheduled).
+    ///
+    /// Returns `None` when every call posted meanwhile was answered through
+    /// the mailbox, and `Some(result)` with the result of a call whose
+    /// poster stopped waiting (deliver it with [`WarmPath::complete`]) or
+    /// that failed (killed: [`Error::Cancelled`]; crashed or out of memory:
+    /// [`Error::GuestAbort`], the sandbox is then poisoned). A poisoned
+    /// sandbox does not serve (`None` at once).
+    pub fn serve_warm(&mut self, window: Duration) -> Option<Result<String>> {
+        if self.poisoned() {
+            return None;
+        }
+        match self.guest.poll_mailbox(window) {
+            Ok(hyperlight_vm::PollEnd::Idle) => None,
+            Ok(hyperlight_vm::PollEnd::Answer(resp)) => {
+                let r = crate::driver::call_result(resp);
+                if let Err(Error::GuestAbort(msg)) = &r {
+                    // Out of memory while serving a warm call.
+                    self.set_poison(Some(msg.clone()));
+                }
+                Some(r)
+            }
+            Err(e) => {
+                // The VM poisoned itself; say so to the warm path too, so
+                // that it refuses calls with the reason.
+                if let Some(reason) = self.guest.vm.poisoned() {
+                    self.set_poison(Some(reason.to_string()));
+                }
+                Some(Err(e))
+            }
         }
     }
 
@@ -164,7 +219,7 @@ impl LoadedJSSandbox {
             Err(Error::GuestAbort(msg)) if self.guest.vm.poisoned().is_none() => {
                 // Out of memory: the engine survived, but its state cannot
                 // be trusted any more.
-                self.poison = Some(msg.clone());
+                self.set_poison(Some(msg.clone()));
                 Err(Error::GuestAbort(msg))
             }
             other => other,
@@ -195,8 +250,13 @@ impl LoadedJSSandbox {
     }
 
     fn poison_reason(&self) -> Option<String> {
-        if let Some(p) = &self.poison {
-            return Some(p.clone());
+        if let Some(p) = self
+            .poison
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Some(p);
         }
         self.guest.vm.poisoned().map(str::to_string)
     }
@@ -231,7 +291,7 @@ impl LoadedJSSandbox {
             .vm
             .restore(&snapshot.inner)
             .map_err(Error::from)?;
-        self.poison = None;
+        self.set_poison(None);
         Ok(())
     }
 
@@ -254,7 +314,7 @@ impl crate::monitor::ExecutionMonitor for NoMonitor {
     }
 }
 
-fn record_call_metrics(result: &Result<String>, started: Instant) {
+pub(crate) fn record_call_metrics(result: &Result<String>, started: Instant) {
     let outcome = match result {
         Ok(_) => "ok",
         Err(e) => e.code().as_str(),
