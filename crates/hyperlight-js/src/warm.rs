@@ -15,7 +15,6 @@
 //! by the same kick of the sandbox's thread, and CPU-time monitors measure
 //! that thread.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,11 +33,10 @@ use crate::stats::{cpu_time_of, CallStats};
 /// Cheap to clone; `Send + Sync`. Obtained from
 /// [`LoadedJSSandbox::warm_path`](crate::LoadedJSSandbox::warm_path); it
 /// belongs to that load (after `unload`, or a restore that poisons nothing,
-/// it keeps working for the same handlers).
+/// it keeps working: a restore changes which handlers it reaches).
 #[derive(Clone)]
 pub struct WarmPath {
     mailbox: MailboxHandle,
-    handlers: Arc<BTreeSet<String>>,
     poison: Arc<Mutex<Option<String>>>,
     print: PrintSink,
 }
@@ -90,13 +88,11 @@ pub enum WarmOutcome {
 impl WarmPath {
     pub(crate) fn new(
         mailbox: MailboxHandle,
-        handlers: Arc<BTreeSet<String>>,
         poison: Arc<Mutex<Option<String>>>,
         print: PrintSink,
     ) -> Self {
         Self {
             mailbox,
-            handlers,
             poison,
             print,
         }
@@ -125,12 +121,9 @@ impl WarmPath {
         gc: bool,
         monitor: Option<&M>,
     ) -> Result<Option<WarmCall>> {
+        // An unknown handler is refused by the guest (ERR_INVALID_ARG,
+        // nothing runs): the loaded set changes with restores.
         crate::names::check_name("the handler name", name)?;
-        if !self.handlers.contains(name) {
-            return Err(Error::invalid(format!(
-                "no handler named {name:?} is loaded"
-            )));
-        }
         if let Some(reason) = self
             .poison
             .lock()
