@@ -83,6 +83,10 @@ pub fn next_request() {
     let handed = reply_word()
         .compare_exchange(mb::SPIN, mb::READY, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
+    // The collection the call asked for runs after the host has the answer
+    // when it took it from memory, before the exit otherwise (so that what
+    // the host snapshots after the call is collected).
+    crate::handlers::run_pending_gc();
     if !handed {
         arch::out(port::DONE, mb::DONE_ANSWER);
         crate::time::resumed();
@@ -115,7 +119,16 @@ fn poll() -> bool {
     if window == 0 {
         return false;
     }
-    req.store(mb::POLLING, Ordering::Release);
+    // From TAKEN (the last request) or IDLE to POLLING, unless the host
+    // asked us to leave meanwhile (LEAVE).
+    let cur = req.load(Ordering::Acquire);
+    if cur == mb::LEAVE
+        || req
+            .compare_exchange(cur, mb::POLLING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return leave(mb::IDLE);
+    }
     let start = arch::rdtsc();
     let mut last = start;
     loop {

@@ -98,10 +98,27 @@ impl WarmPath {
         }
     }
 
+    /// Whether a warm call ran out of memory or crashed the sandbox (the
+    /// sandbox's own thread knows more: kills poison it too).
+    pub fn poisoned(&self) -> bool {
+        self.poison
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Whether the guest is finishing the housekeeping of the last warm
+    /// call (it will poll again right after).
+    pub fn is_busy(&self) -> bool {
+        self.mailbox.is_finishing()
+    }
+
     /// Whether the guest is polling now (a [`call`](Self::call) would most
-    /// likely be taken).
-    pub fn is_ready(&self) -> bool {
-        self.mailbox.is_polling()
+    /// likely be taken), waiting up to `max` while it finishes the last
+    /// call's housekeeping (the garbage collection a call asks for runs
+    /// after its answer was handed over).
+    pub fn is_ready(&self, max: Duration) -> bool {
+        self.mailbox.wait_polling(max)
     }
 
     /// Posts a call of handler `name` with the JSON `event`, watched by

@@ -291,12 +291,22 @@ fn snapshots_and_restores_interleave_with_warm_calls() {
 #[test]
 fn warm_calls_validate_like_handle_event() {
     let s = Served::new(loaded_with(COUNTER));
+    // An invalid name is refused before anything is posted; an unknown one
+    // by the guest, without running anything.
     let e = s
         .warm
-        .call::<WallClockMonitor>("nope", "{}", true, None)
+        .call::<WallClockMonitor>("", "{}", true, None)
         .err()
-        .expect("unknown handler");
+        .expect("empty handler name");
     assert_eq!(e.code(), hyperlight_js::ErrorCode::InvalidArg);
+    let (r, _) = s.call("nope", "{}", Duration::from_secs(1));
+    assert_eq!(r.unwrap_err().code(), hyperlight_js::ErrorCode::InvalidArg);
+    let (r, _) = s.call("h", "{}", Duration::from_secs(1));
+    assert_eq!(
+        json(r)["n"],
+        json!(1),
+        "nothing ran for the unknown handler"
+    );
     // A thrown error is ERR_HANDLER and the sandbox stays usable.
     let s = Served::new(loaded_with(
         "function handler(e) { if (e.t) throw new TypeError('no'); return 2; }",

@@ -303,17 +303,57 @@ impl MailboxHandle {
         }
     }
 
-    /// Asks a polling guest to stop polling now, so that the VM's thread
+    /// Asks the guest to stop polling now, or not to start (it may be
+    /// finishing the last request's housekeeping), so that the VM's thread
     /// returns from [`crate::Vm::poll_mailbox`] sooner (e.g. to run a
-    /// snapshot). Does nothing if the guest is not polling.
+    /// snapshot). A request posted and not taken yet stays posted.
     pub fn release(&self) {
         self.shared.with_alive(|| {
-            let _ = self.request().compare_exchange(
-                mailbox::POLLING,
-                mailbox::LEAVE,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+            let word = self.request();
+            let mut cur = word.load(Ordering::Acquire);
+            while matches!(cur, mailbox::POLLING | mailbox::TAKEN | mailbox::IDLE) {
+                match word.compare_exchange(
+                    cur,
+                    mailbox::LEAVE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(now) => cur = now,
+                }
+            }
         });
+    }
+
+    /// Whether the guest, serving, is finishing the housekeeping of the
+    /// request it answered last.
+    pub fn is_finishing(&self) -> bool {
+        self.shared.serving_thread().is_some()
+            && self
+                .shared
+                .with_alive(|| self.request().load(Ordering::Acquire) == mailbox::TAKEN)
+                .unwrap_or(false)
+    }
+
+    /// Spins up to `max` while the guest finishes the housekeeping of the
+    /// request it answered last (e.g. the garbage collection the call asked
+    /// for, which runs after the answer was handed over); `true` once it
+    /// polls.
+    pub fn wait_polling(&self, max: Duration) -> bool {
+        let deadline = Instant::now() + max;
+        loop {
+            let state = self
+                .shared
+                .with_alive(|| self.request().load(Ordering::Acquire));
+            match state {
+                Some(mailbox::POLLING) => return true,
+                Some(mailbox::TAKEN) if self.shared.serving_thread().is_some() => {}
+                _ => return false,
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
     }
 }
