@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CallStats, LoadedJSSandbox } from '@hyperlight/js-host-api';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ECHO, SPIN, expectRejectCode, loadedSandbox, stopWhenRunning } from './helpers';
+import { ECHO, expectRejectCode, loadedSandbox, SPIN, stopWhenRunning } from './helpers';
 
 const COUNTER = `
   let n = 0;
@@ -75,7 +75,10 @@ describe('the warm path', () => {
       const s = await sandbox({ echo: ECHO, spin: SPIN });
       const snapshot = await s.snapshot();
       for (let i = 0; i < 100; i++) await s.callHandler('echo', i, { [option]: 1000 });
-      const e = await expectRejectCode(s.callHandler('spin', {}, { [option]: 50 }), 'ERR_CANCELLED');
+      const e = await expectRejectCode(
+        s.callHandler('spin', {}, { [option]: 50 }),
+        'ERR_CANCELLED',
+      );
       expect(e.terminatedBy).toBe(monitor);
       expect((s.lastCallStats as CallStats).terminatedBy).toBe(monitor);
       expect(s.poisoned).toBe(true);
@@ -117,7 +120,9 @@ describe('the warm path', () => {
     expect(await s.callHandler('count', 'x')).toEqual({ n: 11, event: 'x' });
     // Overlapping calls queue in order, warm or not.
     const all = await Promise.all(Array.from({ length: 20 }, (_, i) => s.callHandler('count', i)));
-    expect(all.map((r) => (r as { n: number }).n)).toEqual(Array.from({ length: 20 }, (_, i) => 12 + i));
+    expect(all.map((r) => (r as { n: number }).n)).toEqual(
+      Array.from({ length: 20 }, (_, i) => 12 + i),
+    );
   });
 
   it('can be switched off (HYPERLIGHT_JS_WARM_WINDOW_US=0) and calls still work', () => {
