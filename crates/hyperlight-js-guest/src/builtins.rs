@@ -21,23 +21,8 @@ use crate::{crypto, print, rng};
 const PRELUDE: &str = r#"(function (n) {
   'use strict';
   const def = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: true, configurable: true, enumerable: false });
-  const stringify = JSON.stringify;
-  const fmt = (v) => {
-    switch (typeof v) {
-      case 'string': return v;
-      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
-      case 'object':
-        if (v === null) return 'null';
-        if (v instanceof Error) {
-          const s = v.stack;
-          return String(v) + (s ? '\n' + String(s).replace(/\n$/, '') : '');
-        }
-        try { const j = stringify(v); if (j !== undefined) return j; } catch (e) {}
-        try { return String(v); } catch (e) { return '[object]'; }
-      default: return String(v);
-    }
-  };
-  const line = (a) => { let s = ''; for (let i = 0; i < a.length; i++) { if (i) s += ' '; s += fmt(a[i]); } return s; };
+  // Node's util.format (inspect.rs).
+  const line = n.format;
   const emit = n.emit;
   const console = {};
   const levels = { debug: 1, log: 2, info: 2, warn: 3, error: 4, trace: 1 };
@@ -202,6 +187,7 @@ pub fn install(ctx: *mut JSContext) -> JsResult<()> {
         let key: &CStr = if name == c"random" { c"mathRandom" } else { name };
         js::set(ctx, n.raw(), key, js::new_function(ctx, f, name, len)?)?;
     }
+    js::set(ctx, n.raw(), c"format", crate::inspect::formatter(ctx)?)?;
     let src = js::c_bytes(PRELUDE.as_bytes());
     // SAFETY: `src` is NUL-terminated after `PRELUDE.len()` bytes.
     let f = Owned::new(ctx, unsafe {

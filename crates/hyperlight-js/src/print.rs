@@ -183,6 +183,16 @@ impl PrintOut {
         }
     }
 
+    /// Another end of the same sandbox's output (same sink, queue and drop
+    /// count), for a second drainer of the print buffer (the warm path's
+    /// poster); it joins split lines on its own.
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            partial: None,
+        }
+    }
+
     /// One record from the guest (`level` as in the ABI, with its
     /// `CONTINUES` flag).
     pub(crate) fn record(&mut self, level: u32, text: &str) {

@@ -32,6 +32,14 @@ impl SandboxBuilder {
         }
         Ok(n)
     }
+
+    fn set_string(&mut self, env: &Env, v: Unknown<'_>, what: &str) -> Result<String> {
+        let s = args::string(env.raw(), args::raw(&v), what).map_err(|f| f.throw(env.raw()))?;
+        if self.consumed {
+            return Err(Failure::consumed("SandboxBuilder", "build()").throw(env.raw()));
+        }
+        Ok(s)
+    }
 }
 
 #[napi]
@@ -171,6 +179,38 @@ impl SandboxBuilder {
             return Err(Failure::consumed("SandboxBuilder", "build()").throw(e));
         }
         self.sizes.clock_resolution_us = Some(n as u64);
+        Ok(this)
+    }
+
+    /// Sets the sandbox's default locale for `Intl` and the
+    /// locale-sensitive methods: a BCP 47 tag (default `en-US`). A
+    /// malformed or unknown locale rejects `build()` with
+    /// `ERR_INVALID_ARG`. Chainable.
+    #[napi(ts_args_type = "locale: string", ts_return_type = "this")]
+    pub fn set_locale<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        locale: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let s = self.set_string(&env, locale, "the locale")?;
+        self.sizes.locale = Some(s);
+        Ok(this)
+    }
+
+    /// Sets the sandbox's default time zone for `Intl.DateTimeFormat` and
+    /// `Date.prototype.toLocale*String`: an IANA name or `±HH:MM` (default
+    /// `UTC`). An unknown zone rejects `build()` with `ERR_INVALID_ARG`.
+    /// Chainable.
+    #[napi(ts_args_type = "timeZone: string", ts_return_type = "this")]
+    pub fn set_time_zone<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        time_zone: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let s = self.set_string(&env, time_zone, "the time zone")?;
+        self.sizes.time_zone = Some(s);
         Ok(this)
     }
 

@@ -19,6 +19,7 @@
 mod abort;
 mod args;
 mod builder;
+mod busy;
 mod errors;
 mod js;
 mod js_sandbox;
@@ -29,6 +30,7 @@ mod options;
 mod print;
 mod proto;
 mod spin;
+mod warm;
 mod worker;
 
 pub use builder::SandboxBuilder;

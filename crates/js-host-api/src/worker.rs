@@ -276,7 +276,12 @@ impl Bridge {
         // A synchronous callback answers within tens of microseconds: stay
         // awake for it (yielding the CPU) before sleeping.
         let start = std::time::Instant::now();
-        while start.elapsed() < SPIN_FOR_REPLY {
+        let spin = if crate::busy::oversubscribed() {
+            Duration::ZERO
+        } else {
+            SPIN_FOR_REPLY
+        };
+        while start.elapsed() < spin {
             match rx.try_recv() {
                 Ok(Reply::Done(s, result)) if s == seq => return result,
                 Ok(_) | Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
@@ -357,15 +362,20 @@ pub(crate) struct Core {
     tx: mpsc::Sender<Job>,
     pub(crate) published: Arc<Published>,
     pub(crate) channel: Arc<HostChannel>,
+    /// The exit-less warm path (see `warm`).
+    pub(crate) warm: Arc<crate::warm::Warm>,
 }
 
-/// The sizes and settings a `SandboxBuilder` collected.
+/// The sizes and settings (`Intl` defaults, clock, print sink) a
+/// `SandboxBuilder` collected.
 #[derive(Clone, Default)]
 pub(crate) struct Sizes {
     pub(crate) heap: Option<u64>,
     pub(crate) scratch: Option<u64>,
     pub(crate) input: Option<u64>,
     pub(crate) output: Option<u64>,
+    pub(crate) locale: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// `setClockResolutionUs`, in microseconds.
     pub(crate) clock_resolution_us: Option<u64>,
     /// `setPrintSink`.
@@ -386,12 +396,16 @@ impl Core {
         let state = EnvState::get(env)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let id = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
+        let published: Arc<Published> = Arc::default();
+        let warm = Arc::new(crate::warm::Warm::new(published.clone()));
+        let thread_warm = warm.clone();
         let core = Arc::new(Core {
             id,
             _memory: ExternalMemory::new(env, EXTERNAL_BYTES_PER_SANDBOX, state),
             tx,
-            published: Arc::default(),
+            published,
             channel: Arc::new(HostChannel::new()),
+            warm,
         });
         state.add_sandbox(&core);
         let published = core.published.clone();
@@ -410,6 +424,12 @@ impl Core {
                 }
                 if let Some(n) = sizes.output {
                     builder = builder.with_output_buffer_size(n);
+                }
+                if let Some(l) = sizes.locale {
+                    builder = builder.with_locale(l);
+                }
+                if let Some(tz) = sizes.time_zone {
+                    builder = builder.with_time_zone(tz);
                 }
                 if let Some(us) = sizes.clock_resolution_us {
                     builder = builder.with_clock_resolution(Duration::from_micros(us));
@@ -433,7 +453,7 @@ impl Core {
                         return;
                     }
                 };
-                run_jobs(&rx, &mut stage, &published);
+                run_jobs(&rx, &mut stage, &thread_warm, &published);
             });
         if let Err(e) = spawned {
             // The closure (and its deferred) was dropped: that rejects the
@@ -472,6 +492,7 @@ impl Core {
             Err(failure) => deferred.reject(failure),
         });
         // If the thread is gone the job is dropped, and its deferred rejects.
+        self.warm.job_sent();
         let _ = self.tx.send(job);
         Ok(promise)
     }
@@ -480,6 +501,7 @@ impl Core {
     /// Promise, e.g. through an [`abort::Ticket`](crate::abort::Ticket)).
     /// If the thread is gone the job is dropped, which rejects its Promise.
     pub(crate) fn queue(&self, job: impl FnOnce(&mut Stage) + Send + 'static) {
+        self.warm.job_sent();
         let _ = self.tx.send(Box::new(job));
     }
 
@@ -502,7 +524,14 @@ const SPIN_FOR_NEXT_JOB: Duration = Duration::from_micros(100);
 
 fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
     let start = std::time::Instant::now();
-    while start.elapsed() < SPIN_FOR_NEXT_JOB {
+    let spin = if crate::busy::oversubscribed() {
+        // Another thread wants this core more than we want to save a
+        // wake-up (see `busy`).
+        Duration::ZERO
+    } else {
+        SPIN_FOR_NEXT_JOB
+    };
+    while start.elapsed() < spin {
         match rx.try_recv() {
             Ok(job) => return Some(job),
             Err(mpsc::TryRecvError::Disconnected) => return None,
@@ -512,8 +541,14 @@ fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
     rx.recv().ok()
 }
 
-fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage, published: &Published) {
+fn run_jobs(
+    rx: &mpsc::Receiver<Job>,
+    stage: &mut Stage,
+    warm: &crate::warm::Warm,
+    published: &Published,
+) {
     while let Some(job) = next_job(rx) {
+        warm.job_started(matches!(stage, Stage::Loaded(_)));
         if std::panic::catch_unwind(AssertUnwindSafe(|| job(stage))).is_err() {
             // The sandbox may be half-way through a transition: release it.
             *stage = Stage::Empty;
@@ -521,6 +556,15 @@ fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage, published: &Published) 
         if published.closed.load(Ordering::SeqCst) {
             // The environment was torn down (`Core::shut_down`).
             break;
+        }
+        match stage {
+            // While calls keep coming, serve them without exits.
+            Stage::Loaded(loaded) => {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| warm.serve(loaded))).is_err() {
+                    *stage = Stage::Empty;
+                }
+            }
+            _ => warm.unloaded(),
         }
     }
     // Every JavaScript object let go: the VM is dropped here, on its thread.
