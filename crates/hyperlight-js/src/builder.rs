@@ -5,16 +5,17 @@ use crate::error::Result;
 use crate::print::{PrintLevel, PrintOut, PrintSink};
 use crate::proto::ProtoJSSandbox;
 
-/// Smallest heap [`SandboxBuilder::build`] accepts: 1 MiB. Measured
-/// (2026-11-29): the runtime, its context and the built-ins need 320 KiB
-/// (256 KiB fails to install the built-ins, 192 KiB to create the context);
-/// the minimum leaves about three times that, for the built-ins still to
-/// come and a handler's first objects.
-pub const MIN_HEAP_SIZE: u64 = 1 << 20;
-/// Smallest scratch (stack) [`SandboxBuilder::build`] accepts: 128 KiB.
-/// Measured (2026-11-29): installing the built-ins needs 40 KiB (32 KiB
+/// Smallest heap [`SandboxBuilder::build`] accepts: 4 MiB. Measured
+/// (2026-11-29, with the web APIs, console formatting and `Intl` built in):
+/// the runtime, its context and the built-ins need 1.5 MiB (1.375 MiB runs
+/// out of memory installing them or on the first call); the minimum leaves
+/// about 2.7 times that, for built-ins still to come and a handler's first
+/// objects.
+pub const MIN_HEAP_SIZE: u64 = 4 << 20;
+/// Smallest scratch (stack) [`SandboxBuilder::build`] accepts: 256 KiB.
+/// Measured (2026-11-29): installing the built-ins needs 80 KiB (64 KiB
 /// overflows the stack); the minimum leaves about three times that.
-pub const MIN_SCRATCH_SIZE: u64 = 128 << 10;
+pub const MIN_SCRATCH_SIZE: u64 = 256 << 10;
 
 /// Configures and creates a sandbox: a micro-VM with the JavaScript guest
 /// booted and waiting. Every size is validated by [`build`](Self::build);
@@ -54,14 +55,14 @@ impl SandboxBuilder {
     }
 
     /// Guest heap size in bytes (the JavaScript engine's memory). At least
-    /// [`MIN_HEAP_SIZE`] (1 MiB); default 16 MiB.
+    /// [`MIN_HEAP_SIZE`] (4 MiB); default 16 MiB.
     pub fn with_heap_size(mut self, bytes: u64) -> Self {
         self.config.heap_size = bytes;
         self
     }
 
     /// Guest scratch size in bytes: the guest stack. At least
-    /// [`MIN_SCRATCH_SIZE`] (128 KiB); default 1 MiB.
+    /// [`MIN_SCRATCH_SIZE`] (256 KiB); default 1 MiB.
     pub fn with_scratch_size(mut self, bytes: u64) -> Self {
         self.config.stack_size = bytes;
         self

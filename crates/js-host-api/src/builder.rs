@@ -54,8 +54,9 @@ impl SandboxBuilder {
         }
     }
 
-    /// Sets the guest heap size in bytes: an integer of at least 1 MiB
-    /// (1,048,576; smaller heaps cannot boot the runtime). Default 16 MiB.
+    /// Sets the guest heap size in bytes: an integer of at least 4 MiB
+    /// (4,194,304; the runtime and its built-ins need 1.5 MiB). Default
+    /// 16 MiB.
     /// Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_heap_size<'a>(
@@ -70,7 +71,8 @@ impl SandboxBuilder {
     }
 
     /// Sets the guest scratch size in bytes, which includes the stack: an
-    /// integer of at least 128 KiB (131,072). Default 1 MiB. Chainable.
+    /// integer of at least 256 KiB (262,144; installing the built-ins needs
+    /// 80 KiB). Default 1 MiB. Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_scratch_size<'a>(
         &mut self,

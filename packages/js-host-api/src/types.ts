@@ -29,15 +29,15 @@ export type HostFunction = (...args: any[]) => unknown;
 export interface SandboxBuilder {
   /**
    * Sets the guest heap size in bytes: the memory of the guest's JavaScript engine.
-   * @param bytes - a safe integer of at least 1 MiB (1048576): smaller heaps cannot boot the
-   * runtime (measured: it needs 320 KiB), else `ERR_INVALID_ARG`.
+   * @param bytes - a safe integer of at least 4 MiB (4194304): the runtime and its built-ins need
+   * 1.5 MiB (measured), else `ERR_INVALID_ARG`.
    * @defaultValue 16 MiB (16777216)
    */
   setHeapSize(bytes: number): this;
   /**
    * Sets the guest scratch size in bytes, which includes the guest stack.
-   * @param bytes - a safe integer of at least 128 KiB (131072) (measured: installing the built-ins
-   * needs 40 KiB), else `ERR_INVALID_ARG`.
+   * @param bytes - a safe integer of at least 256 KiB (262144) (measured: installing the built-ins
+   * needs 80 KiB), else `ERR_INVALID_ARG`.
    * @defaultValue 1 MiB (1048576)
    */
   setScratchSize(bytes: number): this;
@@ -81,6 +81,7 @@ export interface SandboxBuilder {
    * cross-origin-isolated pages
    */
   setClockResolutionUs(microseconds: number): this;
+  /**
    * Sets the sandbox's default locale: what `Intl` and the locale-sensitive methods
    * (`toLocaleString()`, `localeCompare`) use when the handler names none.
    * `build()` rejects with `ERR_INVALID_ARG` for a malformed BCP 47 tag or a locale the guest

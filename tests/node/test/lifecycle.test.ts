@@ -42,16 +42,16 @@ describe('SandboxBuilder', () => {
     const builder = new SandboxBuilder();
     const proto = await builder.build();
     await expectRejectCode(builder.build(), ERR_CONSUMED);
-    expectThrowCode(() => builder.setHeapSize(1024 * 1024), ERR_CONSUMED);
+    expectThrowCode(() => builder.setHeapSize(8 * 1024 * 1024), ERR_CONSUMED);
     expectThrowCode(() => builder.setHeapSize(0), ERR_INVALID_ARG);
     await proto[Symbol.asyncDispose]();
   });
 
   it('refuses sizes below what boots in the setter, and sizes the VM cannot hold from build()', async () => {
-    // Measured: the runtime and its built-ins need a 320 KiB heap and a 40 KiB stack.
+    // Measured: the runtime and its built-ins need a 1.5 MiB heap and an 80 KiB stack.
     expectThrowCode(() => new SandboxBuilder().setHeapSize(1), ERR_INVALID_ARG);
-    expectThrowCode(() => new SandboxBuilder().setHeapSize(1024 * 1024 - 1), ERR_INVALID_ARG);
-    expectThrowCode(() => new SandboxBuilder().setScratchSize(128 * 1024 - 1), ERR_INVALID_ARG);
+    expectThrowCode(() => new SandboxBuilder().setHeapSize(4 * 1024 * 1024 - 1), ERR_INVALID_ARG);
+    expectThrowCode(() => new SandboxBuilder().setScratchSize(256 * 1024 - 1), ERR_INVALID_ARG);
     const error = await expectRejectCode(
       new SandboxBuilder().setHeapSize(2 * 1024 * 1024 * 1024).build(),
       ERR_INVALID_ARG,

@@ -35,16 +35,35 @@ pub fn call(loaded: &mut LoadedJSSandbox, event: &str) -> serde_json::Value {
     serde_json::from_str(&out).expect("result is JSON")
 }
 
-/// Captured print output.
-pub type Lines = Arc<Mutex<Vec<(PrintLevel, String)>>>;
+/// Captured print output. Lines reach a sink on the printer thread, after
+/// the call that printed them: [`Lines::lock`] waits for the print queue to
+/// deliver everything printed so far first.
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<(PrintLevel, String)>>>);
+
+impl Lines {
+    /// Waits until every line printed so far was delivered, then locks.
+    pub fn lock(
+        &self,
+    ) -> std::sync::LockResult<std::sync::MutexGuard<'_, Vec<(PrintLevel, String)>>> {
+        assert!(
+            hyperlight_js::flush_prints(std::time::Duration::from_secs(30)),
+            "guest output was not delivered within 30 s"
+        );
+        self.0.lock()
+    }
+}
 
 /// A builder whose print output is captured into the returned buffer.
 pub fn capturing_builder() -> (SandboxBuilder, Lines) {
     kvm();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    let b = SandboxBuilder::new()
-        .with_print_sink(move |level, text| sink.lock().unwrap().push((level, text.to_string())));
+    let lines = Lines::default();
+    let sink = lines.0.clone();
+    let b = SandboxBuilder::new().with_print_sink(move |level, text| {
+        sink.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((level, text.to_string()))
+    });
     (b, lines)
 }
 
