@@ -22,6 +22,7 @@ mod crypto;
 mod debug;
 mod handlers;
 mod heap;
+mod inspect;
 mod js;
 mod libc;
 mod modules;
@@ -29,8 +30,11 @@ mod print;
 mod protocol;
 mod rng;
 mod runtime;
+mod subtle;
 mod sync;
 mod time;
+mod timers;
+mod webapi;
 
 use hyperlight_abi::ControlPage;
 

@@ -181,6 +181,16 @@ impl JSSandbox {
         self.handlers.keys().map(String::as_str)
     }
 
+    /// Whether the sandbox is poisoned: an earlier failure (a guest crash
+    /// or a kill while loading, a reset that failed) left its VM unusable.
+    /// A poisoned `JSSandbox` cannot load handlers (`get_loaded_sandbox`
+    /// fails with [`Error::Poisoned`]); build a new sandbox. `false` for
+    /// every sandbox that [`ProtoJSSandbox::load_runtime`](crate::ProtoJSSandbox::load_runtime)
+    /// or [`LoadedJSSandbox::unload`] returns.
+    pub fn poisoned(&self) -> bool {
+        self.guest.vm.poisoned().is_some()
+    }
+
     /// Sends the modules and handlers to the guest and compiles the
     /// handlers (modules compile lazily on first import). On failure the
     /// sandbox comes back unchanged inside the [`LoadFailure`].

@@ -36,6 +36,14 @@ impl Snapshot {
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
         self.handlers.iter().map(String::as_str)
     }
+
+    /// Bytes of guest memory the snapshot holds: the pages (4 KiB each)
+    /// that were non-zero when it was taken, less the guest image's code
+    /// and read-only data, which every sandbox of the process shares and
+    /// no snapshot stores.
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.stored_pages() as u64 * 4096
+    }
 }
 
 impl std::fmt::Debug for Snapshot {

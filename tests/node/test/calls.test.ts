@@ -10,7 +10,7 @@ import {
   isHyperlightError,
 } from '@hyperlight/js-host-api';
 import { describe, expect, it } from 'vitest';
-import { ECHO, expectRejectCode, loadedSandbox, SPIN } from './helpers';
+import { ECHO, expectRejectCode, loadedSandbox, SPIN, stopWhenRunning } from './helpers';
 
 describe('callHandler', () => {
   it('passes any JSON value in and out', async () => {
@@ -159,10 +159,9 @@ describe('lastCallStats', () => {
 
   it('has terminatedBy null after interruptHandle.kill()', async () => {
     const loaded = await loadedSandbox({ spin: SPIN });
-    const handle = loaded.interruptHandle;
-    const timer = setTimeout(() => handle.kill(), 50);
+    const stop = stopWhenRunning(loaded.interruptHandle, { afterMs: 50 });
     const error = await expectRejectCode(loaded.callHandler('spin', {}), ERR_CANCELLED);
-    clearTimeout(timer);
+    stop();
     expect(error.terminatedBy).toBeNull();
     expect(loaded.lastCallStats?.terminatedBy).toBeNull();
     await loaded[Symbol.asyncDispose]();
@@ -180,10 +179,9 @@ describe('kill, poisoned, snapshot and restore', () => {
     const snapshot = await loaded.snapshot();
     expect(await loaded.callHandler('count', {})).toBe(2);
 
-    const handle = loaded.interruptHandle;
-    const timer = setTimeout(() => handle.kill(), 20);
+    const stop = stopWhenRunning(loaded.interruptHandle, { afterMs: 20 });
     await expectRejectCode(loaded.callHandler('spin', {}), ERR_CANCELLED);
-    clearTimeout(timer);
+    stop();
     expect(loaded.poisoned).toBe(true);
     await expectRejectCode(loaded.callHandler('count', {}), ERR_POISONED);
     await expectRejectCode(loaded.snapshot(), ERR_POISONED);
@@ -197,7 +195,7 @@ describe('kill, poisoned, snapshot and restore', () => {
 
   it('a kill with no call running does nothing', async () => {
     const loaded = await loadedSandbox({ echo: ECHO });
-    loaded.interruptHandle.kill();
+    expect(loaded.interruptHandle.kill()).toBe(false);
     expect(loaded.poisoned).toBe(false);
     expect(await loaded.callHandler('echo', 5)).toBe(5);
     await loaded[Symbol.asyncDispose]();
