@@ -23,6 +23,7 @@ mod debug;
 mod handlers;
 mod heap;
 mod inspect;
+mod intl;
 mod js;
 mod libc;
 mod modules;

@@ -14,6 +14,8 @@ pub struct SandboxBuilder {
     config: hyperlight_vm::VmConfig,
     print: PrintSink,
     crash_dumps: Option<std::path::PathBuf>,
+    /// Default locale and time zone of `Intl`, when not `en-US` and `UTC`.
+    intl: Option<(String, String)>,
 }
 
 impl Default for SandboxBuilder {
@@ -37,6 +39,7 @@ impl SandboxBuilder {
             config: hyperlight_vm::VmConfig::default(),
             print: stdio_sink(),
             crash_dumps: None,
+            intl: None,
         }
     }
 
@@ -93,6 +96,34 @@ impl SandboxBuilder {
         self
     }
 
+    /// The sandbox's default locale for `Intl` and the locale-sensitive
+    /// methods (`toLocaleString` without a locale): a BCP 47 language tag
+    /// such as `"de-CH"` (default `"en-US"`). [`build`](Self::build) fails
+    /// with [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// malformed tag or a locale the guest has no CLDR data for.
+    pub fn with_locale(mut self, locale: impl Into<String>) -> Self {
+        let tz = self.intl.take().map_or_else(|| "UTC".to_string(), |d| d.1);
+        self.intl = Some((locale.into(), tz));
+        self
+    }
+
+    /// The sandbox's default time zone for `Intl.DateTimeFormat` and
+    /// `Date.prototype.toLocale*String`: an IANA name such as
+    /// `"Europe/Zurich"` (case-insensitive; from the IANA database bundled
+    /// in the guest) or a UTC offset `"+05:30"` (default `"UTC"`).
+    /// [`build`](Self::build) fails with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+    /// unknown zone. It does not change what `Date`'s local-time methods
+    /// (`getHours`, `toString`) use: they stay UTC.
+    pub fn with_time_zone(mut self, time_zone: impl Into<String>) -> Self {
+        let locale = self
+            .intl
+            .take()
+            .map_or_else(|| "en-US".to_string(), |d| d.0);
+        self.intl = Some((locale, time_zone.into()));
+        self
+    }
+
     /// The VM configuration as set so far.
     pub fn config(&self) -> &hyperlight_vm::VmConfig {
         &self.config
@@ -107,7 +138,13 @@ impl SandboxBuilder {
             outcome = tracing::field::Empty,
         );
         let _entered = span.enter();
-        let result = Guest::boot(&self.config, self.print);
+        let intl = self.intl;
+        let result = Guest::boot(&self.config, self.print).and_then(|mut guest| {
+            if let Some((locale, tz)) = intl {
+                guest.set_intl_defaults(locale, tz)?;
+            }
+            Ok(guest)
+        });
         span.record("outcome", crate::observability::outcome(&result));
         let mut guest = result?;
         guest.crash_dumps = self.crash_dumps.or_else(|| {
