@@ -163,7 +163,7 @@ impl GuestMemory {
         unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr(), self.size) }
     }
 
-    fn mark_host_dirty(&mut self, gpa: u64, len: u64) {
+    pub(crate) fn mark_host_dirty(&mut self, gpa: u64, len: u64) {
         if len == 0 {
             return;
         }
