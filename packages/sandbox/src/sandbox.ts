@@ -273,8 +273,7 @@ export class SandboxCore {
    * Runs one call after the previous ones (and their resets); resolves with its result before
    * the reset that follows it. `whenIdle()` resolves once that reset is done too.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<any> {
+  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<unknown> {
     let monitors: MonitorInput;
     try {
       monitors = this.monitorsOf(options);
@@ -490,10 +489,10 @@ export async function createSandbox<H = AnyHandlers>(
     return closing;
   };
   return {
-    call(handler, event, callOptions = {}) {
+    call: ((handler: string, event: unknown, callOptions: CallOptions = {}) => {
       if (core.closed) return Promise.reject(closedError('sandbox'));
       return core.run(handler, event, callOptions, 0);
-    },
+    }) as Sandbox<H>['call'],
     reset: () => (core.closed ? Promise.reject(closedError('sandbox')) : core.reset()),
     close,
     [Symbol.asyncDispose]: close,
