@@ -258,9 +258,7 @@ export class SandboxCore {
 
   /** The monitors of a call: the definition's limits, the call's monitors, its signal. */
   monitorsOf(options: CallOptions): MonitorInput {
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw invalidArg('options.signal must be an AbortSignal');
-    }
+    checkCallOptions(options);
     if (options.monitors == null && options.signal === undefined) return this.definition.limits;
     return anyOf(
       this.definition.limits,
@@ -409,6 +407,18 @@ export class SandboxCore {
     await this.tail;
     await this.loaded[Symbol.asyncDispose]();
   }
+}
+
+const CALL_OPTIONS = ['monitors', 'signal', 'gc'];
+
+/** Checks the options of a call (`ERR_INVALID_ARG`): known keys, a real signal, a boolean gc. */
+export function checkCallOptions(options: unknown): void {
+  checkOptions(options, CALL_OPTIONS, 'the options of call()');
+  const { signal: abortSignal, gc } = (options ?? {}) as CallOptions;
+  if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
+    throw invalidArg('options.signal must be an AbortSignal');
+  }
+  if (gc !== undefined && typeof gc !== 'boolean') throw invalidArg('options.gc must be a boolean');
 }
 
 /** Checks a reset policy. */

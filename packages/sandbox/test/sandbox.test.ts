@@ -235,6 +235,12 @@ describe('errors', () => {
     expect((await options({ reset: 'sometimes' })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ hooks: { onCal: () => {} } })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ size: 2 })).code).toBe('ERR_INVALID_ARG');
+    await using sandbox = await createSandbox({ handlers: { a: ECHO } });
+    for (const callOptions of [{ timeoutMs: 5 }, { signal: 'x' }, { gc: 1 }, 5]) {
+      // biome-ignore lint/suspicious/noExplicitAny: bad input on purpose.
+      const error = await rejection(sandbox.call('a', {}, callOptions as any));
+      expect(error.code, JSON.stringify(callOptions)).toBe('ERR_INVALID_ARG');
+    }
   });
 });
 
