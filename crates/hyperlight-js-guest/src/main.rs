@@ -25,6 +25,7 @@ mod inspect;
 mod intl;
 mod js;
 mod libc;
+mod mailbox;
 mod modules;
 mod print;
 mod protocol;
