@@ -1,5 +1,5 @@
 import { SandboxBuilder } from '@hyperlight/js-host-api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   anyOf,
   cpuTime,
@@ -312,14 +312,14 @@ describe('termination hook', () => {
         throw new Error('hook bug');
       },
     });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const error = await rejection(m.call('spin', {}, { monitors: wallClock(20) }));
-    expect(error.terminatedBy).toBe('wall-clock');
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
-    expect(warnings.join()).toContain('hook bug');
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const error = await rejection(m.call('spin', {}, { monitors: wallClock(20) }));
+      expect(error.terminatedBy).toBe('wall-clock');
+      expect(String(warn.mock.calls[0]?.[0])).toContain('hook bug');
+    } finally {
+      warn.mockRestore();
+    }
     await loaded[Symbol.asyncDispose]();
   });
 });
