@@ -98,6 +98,24 @@ describe('built-in monitors', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
+  it('a signal that aborts just after the call was submitted still ends it', async () => {
+    // The abort lands before, while or just after the binding starts the call on the sandbox's
+    // thread; each time the call must end by the signal, never run on to the backstop.
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const snapshot = await loaded.snapshot();
+    for (let ticks = 0; ticks < 12; ticks++) {
+      const controller = new AbortController();
+      const call = m.call('spin', {}, { monitors: anyOf(signal(controller.signal), BACKSTOP) });
+      for (let i = 0; i < ticks; i++) await null;
+      controller.abort();
+      const error = await rejection(call);
+      expect(error.terminatedBy, `after ${ticks} microtasks`).toBe('signal');
+      if (loaded.poisoned) await loaded.restore(snapshot);
+    }
+    await loaded[Symbol.asyncDispose]();
+  });
+
   it('an already aborted signal keeps the handler from running; not poisoned', async () => {
     const { loaded, observer, ran } = await observedSandbox();
     const m = monitorSandbox(loaded, { observer });
