@@ -48,6 +48,11 @@ fn used_sub(n: usize) {
     USED.get().set(USED.get().get().saturating_sub(n));
 }
 
+/// Bytes allocated now (the engine's and the runtime's).
+pub fn used() -> usize {
+    USED.get().get()
+}
+
 /// Whether the engine may grow its memory by `n` bytes.
 fn engine_may_take(n: usize) -> bool {
     USED.get().get().saturating_add(n).saturating_add(ENGINE_FLOOR) <= SIZE.get().get()
