@@ -203,9 +203,11 @@ function exitFloor() {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const row = out.split('\n').find((l) => l.includes('the floor'));
-  const m = row && /\|\s*([\d.]+)\s*µs\s*\|\s*([\d.]+)\s*µs/.exec(row);
+  // "| … the floor | 24.7 µs | 1.35 ms | n |": each cell a number and a unit (µs or ms).
+  const m = row && /\|\s*([\d.]+)\s*(µs|ms)\s*\|\s*([\d.]+)\s*(µs|ms)/.exec(row);
   if (!m) throw new Error(`could not find the floor row in the VM benchmark output:\n${out}`);
-  return { median: Number(m[1]), p99: Number(m[2]) };
+  const us = (v, unit) => Number(v) * (unit === 'ms' ? 1000 : 1);
+  return { median: us(m[1], m[2]), p99: us(m[3], m[4]) };
 }
 
 let engineVersion;
