@@ -456,6 +456,9 @@ impl Vm {
             }
             _ => {
                 let src = snap.memory.as_slice();
+                if t.huge_pages {
+                    mem.no_huge_where(snap.memory.present(), end / page);
+                }
                 crate::memory::populate_runs(mem.host_base(), snap.memory.present(), end / page);
                 let dst = mem.as_mut_slice_untracked();
                 for_each_bit(snap.memory.present(), end / page, |p| {

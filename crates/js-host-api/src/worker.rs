@@ -171,13 +171,15 @@ pub(crate) struct Core {
     pub(crate) warm: Arc<crate::warm::Warm>,
 }
 
-/// The sizes a `SandboxBuilder` collected.
-#[derive(Clone, Copy, Default)]
+/// The sizes (and `Intl` defaults) a `SandboxBuilder` collected.
+#[derive(Clone, Default)]
 pub(crate) struct Sizes {
     pub(crate) heap: Option<u64>,
     pub(crate) scratch: Option<u64>,
     pub(crate) input: Option<u64>,
     pub(crate) output: Option<u64>,
+    pub(crate) locale: Option<String>,
+    pub(crate) time_zone: Option<String>,
 }
 
 impl Core {
@@ -214,6 +216,12 @@ impl Core {
             }
             if let Some(n) = sizes.output {
                 builder = builder.with_output_buffer_size(n);
+            }
+            if let Some(l) = sizes.locale {
+                builder = builder.with_locale(l);
+            }
+            if let Some(tz) = sizes.time_zone {
+                builder = builder.with_time_zone(tz);
             }
             let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
             let mut stage = match built {
