@@ -287,6 +287,20 @@ function checkIdentifier(what: string, name: unknown): asserts name is string {
   }
 }
 
+/** A function name: an identifier name (reserved words included, as `kv.delete`), not `default`. */
+function checkFunctionName(what: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !IDENTIFIER.test(name) || name === 'default') {
+    throw new HostModuleDefinitionError(
+      `${what} must be a JavaScript identifier name other than default, got ${describe(name)}`,
+    );
+  }
+}
+
+/** Whether `name` is a reserved word (it can be an export name but not a declared binding). */
+export function isReservedWord(name: string): boolean {
+  return RESERVED.has(name);
+}
+
 function checkModuleName(name: unknown): asserts name is string {
   if (
     typeof name !== 'string' ||
@@ -316,7 +330,7 @@ function checkModuleName(name: unknown): asserts name is string {
  * ```
  * @throws {@link HostModuleDefinitionError} (`ERR_INVALID_ARG`) for a module name other than
  * 1-256 of `[A-Za-z0-9_$.-]` (not starting with `.` or `-`), a function name that is not a
- * JavaScript identifier (or is a reserved word), an entry that is neither a function nor a
+ * JavaScript identifier name (reserved words such as `delete` are fine) or is `default`, an entry that is neither a function nor a
  * {@link hostFunction}, no functions at all, or a bad `timeoutMs`.
  * @public
  */
@@ -355,7 +369,7 @@ export function defineHostModule<const N extends string, const F extends HostFun
   }
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   for (const [fname, entry] of entries) {
-    checkIdentifier(`defineHostModule(${JSON.stringify(name)}): the function name`, fname);
+    checkFunctionName(`defineHostModule(${JSON.stringify(name)}): the function name`, fname);
     if (typeof entry !== 'function' && !isHostFunctionDefinition(entry)) {
       throw new HostModuleDefinitionError(
         `defineHostModule(${JSON.stringify(name)}): ${fname} must be a function or a hostFunction({...}), got ${describe(entry)}`,
