@@ -60,7 +60,7 @@ describe('examples', () => {
     );
   });
 
-  it('interrupt.js: a wall-clock timeout and kill() cancel, restore() recovers', () => {
+  it('interrupt.js: a wall-clock timeout, kill() and an AbortSignal cancel, restore() recovers', () => {
     const out = output('interrupt.js');
     expect(out).toContain('cancelled: ERR_CANCELLED, terminated by wall-clock');
     expect(out).toContain('poisoned: true');
@@ -68,6 +68,8 @@ describe('examples', () => {
     expect(out).toContain('a short call works again: { sleptMs: 10 }');
     expect(out).toContain('killed by interruptHandle.kill(): ERR_CANCELLED');
     expect(out).toContain('restored again; poisoned: false');
+    expect(out).toContain('aborted: ERR_CANCELLED, terminated by abort, TimeoutError');
+    expect(out).toContain('after the abort; poisoned: false');
     expect(out).not.toContain('unexpected');
   });
 

@@ -57,7 +57,13 @@ pub fn init(layout: &Layout) {
         q::JS_SetMaxStackSize(rt, max_stack as _);
         q::JS_SetInterruptHandler(rt, Some(interrupt_handler), ptr::null_mut());
         q::JS_SetCanBlock(rt, false);
-        q::JS_SetModuleLoaderFunc(rt, Some(modules::normalize), Some(modules::loader), ptr::null_mut());
+        q::JS_SetModuleLoaderFunc2(
+            rt,
+            Some(modules::normalize),
+            Some(modules::loader),
+            Some(modules::check_attributes),
+            ptr::null_mut(),
+        );
     }
     // SAFETY: `rt` is live.
     let ctx = unsafe { q::JS_NewContext(rt) };

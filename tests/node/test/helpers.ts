@@ -1,5 +1,6 @@
 import {
   type ErrorCode,
+  type InterruptHandle,
   type LoadedJSSandbox,
   type ProtoJSSandbox,
   SandboxBuilder,
@@ -72,4 +73,34 @@ export async function expectRejectCode(
   const error = await rejection(promise);
   expect(error.code, error.message).toBe(code);
   return error;
+}
+
+/**
+ * Stops the call running in a sandbox through `handle` (`kill()` by default, or
+ * `requestInterrupt()`), retrying every `everyMs` until a call was running: a single stop sent
+ * before the call has started does nothing, and would leave the handler spinning until the test
+ * times out. Starts after `afterMs`. Returns a function that cancels the retries (call it once the
+ * call has settled, in case it ended by itself).
+ */
+export function stopWhenRunning(
+  handle: InterruptHandle,
+  { afterMs = 0, everyMs = 5, how = 'kill' }: StopOptions = {},
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = () => {
+    const wasRunning = how === 'kill' ? handle.kill() : handle.requestInterrupt();
+    timer = wasRunning ? undefined : setTimeout(attempt, everyMs);
+  };
+  timer = setTimeout(attempt, afterMs);
+  return () => clearTimeout(timer);
+}
+
+/** Options of {@link stopWhenRunning}. */
+export interface StopOptions {
+  /** Milliseconds before the first attempt. */
+  afterMs?: number;
+  /** Milliseconds between attempts. */
+  everyMs?: number;
+  /** `kill` (poisons) or `interrupt` (the polite `requestInterrupt()`). */
+  how?: 'kill' | 'interrupt';
 }
