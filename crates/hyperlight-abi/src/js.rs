@@ -58,6 +58,14 @@ pub const HC_ERR: u32 = 0x202;
 /// (not found, refused, unreadable).
 pub const HC_LOAD_MODULE: u32 = 0x203;
 
+/// Guest → host call (over the VM's host-call exit): block the guest for a
+/// while, without using CPU (the guest's timers wait this way). Payload:
+/// `u32 lo`, `u32 hi`: the duration in nanoseconds (`hi << 32 | lo`).
+/// Answer: [`HC_OK`] with an empty payload once the time has passed, or
+/// earlier if the host was asked to interrupt the call; a kill ends the
+/// wait at once (and the call).
+pub const HC_SLEEP: u32 = 0x204;
+
 /// Codes carried by [`RESP_ERROR`].
 pub mod error_code {
     /// No handler is registered under the routing key.

@@ -11,7 +11,7 @@ use rquickjs_sys as q;
 
 use crate::abort::{abort_fmt, code};
 use crate::control::{self, Layout};
-use crate::{builtins, crypto, heap, js, modules};
+use crate::{builtins, crypto, heap, js, modules, webapi};
 
 static MALLOC_FUNCTIONS: q::JSMallocFunctions = q::JSMallocFunctions {
     js_calloc: Some(heap::js_calloc),
@@ -71,7 +71,7 @@ pub fn init(layout: &Layout) {
         abort_fmt(code::INIT, format_args!("cannot create the JavaScript context (heap of {} bytes)", layout.heap.size));
     }
     js::set_engine(rt, ctx);
-    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() {
+    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() || webapi::install(ctx).is_err() {
         let exc = js::take_exception(ctx);
         let info = js::describe(ctx, &exc);
         drop(exc);

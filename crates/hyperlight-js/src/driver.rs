@@ -53,6 +53,9 @@ impl HostHandler for Dispatch<'_> {
         payload: &[u8],
         cancel: &CancelToken,
     ) -> std::result::Result<(u32, Vec<u8>), String> {
+        if tag == js::HC_SLEEP {
+            return sleep(payload, cancel);
+        }
         if tag == js::HC_LOAD_MODULE {
             return load_module(self.modules, payload);
         }
@@ -84,6 +87,21 @@ impl HostHandler for Dispatch<'_> {
     fn print(&mut self, level: u32, text: &str) {
         (self.print)(PrintLevel::from_abi(level), text);
     }
+}
+
+/// `HC_SLEEP`: the guest waits for a timer. The vCPU thread blocks here,
+/// without using CPU, until the time has passed or the call is killed or
+/// asked to interrupt (see `CancelToken::sleep`); a kill makes the call end
+/// with `Cancelled` as soon as this returns.
+fn sleep(payload: &[u8], cancel: &CancelToken) -> std::result::Result<(u32, Vec<u8>), String> {
+    let mut r = Reader::new(payload);
+    let (lo, hi) = match (r.u32(), r.u32()) {
+        (Ok(lo), Ok(hi)) => (lo, hi),
+        _ => return Err("malformed sleep request".into()),
+    };
+    let ns = (u64::from(hi) << 32) | u64::from(lo);
+    cancel.sleep(std::time::Duration::from_nanos(ns));
+    Ok((js::HC_OK, Vec::new()))
 }
 
 /// Answers `HC_LOAD_MODULE`: the module's bytes, or why not.
