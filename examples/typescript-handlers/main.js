@@ -10,7 +10,7 @@ import { billing } from './host/billing.js';
 const guest = fileURLToPath(new URL('./guest/', import.meta.url));
 
 // 1. The guest's view of the host module, as a declaration file the type check reads.
-writeFileSync(`${guest}src/host-modules.d.ts`, declareHostModules([billing]));
+writeFileSync(`${guest}src/host-modules.generated.d.ts`, declareHostModules([billing]));
 
 // 2. Type check and bundle both handlers (date-fns is bundled in; host:billing stays an import).
 const out = await bundle({

@@ -1,7 +1,7 @@
 // The globals of the hyperlight-js guest (QuickJS-ng in a micro-VM) and its built-in module
 // `crypto`: exactly what the guest has, so that a TypeScript guest gets an error for what would
-// fail at run time (`process`, `require`, `Buffer`, `fetch`, `setTimeout` while the guest has no
-// timers, the DOM, `Atomics.waitAsync`...). Use it with `lib: ["ES2023"]` and no other `types`:
+// fail at run time (`process`, `require`, `Buffer`, `fetch`, `setImmediate`, the DOM,
+// `Atomics.waitAsync`...). What each global does: docs/guest-builtins.md. Use it with `lib: ["ES2023"]` and no other `types`:
 //
 //   { "compilerOptions": { "lib": ["ES2023"], "types": ["@hyperlight/bundler/guest-globals"] } }
 //
@@ -85,6 +85,8 @@ declare var TextDecoder: {
 
 /** The global `crypto` object (Web Crypto subset). */
 interface Crypto {
+  /** Digests, HMAC and AES-GCM (see `docs/guest-builtins.md` for what is supported). */
+  readonly subtle: SubtleCrypto;
   /** Fills an integer typed array (at most 65,536 bytes) with random values and returns it. */
   getRandomValues<
     T extends
@@ -102,6 +104,137 @@ interface Crypto {
   randomUUID(): `${string}-${string}-${string}-${string}-${string}`;
 }
 declare var crypto: Crypto;
+
+/** A key of `crypto.subtle` (HMAC or AES-GCM). */
+interface CryptoKey {
+  readonly type: 'secret';
+  readonly extractable: boolean;
+  readonly algorithm: { readonly name: string; readonly [key: string]: unknown };
+  readonly usages: KeyUsage[];
+}
+declare var CryptoKey: { prototype: CryptoKey };
+type KeyUsage = 'encrypt' | 'decrypt' | 'sign' | 'verify';
+type BufferSource = ArrayBuffer | ArrayBufferView;
+/** An algorithm: its name, or an object with its name and parameters. */
+type AlgorithmIdentifier = string | { name: string; [key: string]: unknown };
+/** A JSON Web Key (`kty: "oct"` only). */
+interface JsonWebKey {
+  kty?: string;
+  k?: string;
+  alg?: string;
+  ext?: boolean;
+  key_ops?: string[];
+  [key: string]: unknown;
+}
+/** Web Crypto's SubtleCrypto, as far as the guest implements it: SHA digests, HMAC, AES-GCM. */
+interface SubtleCrypto {
+  digest(algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer>;
+  importKey(
+    format: 'jwk',
+    keyData: JsonWebKey,
+    algorithm: AlgorithmIdentifier,
+    extractable: boolean,
+    keyUsages: KeyUsage[],
+  ): Promise<CryptoKey>;
+  importKey(
+    format: 'raw',
+    keyData: BufferSource,
+    algorithm: AlgorithmIdentifier,
+    extractable: boolean,
+    keyUsages: KeyUsage[],
+  ): Promise<CryptoKey>;
+  exportKey(format: 'jwk', key: CryptoKey): Promise<JsonWebKey>;
+  exportKey(format: 'raw', key: CryptoKey): Promise<ArrayBuffer>;
+  generateKey(
+    algorithm: AlgorithmIdentifier,
+    extractable: boolean,
+    keyUsages: KeyUsage[],
+  ): Promise<CryptoKey>;
+  sign(algorithm: AlgorithmIdentifier, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+  verify(
+    algorithm: AlgorithmIdentifier,
+    key: CryptoKey,
+    signature: BufferSource,
+    data: BufferSource,
+  ): Promise<boolean>;
+  encrypt(algorithm: AlgorithmIdentifier, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+  decrypt(algorithm: AlgorithmIdentifier, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+}
+declare var SubtleCrypto: { prototype: SubtleCrypto };
+
+/** WHATWG URL (on the `url` crate). */
+interface URL {
+  hash: string;
+  host: string;
+  hostname: string;
+  href: string;
+  readonly origin: string;
+  password: string;
+  pathname: string;
+  port: string;
+  protocol: string;
+  search: string;
+  readonly searchParams: URLSearchParams;
+  username: string;
+  toString(): string;
+  toJSON(): string;
+}
+declare var URL: {
+  prototype: URL;
+  new (url: string | URL, base?: string | URL): URL;
+  /** Whether `url` (against `base`) parses. */
+  canParse(url: string | URL, base?: string | URL): boolean;
+  /** The parsed URL, or null. */
+  parse(url: string | URL, base?: string | URL): URL | null;
+};
+
+/** WHATWG URLSearchParams. */
+interface URLSearchParams {
+  readonly size: number;
+  append(name: string, value: string): void;
+  delete(name: string, value?: string): void;
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string, value?: string): boolean;
+  set(name: string, value: string): void;
+  sort(): void;
+  toString(): string;
+  forEach(
+    callback: (value: string, key: string, parent: URLSearchParams) => void,
+    thisArg?: unknown,
+  ): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+declare var URLSearchParams: {
+  prototype: URLSearchParams;
+  new (init?: string[][] | Record<string, string> | string | URLSearchParams): URLSearchParams;
+};
+
+/** HTML structured clone (no `transfer`: a non-empty list throws `DataCloneError`). */
+declare function structuredClone<T>(value: T, options?: { transfer?: [] }): T;
+
+/**
+ * Calls `callback` after `delay` ms, within the current request (pending timers are dropped when
+ * the handler's result is ready). Returns a positive integer id.
+ */
+declare function setTimeout<A extends unknown[]>(
+  callback: (...args: A) => void,
+  delay?: number,
+  ...args: A
+): number;
+/** Calls `callback` every `delay` ms (at least 1), within the current request. */
+declare function setInterval<A extends unknown[]>(
+  callback: (...args: A) => void,
+  delay?: number,
+  ...args: A
+): number;
+/** Cancels a timeout (or an interval); unknown ids are ignored. */
+declare function clearTimeout(id?: number): void;
+/** Cancels an interval (or a timeout); unknown ids are ignored. */
+declare function clearInterval(id?: number): void;
 
 /** High-resolution time (monotonic clock). */
 interface Performance {
@@ -136,7 +269,7 @@ declare module 'crypto' {
   /** Input accepted by `update()`. */
   type BinaryLike = string | ArrayBuffer | ArrayBufferView;
   /** The algorithms of `createHash` and `createHmac`. */
-  type Algorithm = 'sha256' | 'sha384' | 'sha512';
+  type Algorithm = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
   /** A hash or HMAC in progress. */
   interface Hash {
     update(data: BinaryLike): Hash;

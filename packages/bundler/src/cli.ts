@@ -139,7 +139,6 @@ async function main(): Promise<void> {
   const config = parse();
   const ok = await build(config);
   if (!config.watch) process.exit(ok ? 0 : 1);
-  process.stdout.write(`watching ${config.root}\n`);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   const outRelative = path.relative(config.root, config.out);
@@ -161,6 +160,8 @@ async function main(): Promise<void> {
       });
     }, 100);
   });
+  // Printed once the watcher is in place: a change from now on is seen.
+  process.stdout.write(`watching ${config.root}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,9 @@
-import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import {
+  decodedMappings,
+  originalPositionFor,
+  sourceContentFor,
+  TraceMap,
+} from '@jridgewell/trace-mapping';
 import type { BundleResult } from './bundle';
 
 /**
@@ -23,16 +28,37 @@ export interface StackMapperOptions {
 }
 
 /**
- * A guest stack frame's location: `handler/<key>:<line>:<column>` (column 1-based), as QuickJS-ng
- * prints it for a handler module.
+ * A guest stack frame: `at <name> (handler/<key>:<line>:<column>)` or
+ * `at handler/<key>:<line>:<column>` (column 1-based), as QuickJS-ng prints them.
  */
-const FRAME = /handler\/([^\s():]+(?::[^\s():]+)*?):(\d+):(\d+)/g;
+const FRAME = /^(\s*at )(?:(.*?) \()?handler\/(.+?):(\d+):(\d+)(\)?)$/;
+
+/** One handler's map and the last generated line that has mappings (later lines are glue). */
+interface Loaded {
+  readonly map: TraceMap;
+  readonly lastMappedLine: number;
+}
+
+/**
+ * The original name of a function esbuild renamed to avoid a clash (`handler` → `handler2`):
+ * when `name` does not occur in the original source but `name` without its digits does.
+ */
+function originalName(map: TraceMap, source: string, name: string): string {
+  const base = /^(.*\D)\d+$/.exec(name)?.[1];
+  if (base === undefined) return name;
+  const content = sourceContentFor(map, source);
+  if (!content) return name;
+  const word = (w: string) =>
+    new RegExp(`(^|[^\\w$])${w.replace(/\$/g, '\\$')}($|[^\\w$])`).test(content);
+  return !word(name) && word(base) ? base : name;
+}
 
 /**
  * Builds a function that rewrites a guest stack (an `ERR_HANDLER` error's `guestStack`) so that
  * each frame in a bundled handler points at the original source file, line and column (through
- * the bundle's source map, with `@jridgewell/trace-mapping`). Frames that map to nothing (the
- * glue the bundler adds, other modules) are left as they are.
+ * the bundle's source map, with `@jridgewell/trace-mapping`). A function esbuild renamed to
+ * avoid a clash (`handler2`) gets its original name back; the frame of the one-line glue the
+ * bundler adds is dropped; frames of other modules are left as they are.
  *
  * It is the `mapStack` option of a `@hyperlight/sandbox` definition, and works on its own with
  * the low-level API: `mapper(error.guestStack)`.
@@ -50,7 +76,7 @@ export function createStackMapper(
   source: StackMapSource,
   options: StackMapperOptions = {},
 ): (stack: string) => string {
-  const maps = new Map<string, TraceMap>();
+  const maps = new Map<string, Loaded>();
   const raw: Record<string, string | object> =
     'handlers' in source && typeof source.handlers === 'object' && source.handlers !== null
       ? Object.fromEntries(
@@ -66,17 +92,38 @@ export function createStackMapper(
         `createStackMapper(): the source map of ${JSON.stringify(key)} must be JSON text or an object`,
       );
     }
-    maps.set(key, new TraceMap(map as ConstructorParameters<typeof TraceMap>[0]));
+    const traced = new TraceMap(map as ConstructorParameters<typeof TraceMap>[0]);
+    const lines = decodedMappings(traced);
+    let last = lines.length;
+    while (last > 0 && (lines[last - 1]?.length ?? 0) === 0) last--;
+    maps.set(key, { map: traced, lastMappedLine: last });
   }
   const prefix = options.sourceRoot ? `${options.sourceRoot.replace(/\/$/, '')}/` : '';
   return (stack: string): string => {
     if (typeof stack !== 'string') return stack;
-    return stack.replace(FRAME, (whole, key: string, line: string, column: string) => {
-      const map = maps.get(key);
-      if (!map) return whole;
-      const pos = originalPositionFor(map, { line: Number(line), column: Number(column) - 1 });
-      if (pos.source === null || pos.line === null || pos.column === null) return whole;
-      return `${prefix}${pos.source}:${pos.line}:${pos.column + 1}`;
-    });
+    const out: string[] = [];
+    for (const line of stack.split('\n')) {
+      const frame = FRAME.exec(line);
+      const loaded = frame ? maps.get(frame[3] as string) : undefined;
+      if (!frame || !loaded) {
+        out.push(line);
+        continue;
+      }
+      const [, at, name, , l, c, close] = frame;
+      const pos = originalPositionFor(loaded.map, { line: Number(l), column: Number(c) - 1 });
+      if (pos.source === null || pos.line === null || pos.column === null) {
+        // The bundler's glue after the last mapped line: not the user's code.
+        if (Number(l) > loaded.lastMappedLine) continue;
+        out.push(line);
+        continue;
+      }
+      const where = `${prefix}${pos.source}:${pos.line}:${pos.column + 1}`;
+      out.push(
+        name === undefined
+          ? `${at}${where}`
+          : `${at}${originalName(loaded.map, pos.source, name)} (${where}${close ?? ')'}`,
+      );
+    }
+    return out.join('\n');
   };
 }

@@ -28,6 +28,8 @@ let guestGlobals: string[] = [];
 let guestMembers: Record<string, string> = {};
 let guestCrypto: string[] = [];
 let typed: Set<string> = new Set();
+let declaredMembers: string[] = [];
+let missingMembers: string[] = [];
 
 beforeAll(async () => {
   const proto = await new SandboxBuilder().build();
@@ -57,7 +59,63 @@ beforeAll(async () => {
     await loaded[Symbol.asyncDispose]();
   }
   typed = typedGlobals();
+  declaredMembers = membersDeclaredHere();
+  // Every member declared here, looked up in a second sandbox (instance members on the prototype).
+  const proto2 = await new SandboxBuilder().build();
+  const sandbox2 = await proto2.loadRuntime();
+  sandbox2.addHandler(
+    'members',
+    `function handler(paths) {
+       return paths.filter((path) => {
+         const [name, kind, member] = path.split(' ');
+         const g = globalThis[name];
+         if (g == null) return true;
+         const target = kind === 'instance' ? g.prototype : g;
+         return target == null || !(member in target);
+       });
+     }`,
+  );
+  const loaded2 = await sandbox2.getLoadedSandbox();
+  try {
+    missingMembers = await loaded2.callHandler('members', declaredMembers);
+  } finally {
+    await loaded2[Symbol.asyncDispose]();
+  }
 }, 120_000);
+
+/**
+ * \`<global> static|instance <member>\` for every member this file declares on its own globals:
+ * the value's properties, and for a class the properties of its instances.
+ */
+function membersDeclaredHere(): string[] {
+  const program = ts.createProgram({
+    rootNames: [GUEST_GLOBALS_DTS],
+    options: { lib: ['lib.es2023.d.ts'], types: [], noEmit: true },
+  });
+  const checker = program.getTypeChecker();
+  const file = program.getSourceFile(GUEST_GLOBALS_DTS) as ts.SourceFile;
+  const out: string[] = [];
+  for (const statement of file.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    for (const d of statement.declarationList.declarations) {
+      const name = d.name.getText(file);
+      const type = checker.getTypeAtLocation(d.name);
+      const own = (p: ts.Symbol) =>
+        !p.name.startsWith('__@') && (p.declarations ?? []).some((x) => x.getSourceFile() === file);
+      for (const p of type.getProperties()) {
+        if (p.name === 'prototype' || !own(p)) continue;
+        out.push(`${name} static ${p.name}`);
+      }
+      if (type.getConstructSignatures().length > 0 || type.getProperty('prototype')) {
+        const instance = checker.getTypeOfSymbol(type.getProperty('prototype') as ts.Symbol);
+        for (const p of instance.getProperties()) {
+          if (own(p)) out.push(`${name} instance ${p.name}`);
+        }
+      }
+    }
+  }
+  return out;
+}
 
 /** The global value names of a program made of the guest globals file (and the libs it references). */
 function typedGlobals(): Set<string> {
@@ -108,6 +166,13 @@ describe('guest-globals.d.ts matches the real guest', () => {
     const declared = declaredHere();
     expect(declared).toContain('console');
     expect(declared.filter((name) => !guestGlobals.includes(name))).toEqual([]);
+  });
+
+  it('every member declared on those globals exists in the guest', () => {
+    expect(declaredMembers).toContain('URL static canParse');
+    expect(declaredMembers).toContain('URL instance searchParams');
+    expect(declaredMembers).toContain('console static log');
+    expect(missingMembers).toEqual([]);
   });
 
   it('every global of the guest is typed (by the ES libs it references or by itself)', () => {

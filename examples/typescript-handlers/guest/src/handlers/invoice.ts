@@ -1,4 +1,4 @@
-// A handler calling a typed host module (host:billing, declared in ../host-modules.d.ts) and an
+// A handler calling a typed host module (host:billing, declared in ../host-modules.generated.d.ts) and an
 // npm library; its errors map back to this file through the source map.
 
 import { customer, price } from 'host:billing';
