@@ -19,6 +19,7 @@ mod arch;
 mod builtins;
 mod control;
 mod crypto;
+mod debug;
 mod handlers;
 mod heap;
 mod inspect;
