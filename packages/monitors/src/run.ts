@@ -93,10 +93,10 @@ export interface MonitoredSandbox {
    * `MonitoredSandbox` run one at a time, in order (a custom monitor's `kill()` then always
    * reaches its own call). Rejects like `callHandler`, and: `ERR_CANCELLED` with `terminatedBy`
    * naming the monitor that fired first; `ERR_MONITOR_START` when a monitor failed to start (the
-   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor.
+   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor. `R` is the
+   * result type you expect (unchecked: results come from untrusted code).
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  call(handler: string, event: unknown, options?: MonitoredCallOptions): Promise<any>;
+  call<R = unknown>(handler: string, event: unknown, options?: MonitoredCallOptions): Promise<R>;
   /** Statistics of the most recent monitored call; `null` before the first. */
   readonly lastCallStats: MonitoredCallStats | null;
 }
@@ -147,6 +147,8 @@ export function monitorSandbox(
   }
   let tail: Promise<unknown> = Promise.resolve();
   let last: MonitoredCallStats | null = null;
+  /** What a successful call left for `lastCallStats`, read lazily. */
+  let pending: { hostCalls: number; outputBytes: number; elapsedMs: number } | null = null;
 
   const handle = loaded.interruptHandle;
 
@@ -168,19 +170,21 @@ export function monitorSandbox(
     }
 
     const startedAt = performance.now();
-    const ended = new AbortController();
+    // Made only if a monitor asks for `context.signal`: an AbortController costs tens of µs.
+    let controller: AbortController | undefined;
+    let done = false;
     const listeners: Listeners = { host: [], output: [] };
     const cleanups: Array<() => void> = [];
     let killedBy: string | null = null;
     let killReason: unknown;
-    let handlerStarted = false;
+    let submitted = false;
     let hostCalls = 0;
     let outputBytes = 0;
     let retry: ReturnType<typeof setInterval> | undefined;
 
     const dispatch = <E>(list: Array<Listener<E>>, e: E) => {
       for (const listener of list) {
-        if (ended.signal.aborted) return;
+        if (done) return;
         try {
           listener.fn(e);
         } catch (error) {
@@ -190,15 +194,16 @@ export function monitorSandbox(
       }
     };
     const kill = (name: string, reason: unknown) => {
-      if (ended.signal.aborted || killedBy !== null) return;
+      if (done || killedBy !== null) return;
       killedBy = name;
       killReason = reason;
-      if (!handlerStarted) return;
-      // The binding may not have started the call yet (kill() is then a no-op): retry until
-      // the call ends. Calls on this MonitoredSandbox are serialised, so this never reaches the
-      // next call.
-      handle.kill();
-      retry = setInterval(() => handle.kill(), KILL_RETRY_MS);
+      if (!submitted) return;
+      // A binding whose kill() returns a boolean also cancels a call still queued on the
+      // sandbox's thread: one kill is enough. An older binding's kill() returns nothing and
+      // does nothing before the call has started: repeat it until the call ends. Calls on this
+      // MonitoredSandbox are serialised, so neither can reach the next call.
+      const hit: unknown = handle.kill();
+      if (typeof hit !== 'boolean') retry = setInterval(() => handle.kill(), KILL_RETRY_MS);
     };
     const call: ObservedCall = {
       hostCall(module, name) {
@@ -219,7 +224,8 @@ export function monitorSandbox(
     };
     const elapsed = () => performance.now() - startedAt;
     const finish = () => {
-      ended.abort();
+      done = true;
+      controller?.abort();
       if (retry !== undefined) clearInterval(retry);
       if (observed && observed.current === call) observed.current = null;
       for (const cleanup of cleanups.reverse()) {
@@ -246,12 +252,16 @@ export function monitorSandbox(
         get outputBytes() {
           return outputBytes;
         },
-        signal: ended.signal,
+        get signal() {
+          controller ??= new AbortController();
+          if (done) controller.abort();
+          return controller.signal;
+        },
         onHostCall(listener) {
-          if (!ended.signal.aborted) listeners.host.push({ monitor: m.name, fn: listener });
+          if (!done) listeners.host.push({ monitor: m.name, fn: listener });
         },
         onOutput(listener) {
-          if (!ended.signal.aborted) listeners.output.push({ monitor: m.name, fn: listener });
+          if (!done) listeners.output.push({ monitor: m.name, fn: listener });
         },
         kill: (reason?: unknown) => kill(m.name, reason),
       };
@@ -267,6 +277,7 @@ export function monitorSandbox(
         }
       } catch (error) {
         finish();
+        pending = null;
         last = {
           wallClockMs: elapsed(),
           cpuTimeMs: null,
@@ -281,6 +292,7 @@ export function monitorSandbox(
     if (killedBy !== null) {
       // A monitor fired while starting (e.g. an aborted signal): the handler never runs.
       finish();
+      pending = null;
       last = {
         wallClockMs: elapsed(),
         cpuTimeMs: null,
@@ -293,7 +305,7 @@ export function monitorSandbox(
     }
 
     if (observed) observed.current = call;
-    handlerStarted = true;
+    submitted = true;
     let failure: unknown;
     let result: unknown;
     let ok = false;
@@ -305,9 +317,15 @@ export function monitorSandbox(
     } finally {
       finish();
     }
+    if (ok) {
+      // Read from the binding only when asked for (a getter crossing into native code).
+      last = null;
+      pending = { hostCalls, outputBytes, elapsedMs: elapsed() };
+      return result;
+    }
     const stats = loaded.lastCallStats;
     const cancelled =
-      !ok && (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
+      (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
     // The native record wins when both fired: it names the monitor whose kill the VM saw.
     const terminatedBy = cancelled ? (stats?.terminatedBy ?? killedBy) : null;
     last = {
@@ -317,10 +335,13 @@ export function monitorSandbox(
       hostCalls,
       outputBytes,
     };
-    if (ok) return result;
+    pending = null;
     if (cancelled && terminatedBy !== null) {
-      report(terminatedBy, handler, last.wallClockMs, true);
-      throw cancelledBy(terminatedBy, handler, true, killReason ?? failure);
+      // A call cancelled before it reached the guest leaves the sandbox usable; one stopped
+      // while running poisons it.
+      const started = loaded.poisoned;
+      report(terminatedBy, handler, last.wallClockMs, started);
+      throw cancelledBy(terminatedBy, handler, started, killReason ?? failure);
     }
     throw failure;
   };
@@ -336,19 +357,30 @@ export function monitorSandbox(
 
   return {
     sandbox: loaded,
-    call(handler, event, callOptions = {}) {
+    call<R>(handler: string, event: unknown, callOptions: MonitoredCallOptions = {}): Promise<R> {
       let monitors: Monitor[];
       try {
         monitors = flatten([callOptions.monitors], 'monitors');
       } catch (error) {
         return Promise.reject(error);
       }
-      const go = () => run(handler, event, monitors, callOptions);
+      const go = () => run(handler, event, monitors, callOptions) as Promise<R>;
       const next = tail.then(go, go);
       tail = next.catch(() => undefined);
       return next;
     },
     get lastCallStats() {
+      if (pending !== null) {
+        const stats = loaded.lastCallStats;
+        last = {
+          wallClockMs: stats?.wallClockMs ?? pending.elapsedMs,
+          cpuTimeMs: stats?.cpuTimeMs ?? null,
+          terminatedBy: null,
+          hostCalls: pending.hostCalls,
+          outputBytes: pending.outputBytes,
+        };
+        pending = null;
+      }
       return last;
     },
   };

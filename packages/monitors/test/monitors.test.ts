@@ -158,7 +158,9 @@ describe('custom monitors', () => {
     // The print sink calls observer.output(); here a host function does, during the call.
     const observer = createCallObserver();
     const proto = observer.instrument(await new SandboxBuilder().build());
-    proto.register('log', 'line', (text: string) => observer.output('info', text));
+    const lines: string[] = [];
+    const sink = observer.printSink((line) => lines.push(line));
+    proto.register('log', 'line', (text: string) => sink(text, 'info'));
     const js = await proto.loadRuntime();
     js.addHandler(
       'chatty',
@@ -174,6 +176,7 @@ describe('custom monitors', () => {
     });
     expect(await m.call('chatty', { n: 5 }, { monitors: quota })).toBe(1);
     expect(m.lastCallStats?.outputBytes).toBe(100);
+    expect(lines).toHaveLength(5);
     const error = await rejection(m.call('chatty', { n: 6 }, { monitors: quota }));
     expect(error.terminatedBy).toBe('output-quota');
     await loaded[Symbol.asyncDispose]();

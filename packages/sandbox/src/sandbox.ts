@@ -230,7 +230,9 @@ export class SandboxCore {
   broken: unknown;
   closed = false;
   calls = 0;
-  last: SandboxCallStats | null = null;
+  private lastStats: SandboxCallStats | null = null;
+  /** What the last call left for `last`, materialised when read (the native stats cost a hop). */
+  private lastPending: { handler: string; ok: boolean; queuedMs: number } | null = null;
   private tail: Promise<void> = Promise.resolve();
   private readonly snapshot: Loaded['snapshot'];
 
@@ -256,9 +258,8 @@ export class SandboxCore {
 
   /** The monitors of a call: the definition's limits, the call's monitors, its signal. */
   monitorsOf(options: CallOptions): MonitorInput {
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw invalidArg('options.signal must be an AbortSignal');
-    }
+    checkCallOptions(options);
+    if (options.monitors == null && options.signal === undefined) return this.definition.limits;
     return anyOf(
       this.definition.limits,
       options.monitors,
@@ -270,8 +271,7 @@ export class SandboxCore {
    * Runs one call after the previous ones (and their resets); resolves with its result before
    * the reset that follows it. `whenIdle()` resolves once that reset is done too.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<any> {
+  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<unknown> {
     let monitors: MonitorInput;
     try {
       monitors = this.monitorsOf(options);
@@ -297,22 +297,15 @@ export class SandboxCore {
           error = this.mapError(e);
         }
         this.calls++;
-        const base = this.monitored.lastCallStats ?? {
-          wallClockMs: 0,
-          cpuTimeMs: null,
-          terminatedBy: null,
-          hostCalls: 0,
-          outputBytes: 0,
-        };
-        const stats: SandboxCallStats = Object.freeze({ ...base, handler, ok, queuedMs });
-        this.last = stats;
+        this.lastStats = null;
+        this.lastPending = { handler, ok, queuedMs };
         if (this.hooks.onCall) {
           try {
             this.hooks.onCall({
               handler,
               ok,
               ...(ok ? {} : { error }),
-              stats,
+              stats: this.last as SandboxCallStats,
               sandboxId: this.hooks.sandboxId,
             });
           } catch (e) {
@@ -327,8 +320,26 @@ export class SandboxCore {
     });
   }
 
+  /** Statistics of the most recent call; `null` before the first. */
+  get last(): SandboxCallStats | null {
+    const pending = this.lastPending;
+    if (pending !== null) {
+      const base = this.monitored.lastCallStats ?? {
+        wallClockMs: 0,
+        cpuTimeMs: null,
+        terminatedBy: null,
+        hostCalls: 0,
+        outputBytes: 0,
+      };
+      this.lastStats = { ...base, ...pending };
+      this.lastPending = null;
+    }
+    return this.lastStats;
+  }
+
   private resetReason(ok: boolean): ResetReason | null {
-    if (this.loaded.poisoned) return this.policy === 'never' ? null : 'poisoned';
+    // Only a failed call can poison (and reading `poisoned` crosses into native code).
+    if (!ok && this.loaded.poisoned) return this.policy === 'never' ? null : 'poisoned';
     if (this.policy === 'always') return 'always';
     if (!ok && this.policy === 'on-error') return 'error';
     return null;
@@ -396,6 +407,18 @@ export class SandboxCore {
     await this.tail;
     await this.loaded[Symbol.asyncDispose]();
   }
+}
+
+const CALL_OPTIONS = ['monitors', 'signal', 'gc'];
+
+/** Checks the options of a call (`ERR_INVALID_ARG`): known keys, a real signal, a boolean gc. */
+export function checkCallOptions(options: unknown): void {
+  checkOptions(options, CALL_OPTIONS, 'the options of call()');
+  const { signal: abortSignal, gc } = (options ?? {}) as CallOptions;
+  if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
+    throw invalidArg('options.signal must be an AbortSignal');
+  }
+  if (gc !== undefined && typeof gc !== 'boolean') throw invalidArg('options.gc must be a boolean');
 }
 
 /** Checks a reset policy. */
@@ -476,10 +499,10 @@ export async function createSandbox<H = AnyHandlers>(
     return closing;
   };
   return {
-    call(handler, event, callOptions = {}) {
+    call: ((handler: string, event: unknown, callOptions: CallOptions = {}) => {
       if (core.closed) return Promise.reject(closedError('sandbox'));
       return core.run(handler, event, callOptions, 0);
-    },
+    }) as Sandbox<H>['call'],
     reset: () => (core.closed ? Promise.reject(closedError('sandbox')) : core.reset()),
     close,
     [Symbol.asyncDispose]: close,

@@ -55,10 +55,10 @@ describe('createSandbox', () => {
     await sandbox.call('greet', { name: 42 });
   });
 
-  it('an untyped definition takes any routing key and returns any', async () => {
+  it('an untyped definition takes its routing keys, any event, and returns unknown', async () => {
     await using sandbox = await createSandbox({ handlers: { echo: ECHO } });
     const result = await sandbox.call('echo', [1, 'two']);
-    expectTypeOf(result).toBeAny();
+    expectTypeOf(result).toBeUnknown();
     expect(result).toEqual([1, 'two']);
   });
 
@@ -235,6 +235,12 @@ describe('errors', () => {
     expect((await options({ reset: 'sometimes' })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ hooks: { onCal: () => {} } })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ size: 2 })).code).toBe('ERR_INVALID_ARG');
+    await using sandbox = await createSandbox({ handlers: { a: ECHO } });
+    for (const callOptions of [{ timeoutMs: 5 }, { signal: 'x' }, { gc: 1 }, 5]) {
+      // biome-ignore lint/suspicious/noExplicitAny: bad input on purpose.
+      const error = await rejection(sandbox.call('a', {}, callOptions as any));
+      expect(error.code, JSON.stringify(callOptions)).toBe('ERR_INVALID_ARG');
+    }
   });
 });
 
@@ -286,7 +292,10 @@ describe('disposal', () => {
   });
 
   it('calls queue in order on one sandbox', async () => {
-    await using sandbox = await createSandbox({ handlers: { count: COUNTER } });
+    const counter = defineSandbox<{ count(event: object): { count: number } }>({
+      handlers: { count: COUNTER },
+    });
+    await using sandbox = await createSandbox(counter);
     const results = await Promise.all(Array.from({ length: 10 }, () => sandbox.call('count', {})));
     expect(results.map((r) => r.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await sleep(0);
