@@ -19,6 +19,7 @@ mod arch;
 mod builtins;
 mod control;
 mod crypto;
+mod debug;
 mod handlers;
 mod heap;
 mod inspect;
@@ -46,6 +47,7 @@ pub extern "C" fn guest_main(control_page: *const ControlPage) -> ! {
     time::resumed();
     rng::reseed();
     runtime::init(&layout);
+    handlers::collect_at_boot();
     protocol::serve()
 }
 

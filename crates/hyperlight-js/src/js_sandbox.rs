@@ -12,6 +12,7 @@ use crate::loaded::{InterruptHandle, LoadedJSSandbox};
 use crate::module_loader::{ModuleLoader, ModuleSources};
 use crate::monitor::{MonitorSet, Watch};
 use crate::names::{check_name, module_namespace};
+use crate::observability::{self, StageGauge};
 
 /// The namespace of modules added without one.
 pub const DEFAULT_NAMESPACE: &str = "user";
@@ -27,6 +28,7 @@ pub struct JSSandbox {
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
     loaders: BTreeMap<String, Arc<dyn ModuleLoader>>,
+    _stage: StageGauge,
 }
 
 impl std::fmt::Debug for JSSandbox {
@@ -76,6 +78,7 @@ impl JSSandbox {
             handlers: BTreeMap::new(),
             modules: BTreeMap::new(),
             loaders: BTreeMap::new(),
+            _stage: StageGauge::new("runtime"),
         }
     }
 
@@ -225,6 +228,14 @@ impl JSSandbox {
         mut self,
         monitor: Option<&M>,
     ) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
+        let span = tracing::info_span!(
+            "hyperlight_js.load",
+            sandbox_id = self.guest.vm.id(),
+            handlers = self.handlers.len(),
+            modules = self.modules.len(),
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         // A monitor that fires between two of the load's requests (when no
         // request runs for `kill` to stop) still ends the load.
         let stop = Arc::new(AtomicBool::new(false));
@@ -255,6 +266,9 @@ impl JSSandbox {
             }),
             other => other,
         };
+        let outcome = observability::outcome(&sent);
+        span.record("outcome", outcome);
+        metrics::counter!(observability::LOADS, "outcome" => outcome).increment(1);
         match sent {
             Ok(()) => {
                 let keys = self.handlers.keys().cloned().collect();

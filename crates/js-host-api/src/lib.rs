@@ -30,6 +30,7 @@ mod options;
 mod print;
 mod proto;
 mod spin;
+mod threads;
 mod warm;
 mod worker;
 

@@ -409,52 +409,50 @@ impl Core {
         });
         state.add_sandbox(&core);
         let published = core.published.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("hyperlight-sandbox-{id}"))
-            .spawn(move || {
-                let mut builder = SandboxBuilder::new();
-                if let Some(n) = sizes.heap {
-                    builder = builder.with_heap_size(n);
+        let spawned = crate::threads::run(Box::new(move || {
+            let mut builder = SandboxBuilder::new();
+            if let Some(n) = sizes.heap {
+                builder = builder.with_heap_size(n);
+            }
+            if let Some(n) = sizes.scratch {
+                builder = builder.with_scratch_size(n);
+            }
+            if let Some(n) = sizes.input {
+                builder = builder.with_input_buffer_size(n);
+            }
+            if let Some(n) = sizes.output {
+                builder = builder.with_output_buffer_size(n);
+            }
+            if let Some(l) = sizes.locale {
+                builder = builder.with_locale(l);
+            }
+            if let Some(tz) = sizes.time_zone {
+                builder = builder.with_time_zone(tz);
+            }
+            if let Some(us) = sizes.clock_resolution_us {
+                builder = builder.with_clock_resolution(Duration::from_micros(us));
+            }
+            if let Some(sink) = &sizes.print_sink {
+                builder = builder.with_print_sink(sink.rust_sink());
+            }
+            let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
+            let mut stage = match built {
+                Ok(Ok(proto)) => {
+                    let _ = core.published.handle.set(proto.interrupt_handle());
+                    deferred.settle(Box::new(move |env| finish(env, core)));
+                    Stage::Proto(proto)
                 }
-                if let Some(n) = sizes.scratch {
-                    builder = builder.with_scratch_size(n);
+                Ok(Err(e)) => {
+                    deferred.reject(e.into());
+                    return;
                 }
-                if let Some(n) = sizes.input {
-                    builder = builder.with_input_buffer_size(n);
+                Err(_) => {
+                    deferred.reject(Failure::internal("building the sandbox panicked"));
+                    return;
                 }
-                if let Some(n) = sizes.output {
-                    builder = builder.with_output_buffer_size(n);
-                }
-                if let Some(l) = sizes.locale {
-                    builder = builder.with_locale(l);
-                }
-                if let Some(tz) = sizes.time_zone {
-                    builder = builder.with_time_zone(tz);
-                }
-                if let Some(us) = sizes.clock_resolution_us {
-                    builder = builder.with_clock_resolution(Duration::from_micros(us));
-                }
-                if let Some(sink) = &sizes.print_sink {
-                    builder = builder.with_print_sink(sink.rust_sink());
-                }
-                let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
-                let mut stage = match built {
-                    Ok(Ok(proto)) => {
-                        let _ = core.published.handle.set(proto.interrupt_handle());
-                        deferred.settle(Box::new(move |env| finish(env, core)));
-                        Stage::Proto(proto)
-                    }
-                    Ok(Err(e)) => {
-                        deferred.reject(e.into());
-                        return;
-                    }
-                    Err(_) => {
-                        deferred.reject(Failure::internal("building the sandbox panicked"));
-                        return;
-                    }
-                };
-                run_jobs(&rx, &mut stage, &thread_warm, &published);
-            });
+            };
+            run_jobs(&rx, &mut stage, &thread_warm, &published);
+        }));
         if let Err(e) = spawned {
             // The closure (and its deferred) was dropped: that rejects the
             // Promise with ERR_INTERNAL.
