@@ -296,22 +296,36 @@ impl JSSandbox {
         let (deferred, promise) = Deferred::new(e)?;
         let ticket = Ticket::new(deferred, abortable.clone());
         // Gives the sandbox back (usable, registry restored) after a failed
-        // or aborted load, unless dispose() ended it meanwhile.
-        let give_back = {
-            let slot = slot.clone();
-            move |next: Arc<Core>, registry: &Mutex<Registry>, taken: Registry| {
-                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        // or aborted load, unless dispose() ended it meanwhile: when the
+        // Promise settles (on the main thread), or when its settlement is
+        // dropped (an abort settled it first).
+        struct GiveBack {
+            slot: Arc<Mutex<Slot>>,
+            registry: Arc<Mutex<Registry>>,
+            back: Option<(Arc<Core>, Registry)>,
+        }
+        impl Drop for GiveBack {
+            fn drop(&mut self) {
+                let Some((next, taken)) = self.back.take() else {
+                    return;
+                };
+                let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
                 if matches!(*slot, Slot::Loading(_)) {
                     *slot = Slot::Ready(next);
                 }
-                *registry.lock().unwrap_or_else(|p| p.into_inner()) = taken;
+                *self.registry.lock().unwrap_or_else(|p| p.into_inner()) = taken;
             }
+        }
+        let give_back = GiveBack {
+            slot: slot.clone(),
+            registry: registry.clone(),
+            back: Some((next.clone(), taken)),
         };
         core.queue(move |stage| {
             if let Some(a) = &abortable {
                 if !a.begin() {
                     // Aborted while queued: already rejected.
-                    give_back(next, &registry, taken);
+                    drop(give_back);
                     return;
                 }
             }
@@ -319,8 +333,8 @@ impl JSSandbox {
                 if let Some(a) = &abortable {
                     a.end_if_running(false);
                 }
-                give_back(next, &registry, taken);
                 ticket.settle(Box::new(move |_| {
+                    drop(give_back);
                     drop(record);
                     Err(Failure::cancelled(
                         "the load was cancelled by interruptHandle.kill() before it started; \
@@ -392,6 +406,8 @@ impl JSSandbox {
             }
             match loaded {
                 Ok(handle) => {
+                    let mut give_back = give_back;
+                    give_back.back = None;
                     ticket.settle(Box::new(move |env| {
                         drop(record);
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -404,8 +420,8 @@ impl JSSandbox {
                     }));
                 }
                 Err(failure) => {
-                    give_back(next, &registry, taken);
                     ticket.settle(Box::new(move |_| {
+                        drop(give_back);
                         drop(record);
                         Err(failure)
                     }));

@@ -297,6 +297,13 @@ impl LoadedJSSandbox {
                 if let Some(a) = &abortable {
                     a.end_if_running(false);
                 }
+                // `lastCallStats` describes every call, this one too.
+                *published.stats.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(hyperlight_js::CallStats {
+                        wall_clock: Duration::ZERO,
+                        cpu_time: Some(Duration::ZERO),
+                        terminated_by: None,
+                    });
                 ticket.settle(Box::new(move |_| {
                     drop(record);
                     Err(Failure::cancelled(
