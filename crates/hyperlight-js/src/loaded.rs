@@ -73,8 +73,8 @@ impl InterruptHandle {
     }
 
     /// Kills the running call or, when none is running, the next call to
-    /// start (it fails with [`Error::Cancelled`] without running, and the
-    /// sandbox is not poisoned). For an embedder that queues calls and
+    /// start (it fails with [`Error::Cancelled`] before any guest code
+    /// runs, and poisons the sandbox as any kill does). For an embedder that queues calls and
     /// knows one is queued or starting: a kill in that window must not be
     /// lost. [`disarm`](Self::disarm) cancels such a pending kill. Returns
     /// whether a call was running.

@@ -387,7 +387,8 @@ impl InterruptHandle {
 
     /// Like [`kill`](Self::kill), but when no call is running it *arms*
     /// the VM instead: the next call to begin is cancelled before it
-    /// enters the guest (it returns [`Error::Cancelled`](crate::Error::Cancelled)).
+    /// enters the guest (it returns [`Error::Cancelled`](crate::Error::Cancelled)
+    /// and poisons the VM, as any kill does).
     /// For a layer that knows a call is queued or about to start, so that a
     /// kill requested in that window is not lost. [`disarm`](Self::disarm)
     /// undoes an arming that no call consumed. Returns `true` if a call was

@@ -673,8 +673,10 @@ impl Vm {
         let generation = self.shared.begin();
         if self.shared.is_cancelled(generation) {
             // A kill armed before the call began (`kill_next`): the guest
-            // never ran, so its state is intact and nothing is poisoned.
+            // never ran. Poisoned all the same, so that a kill means the
+            // same whenever it lands (restore or unload to go on).
             self.shared.end(generation);
+            self.poison = Some(Error::Cancelled.to_string());
             return Err(Error::Cancelled);
         }
         self.poison = Some("a call did not complete (a host callback panicked?)".into());

@@ -329,21 +329,7 @@ impl JSSandbox {
                     return;
                 }
             }
-            if !published.start(record.seq) {
-                if let Some(a) = &abortable {
-                    a.end_if_running(false);
-                }
-                ticket.settle(Box::new(move |_| {
-                    drop(give_back);
-                    drop(record);
-                    Err(Failure::cancelled(
-                        "the load was cancelled by interruptHandle.kill() before it started; \
-                         the sandbox is unchanged",
-                        None,
-                    ))
-                }));
-                return;
-            }
+            published.start(record.seq);
             let loaded = (|| {
                 let Stage::Js(mut js) = stage.take() else {
                     return Err(Failure::internal("the sandbox is not a JSSandbox"));

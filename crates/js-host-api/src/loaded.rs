@@ -91,14 +91,14 @@ impl InterruptHandle {
 #[napi]
 impl InterruptHandle {
     /// Stops the oldest call (or load) whose Promise has not settled, the
-    /// one the caller waits for. Running: it rejects with `ERR_CANCELLED`
-    /// and the sandbox is poisoned. Queued or starting (`callHandler()`
-    /// returned but the call has not reached the sandbox yet, e.g. `kill()`
-    /// in the same tick): it rejects with `ERR_CANCELLED` without running
-    /// and without poisoning. Already finished (its result is on its way)
-    /// or nothing pending: `kill()` does nothing, and it never affects a
-    /// later call. Returns whether a call or load was hit. Returns at once,
-    /// whatever the sandbox thread is doing.
+    /// one the caller waits for: it rejects with `ERR_CANCELLED` and a
+    /// killed call poisons the sandbox. That includes a call that is queued
+    /// or starting (`callHandler()` returned but the call has not reached
+    /// the sandbox yet, e.g. `kill()` in the same tick): it is cancelled as
+    /// it starts, before any guest code runs. Already finished (its result
+    /// is on its way) or nothing pending: `kill()` does nothing, and it
+    /// never affects a later call. Returns whether a call or load was hit.
+    /// Returns at once, whatever the sandbox thread is doing.
     #[napi]
     pub fn kill(&self) -> bool {
         let hit = self.published.kill();
@@ -293,27 +293,7 @@ impl LoadedJSSandbox {
                     return;
                 }
             }
-            if !published.start(record.seq) {
-                if let Some(a) = &abortable {
-                    a.end_if_running(false);
-                }
-                // `lastCallStats` describes every call, this one too.
-                *published.stats.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(hyperlight_js::CallStats {
-                        wall_clock: Duration::ZERO,
-                        cpu_time: Some(Duration::ZERO),
-                        terminated_by: None,
-                    });
-                ticket.settle(Box::new(move |_| {
-                    drop(record);
-                    Err(Failure::cancelled(
-                        "the handler call was cancelled by interruptHandle.kill() before it \
-                         started; it did not run and the sandbox is unchanged",
-                        None,
-                    ))
-                }));
-                return;
-            }
+            published.start(record.seq);
             let result = (|| {
                 let Stage::Loaded(loaded) = stage else {
                     return Err(Failure::internal("the sandbox is not loaded"));

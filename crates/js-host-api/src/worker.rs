@@ -84,8 +84,6 @@ pub(crate) enum CallPhase {
 pub(crate) struct Calls {
     next: u64,
     list: std::collections::VecDeque<(u64, CallPhase)>,
-    /// A call cancelled by `kill()` before it started.
-    killed_before_start: Option<u64>,
 }
 
 /// One call's entry in [`Published::calls`], removed when dropped (after
@@ -100,9 +98,6 @@ impl Drop for CallRecord {
     fn drop(&mut self) {
         let mut calls = lock(&self.published.calls);
         calls.list.retain(|(s, _)| *s != self.seq);
-        if calls.killed_before_start == Some(self.seq) {
-            calls.killed_before_start = None;
-        }
     }
 }
 
@@ -130,17 +125,10 @@ impl Published {
         }
     }
 
-    /// Sandbox thread, before the call runs: `false` when `kill()`
-    /// cancelled it while it was queued (it must not run).
-    pub(crate) fn start(&self, seq: u64) -> bool {
+    /// Sandbox thread, before the call runs.
+    pub(crate) fn start(&self, seq: u64) {
         let mut calls = lock(&self.calls);
-        if calls.killed_before_start == Some(seq) {
-            calls.killed_before_start = None;
-            set_phase(&mut calls, seq, CallPhase::Finished);
-            return false;
-        }
         set_phase(&mut calls, seq, CallPhase::Running);
-        true
     }
 
     /// Sandbox thread, after the call ran: a kill that armed the VM after
@@ -155,28 +143,24 @@ impl Published {
     }
 
     /// `InterruptHandle.kill()`: targets the oldest call whose Promise has
-    /// not settled, the one the caller is waiting for. Running: killed.
-    /// Queued (or starting): cancelled before it runs. Already finished
-    /// (its result is on the way): nothing, and no later call is touched.
-    /// Returns whether a call was hit.
+    /// not settled, the one the caller is waiting for. Running, queued or
+    /// starting: killed (a call that has not entered the guest yet is
+    /// cancelled as it starts, `InterruptHandle::kill_next`). Already
+    /// finished (its result is on the way): nothing, and no later call is
+    /// touched. Returns whether a call was hit.
     pub(crate) fn kill(&self) -> bool {
         let Some(handle) = self.handle.get() else {
             return false;
         };
-        let mut calls = lock(&self.calls);
+        // Held across the kill: the call cannot be marked finished (and the
+        // VM disarmed) between the decision and the arming.
+        let calls = lock(&self.calls);
         match calls.list.front().copied() {
             None => {
                 drop(calls);
                 handle.kill()
             }
-            Some((seq, CallPhase::Queued)) => {
-                calls.killed_before_start = Some(seq);
-                true
-            }
-            Some((_, CallPhase::Running)) => {
-                // Held across the kill: the call cannot be marked finished
-                // (and the VM disarmed) before the arming below, when it
-                // has not entered the VM yet.
+            Some((_, CallPhase::Queued | CallPhase::Running)) => {
                 handle.kill_next();
                 true
             }

@@ -401,12 +401,13 @@ export const Snapshot = lazyNativeClass(
  */
 export interface InterruptHandle {
   /**
-   * Stops the running call (or load): it rejects with `ERR_CANCELLED` (`terminatedBy: null`) and
-   * a killed call poisons the sandbox. A call that is queued or starting (e.g. `kill()` in the
-   * same tick as `callHandler()`) is cancelled too: it rejects with `ERR_CANCELLED` without
-   * running and without poisoning. With nothing running or queued, `kill()` does nothing and does
-   * not affect a later call. Returns at once, whatever the sandbox is doing.
-   * @returns whether a call or load was running or queued (and is now cancelled).
+   * Stops the oldest call (or load) whose Promise has not settled: it rejects with
+   * `ERR_CANCELLED` (`terminatedBy: null`) and a killed call poisons the sandbox. That includes a
+   * call that is queued or starting (e.g. `kill()` in the same tick as `callHandler()`): it is
+   * cancelled as it starts, before any guest code runs. A call that already finished (its result
+   * is on its way), or nothing pending: `kill()` does nothing, and it never affects a later call.
+   * Returns at once, whatever the sandbox is doing.
+   * @returns whether a call or load was hit.
    */
   kill(): boolean;
   /**
