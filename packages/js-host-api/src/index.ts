@@ -17,7 +17,9 @@ export {
   ErrorCodes,
   type HandlerError,
   type HyperlightError,
+  type HyperlightErrorOf,
   isHyperlightError,
+  type TerminatedBy,
 } from './error-codes';
 export {
   type BindingSource,
@@ -49,6 +51,7 @@ export {
   HostModule,
   InterruptHandle,
   JSSandbox,
+  type JsonValue,
   LoadedJSSandbox,
   type NativeClass,
   ProtoJSSandbox,
