@@ -50,6 +50,22 @@ pub const HC_OK: u32 = 0x201;
 /// `str message`; the guest throws an `Error` carrying it.
 pub const HC_ERR: u32 = 0x202;
 
+/// Guest → host call: the source of a module the guest does not hold (a
+/// module loader's file, or an added module imported again with another
+/// `type`). Payload: `str name`, a normalized module name (see
+/// [`crate::specifier`]). Answer: [`HC_OK`] whose payload is the module's
+/// bytes as they are (no length prefix), or [`HC_ERR`] with `str message`
+/// (not found, refused, unreadable).
+pub const HC_LOAD_MODULE: u32 = 0x203;
+
+/// Guest → host call (over the VM's host-call exit): block the guest for a
+/// while, without using CPU (the guest's timers wait this way). Payload:
+/// `u32 lo`, `u32 hi`: the duration in nanoseconds (`hi << 32 | lo`).
+/// Answer: [`HC_OK`] with an empty payload once the time has passed, or
+/// earlier if the host was asked to interrupt the call; a kill ends the
+/// wait at once (and the call).
+pub const HC_SLEEP: u32 = 0x204;
+
 /// Codes carried by [`RESP_ERROR`].
 pub mod error_code {
     /// No handler is registered under the routing key.

@@ -21,6 +21,7 @@ mod control;
 mod crypto;
 mod handlers;
 mod heap;
+mod inspect;
 mod js;
 mod libc;
 mod modules;
@@ -28,8 +29,11 @@ mod print;
 mod protocol;
 mod rng;
 mod runtime;
+mod subtle;
 mod sync;
 mod time;
+mod timers;
+mod webapi;
 
 use hyperlight_abi::ControlPage;
 

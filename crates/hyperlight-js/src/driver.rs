@@ -9,6 +9,7 @@ use hyperlight_vm::{CancelToken, HostHandler, Vm, VmConfig};
 
 use crate::error::{Error, GuestError, Result};
 use crate::host_functions::HostFunctions;
+use crate::module_loader::ModuleSources;
 use crate::print::{PrintLevel, PrintSink};
 
 /// A booted guest and what the host needs to serve it.
@@ -19,6 +20,8 @@ pub(crate) struct Guest {
     /// The guest's state right after boot (the template's), which
     /// `unload` and a failed load return to.
     pub(crate) base: hyperlight_vm::Snapshot,
+    /// Where modules the guest asks for come from.
+    pub(crate) modules: ModuleSources,
     /// Reused request buffer.
     scratch: Vec<u8>,
 }
@@ -40,6 +43,7 @@ impl Answer {
 struct Dispatch<'a> {
     fns: &'a HostFunctions,
     print: &'a PrintSink,
+    modules: &'a ModuleSources,
 }
 
 impl HostHandler for Dispatch<'_> {
@@ -49,6 +53,12 @@ impl HostHandler for Dispatch<'_> {
         payload: &[u8],
         cancel: &CancelToken,
     ) -> std::result::Result<(u32, Vec<u8>), String> {
+        if tag == js::HC_SLEEP {
+            return sleep(payload, cancel);
+        }
+        if tag == js::HC_LOAD_MODULE {
+            return load_module(self.modules, payload);
+        }
         if tag != js::HC_CALL {
             return Err(format!("unknown host call tag {tag:#x}"));
         }
@@ -79,6 +89,40 @@ impl HostHandler for Dispatch<'_> {
     }
 }
 
+/// `HC_SLEEP`: the guest waits for a timer. The vCPU thread blocks here,
+/// without using CPU, until the time has passed or the call is killed or
+/// asked to interrupt (see `CancelToken::sleep`); a kill makes the call end
+/// with `Cancelled` as soon as this returns.
+fn sleep(payload: &[u8], cancel: &CancelToken) -> std::result::Result<(u32, Vec<u8>), String> {
+    let mut r = Reader::new(payload);
+    let (lo, hi) = match (r.u32(), r.u32()) {
+        (Ok(lo), Ok(hi)) => (lo, hi),
+        _ => return Err("malformed sleep request".into()),
+    };
+    let ns = (u64::from(hi) << 32) | u64::from(lo);
+    cancel.sleep(std::time::Duration::from_nanos(ns));
+    Ok((js::HC_OK, Vec::new()))
+}
+
+/// Answers `HC_LOAD_MODULE`: the module's bytes, or why not.
+fn load_module(
+    modules: &ModuleSources,
+    payload: &[u8],
+) -> std::result::Result<(u32, Vec<u8>), String> {
+    let name = Reader::new(payload)
+        .str()
+        .map_err(|_| "malformed module load request".to_string())?;
+    let _span = tracing::debug_span!("hyperlight_js.load_module", module = name).entered();
+    match modules.load(name) {
+        Ok(bytes) => Ok((js::HC_OK, bytes)),
+        Err(msg) => {
+            let mut out = vec![0u8; js::str_size(&msg)];
+            Writer::new(&mut out).str(&msg).map_err(|e| e.to_string())?;
+            Ok((js::HC_ERR, out))
+        }
+    }
+}
+
 impl Guest {
     /// Creates the VM from the configuration's template (booting the
     /// template on first use), or takes one from its pool: the guest is at
@@ -90,6 +134,7 @@ impl Guest {
             host_functions: Arc::new(HostFunctions::default()),
             print,
             base,
+            modules: ModuleSources::default(),
             scratch: Vec::new(),
         })
     }
@@ -105,6 +150,7 @@ impl Guest {
             host_functions: Arc::new(HostFunctions::default()),
             print: Arc::new(|_, _| {}),
             base,
+            modules: ModuleSources::default(),
             scratch: Vec::new(),
         };
         guest.add_handler(
@@ -146,6 +192,7 @@ impl Guest {
         let mut dispatch = Dispatch {
             fns: &self.host_functions,
             print: &self.print,
+            modules: &self.modules,
         };
         let resp = self
             .vm

@@ -6,6 +6,9 @@ import {
   SandboxBuilder,
 } from '@hyperlight/js-host-api';
 import { expect } from 'vitest';
+import { rejection, thrown } from '../../../tooling/test-helpers';
+
+export { rejection, thrown } from '../../../tooling/test-helpers';
 
 /** A loaded sandbox with `handlers` (routing key → source), host functions set up by `setup`. */
 export async function loadedSandbox(
@@ -30,30 +33,6 @@ export const SPIN = `
     return { done: true };
   }
 `;
-
-/** The error `f` throws synchronously; fails the test if it does not throw. */
-export function thrown(f: () => unknown): Error & Record<string, unknown> {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a throw');
-}
-
-/** The reason `promise` rejects with; fails the test if it resolves. */
-export async function rejection(
-  promise: Promise<unknown>,
-): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Expects `f` to throw synchronously an error with `code`. */
 export function expectThrowCode(
