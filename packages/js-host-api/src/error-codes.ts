@@ -65,23 +65,23 @@ export const ERR_INTERNAL = 'ERR_INTERNAL';
  * @public
  */
 export const ErrorCodes = Object.freeze({
-  /** {@inheritDoc ERR_INVALID_ARG} */
+  /** `ERR_INVALID_ARG`: A bad argument or an unknown option key. */
   INVALID_ARG: ERR_INVALID_ARG,
-  /** {@inheritDoc ERR_CONSUMED} */
+  /** `ERR_CONSUMED`: The object was consumed by a transition or released. */
   CONSUMED: ERR_CONSUMED,
-  /** {@inheritDoc ERR_POISONED} */
+  /** `ERR_POISONED`: The sandbox is poisoned: restore a snapshot or unload it. */
   POISONED: ERR_POISONED,
-  /** {@inheritDoc ERR_CANCELLED} */
+  /** `ERR_CANCELLED`: The call was cancelled (a monitor, its signal, kill() or requestInterrupt()). */
   CANCELLED: ERR_CANCELLED,
-  /** {@inheritDoc ERR_GUEST_ABORT} */
+  /** `ERR_GUEST_ABORT`: The guest aborted or crashed; the sandbox is poisoned. */
   GUEST_ABORT: ERR_GUEST_ABORT,
-  /** {@inheritDoc ERR_HANDLER} */
+  /** `ERR_HANDLER`: The handler threw; the sandbox stays usable. */
   HANDLER: ERR_HANDLER,
-  /** {@inheritDoc ERR_NO_HYPERVISOR} */
+  /** `ERR_NO_HYPERVISOR`: No usable hypervisor (see checkHypervisor()). */
   NO_HYPERVISOR: ERR_NO_HYPERVISOR,
-  /** {@inheritDoc ERR_INTERNAL} */
+  /** `ERR_INTERNAL`: A bug of this package. */
   INTERNAL: ERR_INTERNAL,
-  /** {@inheritDoc ERR_NO_NATIVE_BINDING} */
+  /** `ERR_NO_NATIVE_BINDING`: No native binding for this platform, or it did not load. */
   NO_NATIVE_BINDING: ERR_NO_NATIVE_BINDING,
 } as const);
 
