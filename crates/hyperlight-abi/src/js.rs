@@ -29,6 +29,12 @@ pub const REQ_LINK: u32 = 4;
 /// result_json`, [`RESP_ERROR`] or [`RESP_EXCEPTION`].
 pub const REQ_CALL: u32 = 5;
 
+/// Host → guest: the sandbox's default locale and time zone for `Intl`
+/// (builder options). Payload: `str locale` (a BCP 47 tag), `str
+/// time_zone` (an IANA name or `±HH:MM`). Answer: [`RESP_OK`], or
+/// [`RESP_ERROR`] with [`error_code::INVALID_INTL_DEFAULT`].
+pub const REQ_SET_INTL_DEFAULTS: u32 = 0x10;
+
 /// Flag of [`REQ_CALL`]: run the garbage collector after the call.
 pub const CALL_FLAG_GC: u32 = 1;
 
@@ -86,6 +92,9 @@ pub mod error_code {
     pub const INVALID_HANDLER: u32 = 8;
     /// The event is not valid JSON.
     pub const INVALID_EVENT: u32 = 9;
+    /// [`super::REQ_SET_INTL_DEFAULTS`]: the locale is not a well-formed
+    /// BCP 47 tag, or the time zone is not in the IANA database.
+    pub const INVALID_INTL_DEFAULT: u32 = 0x20;
     /// Anything else that went wrong inside the guest runtime.
     pub const INTERNAL: u32 = 10;
 }

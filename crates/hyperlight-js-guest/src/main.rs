@@ -22,6 +22,7 @@ mod crypto;
 mod handlers;
 mod heap;
 mod inspect;
+mod intl;
 mod js;
 mod libc;
 mod modules;

@@ -81,6 +81,7 @@ fn dispatch() {
         proto::REQ_ADD_HANDLER => handlers::add(payload).map(|()| None),
         proto::REQ_LINK => handlers::link().map(|()| None),
         proto::REQ_CALL => handlers::call(payload).map(Some),
+        proto::REQ_SET_INTL_DEFAULTS => crate::intl::set_defaults_request(payload).map(|()| None),
         other => Err(Failure::code(
             error_code::BAD_REQUEST,
             alloc::format!("unknown request tag {other:#x}"),

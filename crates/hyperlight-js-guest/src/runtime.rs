@@ -71,7 +71,11 @@ pub fn init(layout: &Layout) {
         abort_fmt(code::INIT, format_args!("cannot create the JavaScript context (heap of {} bytes)", layout.heap.size));
     }
     js::set_engine(rt, ctx);
-    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() || webapi::install(ctx).is_err() {
+    if crypto::init(rt, ctx).is_err()
+        || builtins::install(ctx).is_err()
+        || webapi::install(ctx).is_err()
+        || crate::intl::install(ctx).is_err()
+    {
         let exc = js::take_exception(ctx);
         let info = js::describe(ctx, &exc);
         drop(exc);

@@ -24,6 +24,9 @@ pub(crate) struct Guest {
     pub(crate) modules: ModuleSources,
     /// Reused request buffer.
     scratch: Vec<u8>,
+    /// `Intl` defaults sent after boot and after every reset to `base`
+    /// (`None`: the guest's own, `en-US` and `UTC`).
+    intl: Option<(String, String)>,
 }
 
 /// What a successful request answered.
@@ -136,6 +139,7 @@ impl Guest {
             base,
             modules: ModuleSources::default(),
             scratch: Vec::new(),
+            intl: None,
         })
     }
 
@@ -152,6 +156,7 @@ impl Guest {
             base,
             modules: ModuleSources::default(),
             scratch: Vec::new(),
+            intl: None,
         };
         guest.add_handler(
             "warm-up",
@@ -204,7 +209,31 @@ impl Guest {
     /// Puts the guest back into its post-boot state.
     pub(crate) fn reset(&mut self) -> Result<()> {
         let base = self.base.clone();
-        self.vm.restore(&base).map_err(Error::from)
+        self.vm.restore(&base).map_err(Error::from)?;
+        self.send_intl_defaults()
+    }
+
+    /// Sets the `Intl` default locale and time zone, now and after every
+    /// reset.
+    pub(crate) fn set_intl_defaults(&mut self, locale: String, time_zone: String) -> Result<()> {
+        self.intl = Some((locale, time_zone));
+        self.send_intl_defaults()
+    }
+
+    fn send_intl_defaults(&mut self) -> Result<()> {
+        let Some((locale, tz)) = self.intl.clone() else {
+            return Ok(());
+        };
+        self.request(
+            js::REQ_SET_INTL_DEFAULTS,
+            js::str_size(&locale) + js::str_size(&tz),
+            || "the Intl defaults".into(),
+            |w| {
+                w.str(&locale)?.str(&tz)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
     }
 
     pub(crate) fn set_host_modules(&mut self, fns: Arc<HostFunctions>) -> Result<()> {
@@ -299,7 +328,8 @@ fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
                 | error_code::INVALID_EVENT
                 | error_code::MODULE_NOT_FOUND
                 | error_code::DUPLICATE
-                | error_code::INVALID_HANDLER => Error::InvalidArgument(message),
+                | error_code::INVALID_HANDLER
+                | error_code::INVALID_INTL_DEFAULT => Error::InvalidArgument(message),
                 error_code::RESULT_TOO_LARGE | error_code::RESULT_NOT_SERIALIZABLE => {
                     Error::Handler(GuestError {
                         name: "ResultError".into(),

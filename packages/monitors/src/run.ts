@@ -147,6 +147,8 @@ export function monitorSandbox(
   }
   let tail: Promise<unknown> = Promise.resolve();
   let last: MonitoredCallStats | null = null;
+  /** What a successful call left for `lastCallStats`, read lazily. */
+  let pending: { hostCalls: number; outputBytes: number; elapsedMs: number } | null = null;
 
   const handle = loaded.interruptHandle;
 
@@ -168,7 +170,9 @@ export function monitorSandbox(
     }
 
     const startedAt = performance.now();
-    const ended = new AbortController();
+    // Made only if a monitor asks for `context.signal`: an AbortController costs tens of µs.
+    let controller: AbortController | undefined;
+    let done = false;
     const listeners: Listeners = { host: [], output: [] };
     const cleanups: Array<() => void> = [];
     let killedBy: string | null = null;
@@ -180,7 +184,7 @@ export function monitorSandbox(
 
     const dispatch = <E>(list: Array<Listener<E>>, e: E) => {
       for (const listener of list) {
-        if (ended.signal.aborted) return;
+        if (done) return;
         try {
           listener.fn(e);
         } catch (error) {
@@ -190,7 +194,7 @@ export function monitorSandbox(
       }
     };
     const kill = (name: string, reason: unknown) => {
-      if (ended.signal.aborted || killedBy !== null) return;
+      if (done || killedBy !== null) return;
       killedBy = name;
       killReason = reason;
       if (!handlerStarted) return;
@@ -219,7 +223,8 @@ export function monitorSandbox(
     };
     const elapsed = () => performance.now() - startedAt;
     const finish = () => {
-      ended.abort();
+      done = true;
+      controller?.abort();
       if (retry !== undefined) clearInterval(retry);
       if (observed && observed.current === call) observed.current = null;
       for (const cleanup of cleanups.reverse()) {
@@ -246,12 +251,16 @@ export function monitorSandbox(
         get outputBytes() {
           return outputBytes;
         },
-        signal: ended.signal,
+        get signal() {
+          controller ??= new AbortController();
+          if (done) controller.abort();
+          return controller.signal;
+        },
         onHostCall(listener) {
-          if (!ended.signal.aborted) listeners.host.push({ monitor: m.name, fn: listener });
+          if (!done) listeners.host.push({ monitor: m.name, fn: listener });
         },
         onOutput(listener) {
-          if (!ended.signal.aborted) listeners.output.push({ monitor: m.name, fn: listener });
+          if (!done) listeners.output.push({ monitor: m.name, fn: listener });
         },
         kill: (reason?: unknown) => kill(m.name, reason),
       };
@@ -267,6 +276,7 @@ export function monitorSandbox(
         }
       } catch (error) {
         finish();
+        pending = null;
         last = {
           wallClockMs: elapsed(),
           cpuTimeMs: null,
@@ -281,6 +291,7 @@ export function monitorSandbox(
     if (killedBy !== null) {
       // A monitor fired while starting (e.g. an aborted signal): the handler never runs.
       finish();
+      pending = null;
       last = {
         wallClockMs: elapsed(),
         cpuTimeMs: null,
@@ -305,9 +316,14 @@ export function monitorSandbox(
     } finally {
       finish();
     }
+    if (ok) {
+      // Read from the binding only when asked for (a getter crossing into native code).
+      last = null;
+      pending = { hostCalls, outputBytes, elapsedMs: elapsed() };
+      return result;
+    }
     const stats = loaded.lastCallStats;
-    const cancelled =
-      !ok && (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
+    const cancelled = (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
     // The native record wins when both fired: it names the monitor whose kill the VM saw.
     const terminatedBy = cancelled ? (stats?.terminatedBy ?? killedBy) : null;
     last = {
@@ -317,7 +333,7 @@ export function monitorSandbox(
       hostCalls,
       outputBytes,
     };
-    if (ok) return result;
+    pending = null;
     if (cancelled && terminatedBy !== null) {
       report(terminatedBy, handler, last.wallClockMs, true);
       throw cancelledBy(terminatedBy, handler, true, killReason ?? failure);
@@ -349,6 +365,17 @@ export function monitorSandbox(
       return next;
     },
     get lastCallStats() {
+      if (pending !== null) {
+        const stats = loaded.lastCallStats;
+        last = {
+          wallClockMs: stats?.wallClockMs ?? pending.elapsedMs,
+          cpuTimeMs: stats?.cpuTimeMs ?? null,
+          terminatedBy: null,
+          hostCalls: pending.hostCalls,
+          outputBytes: pending.outputBytes,
+        };
+        pending = null;
+      }
       return last;
     },
   };

@@ -103,9 +103,9 @@ export interface PoolStats {
   readonly idle: number;
   /** Calls waiting for a sandbox. */
   readonly queued: number;
-  /** Calls that ran (resolved or rejected by the sandbox). */
+  /** Calls that got a sandbox and have settled (resolved or rejected). */
   readonly calls: number;
-  /** Calls that ran and rejected. */
+  /** Of those, the calls that rejected. */
   readonly failures: number;
   /** Restores to the post-load snapshot. */
   readonly resets: number;
@@ -210,11 +210,7 @@ export async function createPool<H = AnyHandlers>(
   };
   const coreHooks = (sandboxId: number): CoreHooks => ({
     sandboxId,
-    onCall: (e) => {
-      counters.calls++;
-      if (!e.ok) counters.failures++;
-      hooks.onCall?.(e);
-    },
+    ...(hooks.onCall ? { onCall: hooks.onCall } : {}),
     onReset: (e) => {
       counters.resets++;
       hooks.onReset?.(e);
@@ -301,10 +297,13 @@ export async function createPool<H = AnyHandlers>(
     core.run(waiter.handler, waiter.event, waiter.options, queuedMs).then(
       (value) => {
         slot.finishing = true;
+        counters.calls++;
         waiter.resolve(value);
       },
       (error) => {
         slot.finishing = true;
+        counters.calls++;
+        counters.failures++;
         waiter.reject(error);
       },
     );

@@ -230,7 +230,9 @@ export class SandboxCore {
   broken: unknown;
   closed = false;
   calls = 0;
-  last: SandboxCallStats | null = null;
+  private lastStats: SandboxCallStats | null = null;
+  /** What the last call left for `last`, materialised when read (the native stats cost a hop). */
+  private lastPending: { handler: string; ok: boolean; queuedMs: number } | null = null;
   private tail: Promise<void> = Promise.resolve();
   private readonly snapshot: Loaded['snapshot'];
 
@@ -259,6 +261,7 @@ export class SandboxCore {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw invalidArg('options.signal must be an AbortSignal');
     }
+    if (options.monitors == null && options.signal === undefined) return this.definition.limits;
     return anyOf(
       this.definition.limits,
       options.monitors,
@@ -297,22 +300,15 @@ export class SandboxCore {
           error = this.mapError(e);
         }
         this.calls++;
-        const base = this.monitored.lastCallStats ?? {
-          wallClockMs: 0,
-          cpuTimeMs: null,
-          terminatedBy: null,
-          hostCalls: 0,
-          outputBytes: 0,
-        };
-        const stats: SandboxCallStats = Object.freeze({ ...base, handler, ok, queuedMs });
-        this.last = stats;
+        this.lastStats = null;
+        this.lastPending = { handler, ok, queuedMs };
         if (this.hooks.onCall) {
           try {
             this.hooks.onCall({
               handler,
               ok,
               ...(ok ? {} : { error }),
-              stats,
+              stats: this.last as SandboxCallStats,
               sandboxId: this.hooks.sandboxId,
             });
           } catch (e) {
@@ -327,8 +323,26 @@ export class SandboxCore {
     });
   }
 
+  /** Statistics of the most recent call; `null` before the first. */
+  get last(): SandboxCallStats | null {
+    const pending = this.lastPending;
+    if (pending !== null) {
+      const base = this.monitored.lastCallStats ?? {
+        wallClockMs: 0,
+        cpuTimeMs: null,
+        terminatedBy: null,
+        hostCalls: 0,
+        outputBytes: 0,
+      };
+      this.lastStats = { ...base, ...pending };
+      this.lastPending = null;
+    }
+    return this.lastStats;
+  }
+
   private resetReason(ok: boolean): ResetReason | null {
-    if (this.loaded.poisoned) return this.policy === 'never' ? null : 'poisoned';
+    // Only a failed call can poison (and reading `poisoned` crosses into native code).
+    if (!ok && this.loaded.poisoned) return this.policy === 'never' ? null : 'poisoned';
     if (this.policy === 'always') return 'always';
     if (!ok && this.policy === 'on-error') return 'error';
     return null;
