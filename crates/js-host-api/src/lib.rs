@@ -20,6 +20,7 @@ mod abort;
 mod args;
 mod builder;
 mod errors;
+mod hypervisor;
 mod js;
 mod js_sandbox;
 mod loaded;
@@ -30,6 +31,7 @@ mod spin;
 mod worker;
 
 pub use builder::SandboxBuilder;
+pub use hypervisor::{check_hypervisor, DeviceAccess, HostInfo, HypervisorCheck, KvmInfo};
 pub use js_sandbox::JSSandbox;
 pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};
 pub use proto::{HostModule, ProtoJSSandbox};

@@ -47,8 +47,10 @@ export const ERR_GUEST_ABORT = 'ERR_GUEST_ABORT';
 export const ERR_HANDLER = 'ERR_HANDLER';
 
 /**
- * No usable hypervisor: `/dev/kvm` is missing or cannot be opened. The message says what to fix
- * (permissions, the `kvm` group, virtualisation being enabled).
+ * No usable hypervisor: `/dev/kvm` is missing, cannot be opened, is not a KVM device, or refuses to
+ * create a VM. The message carries the diagnosis of `checkHypervisor()` (what is wrong and what
+ * to do: permissions and the group to join, the module to load, nested virtualisation); call
+ * `checkHypervisor()` for the same diagnosis as data.
  * @public
  */
 export const ERR_NO_HYPERVISOR = 'ERR_NO_HYPERVISOR';

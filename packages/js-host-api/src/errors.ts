@@ -8,11 +8,10 @@ export const ERR_NO_NATIVE_BINDING = 'ERR_NO_NATIVE_BINDING';
  * Where the loader looked for the native binding.
  *
  * - `env`: the file named by `HYPERLIGHT_JS_NATIVE_PATH`;
- * - `dev-build`: a `.node` file built in a checkout of the repository (`crates/js-host-api`);
  * - `package`: the prebuilt platform package, e.g. `@hyperlight/js-host-api-linux-x64-gnu`.
  * @public
  */
-export type BindingSource = 'env' | 'dev-build' | 'package';
+export type BindingSource = 'env' | 'package';
 
 /**
  * One place the loader tried, and why it did not give a binding.

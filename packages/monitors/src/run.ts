@@ -323,7 +323,8 @@ export function monitorSandbox(
       return result;
     }
     const stats = loaded.lastCallStats;
-    const cancelled = (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
+    const cancelled =
+      (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
     // The native record wins when both fired: it names the monitor whose kill the VM saw.
     const terminatedBy = cancelled ? (stats?.terminatedBy ?? killedBy) : null;
     last = {
