@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod crash_dump;
 mod driver;
 mod error;
 mod guest_image;
@@ -45,11 +46,13 @@ mod loaded;
 mod module_loader;
 pub mod monitor;
 pub mod names;
+pub mod observability;
 mod print;
 mod proto;
 mod stats;
 mod template;
 mod vm_error;
+mod warm;
 
 pub use builder::SandboxBuilder;
 pub use error::{Error, ErrorCode, GuestError, Result};
@@ -70,6 +73,7 @@ pub use monitor::{ExecutionMonitor, MonitorSet};
 pub use print::{stdio_sink, PrintLevel, PrintSink};
 pub use proto::{HostModule, ProtoJSSandbox};
 pub use stats::CallStats;
+pub use warm::{Handed, WarmCall, WarmOutcome, WarmPath};
 
 /// The VM layer's configuration type, re-exported for callers that tune
 /// more than [`SandboxBuilder`] exposes.

@@ -1,15 +1,17 @@
 //! `LoadedJSSandbox`: handlers are compiled; events can be handled.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
 use crate::host_functions::HostFunctions;
 use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
+use crate::observability::{self, StageGauge};
 use crate::stats::{thread_cpu_time, CallStats};
+use crate::warm::WarmPath;
 
 /// A point-in-time copy of a loaded sandbox: guest memory and vCPU state,
 /// plus the host's record of what was loaded then (the handler names and
@@ -90,8 +92,10 @@ pub struct LoadedJSSandbox {
     handlers: Arc<BTreeSet<String>>,
     last_stats: Option<CallStats>,
     /// Set when this layer poisons the sandbox (out of memory); the VM
-    /// poisons itself for kills and crashes.
-    poison: Option<String>,
+    /// poisons itself for kills and crashes. Shared with the load's
+    /// [`WarmPath`]s, whose calls may run out of memory too.
+    poison: Arc<Mutex<Option<String>>>,
+    _stage: StageGauge,
 }
 
 impl std::fmt::Debug for LoadedJSSandbox {
@@ -114,7 +118,60 @@ impl LoadedJSSandbox {
             host_functions,
             handlers: Arc::new(handlers),
             last_stats: None,
-            poison: None,
+            poison: Arc::new(Mutex::new(None)),
+            _stage: StageGauge::new("loaded"),
+        }
+    }
+
+    fn set_poison(&self, reason: Option<String>) {
+        *self.poison.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// The handle other threads use to call this sandbox's handlers without
+    /// a VM exit while this thread is in [`serve_warm`](Self::serve_warm).
+    pub fn warm_path(&self) -> WarmPath {
+        WarmPath::new(
+            self.guest.vm.mailbox(),
+            self.poison.clone(),
+            self.guest.print.clone(),
+        )
+    }
+
+    /// Serves warm calls ([`WarmPath`]) for up to `window`: the guest polls
+    /// its mailbox instead of waiting in an exit. Call it on this sandbox's
+    /// thread after a call returned, when the next call is likely to follow
+    /// soon; it returns when the guest stops polling (the window ended with
+    /// no call, [`WarmPath::release`] asked, or the machine is so busy that
+    /// the sandbox's thread was descheduled).
+    ///
+    /// Returns `None` when every call posted meanwhile was answered through
+    /// the mailbox, and `Some(result)` with the result of a call whose
+    /// poster stopped waiting (deliver it with [`WarmPath::complete`]) or
+    /// that failed (killed: [`Error::Cancelled`]; crashed or out of memory:
+    /// [`Error::GuestAbort`], the sandbox is then poisoned). A poisoned
+    /// sandbox does not serve (`None` at once).
+    pub fn serve_warm(&mut self, window: Duration) -> Option<Result<String>> {
+        if self.poisoned() {
+            return None;
+        }
+        match self.guest.poll_mailbox(window) {
+            Ok(hyperlight_vm::PollEnd::Idle) => None,
+            Ok(hyperlight_vm::PollEnd::Answer(resp)) => {
+                let r = crate::driver::call_result(resp);
+                if let Err(Error::GuestAbort(msg)) = &r {
+                    // Out of memory while serving a warm call.
+                    self.set_poison(Some(msg.clone()));
+                }
+                Some(r)
+            }
+            Err(e) => {
+                // The VM poisoned itself; say so to the warm path too, so
+                // that it refuses calls with the reason.
+                if let Some(reason) = self.guest.vm.poisoned() {
+                    self.set_poison(Some(reason.to_string()));
+                }
+                Some(Err(e))
+            }
         }
     }
 
@@ -145,6 +202,32 @@ impl LoadedJSSandbox {
     }
 
     fn run<M: MonitorSet + ?Sized>(
+        &mut self,
+        name: &str,
+        event: &str,
+        gc: Option<bool>,
+        monitor: Option<&M>,
+    ) -> Result<String> {
+        let span = tracing::info_span!(
+            "hyperlight_js.call",
+            sandbox_id = self.guest.vm.id(),
+            handler = name,
+            outcome = tracing::field::Empty,
+            terminated_by = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.run_inner(name, event, gc, monitor);
+        span.record("outcome", observability::outcome(&result));
+        if let Err(Error::Cancelled {
+            terminated_by: Some(m),
+        }) = &result
+        {
+            span.record("terminated_by", *m);
+        }
+        result
+    }
+
+    fn run_inner<M: MonitorSet + ?Sized>(
         &mut self,
         name: &str,
         event: &str,
@@ -184,7 +267,7 @@ impl LoadedJSSandbox {
             Err(Error::GuestAbort(msg)) if self.guest.vm.poisoned().is_none() => {
                 // Out of memory: the engine survived, but its state cannot
                 // be trusted any more.
-                self.poison = Some(msg.clone());
+                self.set_poison(Some(msg.clone()));
                 Err(Error::GuestAbort(msg))
             }
             other => other,
@@ -193,12 +276,14 @@ impl LoadedJSSandbox {
             Err(Error::Cancelled { terminated_by }) => *terminated_by,
             _ => None,
         };
+        let wall_clock = started.elapsed();
         self.last_stats = Some(CallStats {
-            wall_clock: started.elapsed(),
+            wall_clock,
             cpu_time,
             terminated_by,
         });
-        record_call_metrics(&result, started);
+        let heap = (self.guest.vm.poisoned().is_none()).then(|| self.guest_heap_used());
+        observability::record_call(observability::outcome(&result), name, wall_clock, heap);
         result
     }
 
@@ -215,10 +300,40 @@ impl LoadedJSSandbox {
     }
 
     fn poison_reason(&self) -> Option<String> {
-        if let Some(p) = &self.poison {
-            return Some(p.clone());
+        if let Some(p) = self
+            .poison
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Some(p);
         }
         self.guest.vm.poisoned().map(str::to_string)
+    }
+
+    /// Bytes of the guest heap in use now (the engine's objects and the
+    /// runtime's own), as the guest last reported them. Also recorded after
+    /// every call as the `hyperlight_js_guest_heap_used_bytes` histogram.
+    pub fn guest_heap_used(&self) -> u64 {
+        self.guest.guest_stats().heap_used
+    }
+
+    /// The most bytes of guest heap in use at once since the sandbox was
+    /// built (a [`restore`](Self::restore) rewinds it with the rest of the
+    /// guest's memory). Compare with the heap size
+    /// ([`SandboxBuilder::with_heap_size`](crate::SandboxBuilder::with_heap_size))
+    /// to size sandboxes.
+    pub fn guest_heap_peak(&self) -> u64 {
+        self.guest.guest_stats().heap_peak
+    }
+
+    /// Test hook: makes the guest fault on purpose (a write to the unmapped
+    /// null page from the guest function `hyperlight_js_debug_fault`), to
+    /// test crash dumps end to end. Poisons the sandbox; returns the
+    /// [`Error::GuestAbort`] a crash gives.
+    #[doc(hidden)]
+    pub fn __fault_for_tests(&mut self) -> Result<()> {
+        self.guest.debug_fault()
     }
 
     /// A handle that can kill the running call from another thread.
@@ -229,10 +344,13 @@ impl LoadedJSSandbox {
     /// Captures the sandbox's state. A poisoned sandbox cannot be
     /// snapshotted.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let _span = tracing::info_span!("hyperlight_js.snapshot", sandbox_id = self.guest.vm.id())
+            .entered();
         if let Some(reason) = self.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
         let inner = Arc::new(self.guest.vm.snapshot().map_err(Error::from)?);
+        metrics::counter!(observability::SNAPSHOTS).increment(1);
         Ok(Snapshot {
             inner,
             handlers: self.handlers.clone(),
@@ -246,6 +364,20 @@ impl LoadedJSSandbox {
     /// Clears poisoning. A snapshot of another sandbox is an
     /// [`Error::InvalidArgument`] and changes nothing.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let span = tracing::info_span!(
+            "hyperlight_js.restore",
+            sandbox_id = self.guest.vm.id(),
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.restore_inner(snapshot);
+        let outcome = observability::outcome(&result);
+        span.record("outcome", outcome);
+        metrics::counter!(observability::RESTORES, "outcome" => outcome).increment(1);
+        result
+    }
+
+    fn restore_inner(&mut self, snapshot: &Snapshot) -> Result<()> {
         self.guest
             .vm
             .restore(&snapshot.inner)
@@ -257,13 +389,16 @@ impl LoadedJSSandbox {
             })?;
         self.handlers = snapshot.handlers.clone();
         self.guest.modules.added = snapshot.added.clone();
-        self.poison = None;
+        self.set_poison(None);
         Ok(())
     }
 
     /// Drops every handler and module and returns to the state right after
     /// `load_runtime` (works on a poisoned sandbox too).
     pub fn unload(mut self) -> Result<JSSandbox> {
+        let _span =
+            tracing::info_span!("hyperlight_js.unload", sandbox_id = self.guest.vm.id()).entered();
+        metrics::counter!(observability::UNLOADS).increment(1);
         self.guest.reset()?;
         let loaders = std::mem::take(&mut self.guest.modules.loaders);
         self.guest.modules = Default::default();
@@ -282,12 +417,12 @@ impl crate::monitor::ExecutionMonitor for NoMonitor {
     }
 }
 
-fn record_call_metrics(result: &Result<String>, started: Instant) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(e) => e.code().as_str(),
-    };
-    metrics::counter!("hyperlight_js_calls_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("hyperlight_js_call_duration_seconds")
-        .record(started.elapsed().as_secs_f64());
+/// Records a warm call (`crate::warm`) like any other call.
+pub(crate) fn record_call_metrics(result: &Result<String>, started: Instant, handler: &str) {
+    observability::record_call(
+        observability::outcome(result),
+        handler,
+        started.elapsed(),
+        None,
+    );
 }

@@ -19,6 +19,7 @@
 mod abort;
 mod args;
 mod builder;
+mod busy;
 mod errors;
 mod hypervisor;
 mod js;
@@ -28,6 +29,7 @@ mod main_thread;
 mod options;
 mod proto;
 mod spin;
+mod warm;
 mod worker;
 
 pub use builder::SandboxBuilder;

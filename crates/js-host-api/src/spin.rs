@@ -221,7 +221,9 @@ impl Spin {
     pub(crate) fn arm(&self) {
         let uv = uv_found();
         let handle = self.handle.get();
-        if handle.is_null() {
+        if handle.is_null() || crate::busy::oversubscribed() {
+            // Spinning on an oversubscribed CPU steals the core from the
+            // thread that will answer.
             return;
         }
         // SAFETY: plain clock read.
