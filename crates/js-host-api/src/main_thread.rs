@@ -451,7 +451,8 @@ impl Deferred {
     /// Settles the Promise now. Main thread only (`env` is its env).
     pub(crate) fn settle_here(mut self, env: sys::napi_env, settle: Settle) {
         let raw = self.raw.take().expect("settled once");
-        settle_now(env, raw, settle(env));
+        let origin = self.origin.take();
+        settle_now(env, raw, settle(env), origin.as_ref());
     }
 
     /// Rejects the Promise with `failure`.
