@@ -154,6 +154,27 @@ describe('the handler-map declaration and size report', () => {
     );
   }, 60_000);
 
+  it('JSON edge cases: collections, functions in tuples, recursion, bigint, Date, template keys', async () => {
+    const out = await bundle({ root: basic, handlers: { shapes: 'src/shapes.ts' } });
+    const line = out.declaration?.split('\n').find((l) => l.includes('shapes(event'));
+    expect(line?.trim()).toBe(
+      'shapes(event: { ids: Record<string, never> | null }): { env?: string; map: Record<string, never>; tuple: [number, null, (string | null)?]; list: { value: number; next?: unknown }; when: string | null; nested: { deeper: { flag: boolean } }[] };',
+    );
+    // process.env.NODE_ENV is defined as "production" (npm libraries read it; the guest has no process).
+    const loaded = await loadBundle(out);
+    try {
+      const result = await loaded.callHandler('shapes', { ids: null });
+      expect(result).toMatchObject({
+        env: 'production',
+        map: {},
+        tuple: [1, null, 'none'],
+        when: null,
+      });
+    } finally {
+      await loaded[Symbol.asyncDispose]();
+    }
+  }, 60_000);
+
   it('a custom interface name', async () => {
     const out = await bundle({
       root: basic,
