@@ -62,6 +62,7 @@ describe('bundle() into real micro-VMs', () => {
     expect(out.handlers.modules?.code).toContain('from "user:strings"');
     expect(out.handlers.modules?.code).toContain('from "mylib:tags"');
     expect(out.handlers.fail?.code).toContain('from "crypto"');
+    expect(out.handlers.modules?.code).toContain('from "util"');
     const loaded = await loadBundle(
       out,
       (proto) => proto.register('db', 'get', (id: string) => ({ name: `user ${id}` })),
@@ -75,6 +76,7 @@ describe('bundle() into real micro-VMs', () => {
         user: { name: 'user ab' },
         loud: 'AB!',
         tag: 't1',
+        formatted: 'n=1',
       });
     } finally {
       await loaded[Symbol.asyncDispose]();
@@ -143,7 +145,7 @@ describe('the handler-map declaration and size report', () => {
         '  /** src/fail.ts */',
         '  fail(event: { input: string }): string;',
         '  /** src/modules.ts */',
-        '  "a-b"(event: { id: string }): { user: { name: string } | null; loud: string; tag: string };',
+        '  "a-b"(event: { id: string }): { user: { name: string } | null; loud: string; tag: string; formatted: string };',
         '}',
         '',
       ].join('\n'),
