@@ -2,7 +2,8 @@
 //! on first import), host modules (`host:<name>`, one function per host
 //! function, each a host call) and the built-in `crypto`.
 //!
-//! Module names: `crypto`/`node:crypto` name the built-in; every other
+//! Module names: `crypto`/`node:crypto` and `util`/`node:util` name the
+//! built-ins; every other
 //! specifier is resolved by `hyperlight_abi::specifier::resolve` against
 //! the importing module (relative paths, `<namespace>:<path>`,
 //! `host:<name>`); bare names are "not found". Handler modules are named
@@ -204,6 +205,9 @@ pub unsafe extern "C" fn normalize(
     if spec == "crypto" || spec == "node:crypto" {
         return js_strdup(ctx, "crypto");
     }
+    if spec == "util" || spec == "node:util" {
+        return js_strdup(ctx, "util");
+    }
     let importer = (!base.is_empty()).then_some(base.as_str());
     match specifier::resolve(importer, &spec) {
         Ok(full) => {
@@ -309,6 +313,9 @@ pub unsafe extern "C" fn loader(
     };
     if full == "crypto" && kind == ModuleType::JavaScript {
         return crate::crypto::new_module(ctx, name_c);
+    }
+    if full == "util" && kind == ModuleType::JavaScript {
+        return crate::inspect::new_module(ctx, name_c);
     }
     // The specifier and importer of this name, from the normalizer (it
     // runs right before the loader for the same import).
