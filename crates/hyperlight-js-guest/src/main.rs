@@ -47,6 +47,7 @@ pub extern "C" fn guest_main(control_page: *const ControlPage) -> ! {
     time::resumed();
     rng::reseed();
     runtime::init(&layout);
+    handlers::collect_at_boot();
     protocol::serve()
 }
 

@@ -198,12 +198,17 @@ export function monitorSandbox(
       killedBy = name;
       killReason = reason;
       if (!submitted) return;
-      // A binding whose kill() returns a boolean also cancels a call still queued on the
-      // sandbox's thread: one kill is enough. An older binding's kill() returns nothing and
-      // does nothing before the call has started: repeat it until the call ends. Calls on this
-      // MonitoredSandbox are serialised, so neither can reach the next call.
-      const hit: unknown = handle.kill();
-      if (typeof hit !== 'boolean') retry = setInterval(() => handle.kill(), KILL_RETRY_MS);
+      // kill() returns true once it reached the call (running, or queued with a binding that
+      // cancels queued calls). Otherwise the call may not have reached the sandbox's thread yet:
+      // repeat until a kill reaches it or the call ends. Calls on this MonitoredSandbox are
+      // serialised, so a repeated kill can never reach the next call.
+      const attempt = () => {
+        if (handle.kill() === true && retry !== undefined) {
+          clearInterval(retry);
+          retry = undefined;
+        }
+      };
+      if ((handle.kill() as unknown) !== true) retry = setInterval(attempt, KILL_RETRY_MS);
     };
     const call: ObservedCall = {
       hostCall(module, name) {

@@ -317,6 +317,13 @@ export class SandboxCore {
         const reason = this.resetReason(ok);
         if (reason !== null) await this.restore(reason);
       });
+      // The chain never rejects: a bug above must not stall every later call (or a pool slot).
+      this.tail = this.tail.catch((error: unknown) => {
+        reject(error);
+        process.emitWarning(
+          `@hyperlight/sandbox: a call's bookkeeping failed (a bug): ${String(error)}`,
+        );
+      });
     });
   }
 

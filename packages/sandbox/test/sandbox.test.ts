@@ -1,6 +1,6 @@
 import type { ProtoJSSandbox } from '@hyperlight/js-host-api';
 import { anyOf, cpuTime, hostCallBudget, monitor, wallClock } from '@hyperlight/monitors';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   type CallEvent,
   createSandbox,
@@ -262,6 +262,30 @@ describe('hooks', () => {
     ]);
     expect(calls[1]?.error).toMatchObject({ code: 'ERR_HANDLER' });
     expect(terminations).toMatchObject([{ monitor: 'wall-clock', handler: 'spin', sandboxId: 0 }]);
+  });
+});
+
+describe('hooks that throw', () => {
+  it('are reported as warnings and change nothing', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const boom = () => {
+        throw new Error('hook bug');
+      };
+      await using sandbox = await createSandbox(
+        { handlers: { count: COUNTER, spin: SPIN } },
+        { hooks: { onCall: boom, onReset: boom, onTermination: boom } },
+      );
+      expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+      await rejection(sandbox.call('spin', {}, { monitors: wallClock(20) }));
+      expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+      const messages = warn.mock.calls.map((c) => String(c[0]));
+      for (const hook of ['onCall', 'onReset', 'onTermination']) {
+        expect(messages.some((m) => m.includes(hook) && m.includes('hook bug'))).toBe(true);
+      }
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 

@@ -430,8 +430,12 @@ fn number(a: &[String]) -> R {
     if style == "percent" {
         d.multiply_pow10(2);
     }
+    let notation = arg(a, 14);
+    if (notation == "compact" || notation == "scientific" || notation == "engineering") && style == "decimal" {
+        d.apply_sign_display(sign);
+        return notated(&loc, notation, arg(a, 15), grouping, &digits, d);
+    }
     let mut d = digits.apply(&d);
-    // -0 after rounding shows as 0 unless signDisplay says otherwise.
     d.apply_sign_display(sign);
     let parts = match style {
         "currency" => {
@@ -439,7 +443,10 @@ fn number(a: &[String]) -> R {
             use icu_experimental::dimension::currency::options::CurrencyFormatterOptions;
             use icu_experimental::dimension::currency::CurrencyType;
             let code = CurrencyType::try_from_str(&arg(a, 2).to_ascii_lowercase()).map_err(|_| range("Invalid currency code"))?;
-            let opts = CurrencyFormatterOptions::default();
+            let mut opts = CurrencyFormatterOptions::default();
+            if arg(a, 16) == "accounting" {
+                opts.usage = icu_experimental::dimension::currency::options::CurrencyUsage::Accounting;
+            }
             let f = match arg(a, 3) {
                 "code" => CurrencyFormatter::try_new_code((&loc).into(), code, opts),
                 "name" => CurrencyFormatter::try_new_name((&loc).into(), code),
@@ -453,7 +460,26 @@ fn number(a: &[String]) -> R {
         "percent" => {
             use icu_experimental::dimension::percent::formatter::PercentFormatter;
             let f = PercentFormatter::try_new((&loc).into(), Default::default()).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
-            Parts::of(&f.format(&d))
+            // The percent formatter marks no parts: find the number's own
+            // (marked) digits in its output and name what surrounds them.
+            let full = f.format(&d).write_to_string().into_owned();
+            let mut o = DecimalFormatterOptions::default();
+            o.grouping_strategy = Some(grouping);
+            let df = DecimalFormatter::try_new((&loc).into(), o).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+            let mut abs = d.clone();
+            abs.sign = fixed_decimal::Sign::None;
+            let digits = Parts::of(&df.format(&abs));
+            let text: String = digits.runs.iter().map(|r| r.1.as_str()).collect();
+            match full.find(&text) {
+                Some(i) => {
+                    let mut p = Parts::default();
+                    affix_parts(&mut p, &full[..i]);
+                    p.runs.extend(digits.runs);
+                    affix_parts(&mut p, &full[i + text.len()..]);
+                    p
+                }
+                None => Parts { runs: alloc::vec![("literal", full)], ..Default::default() },
+            }
         }
         _ => {
             let mut o = DecimalFormatterOptions::default();
@@ -463,6 +489,80 @@ fn number(a: &[String]) -> R {
         }
     };
     Ok(parts.json())
+}
+
+/// Compact, scientific and engineering notation (ECMA-402
+/// ComputeExponent): the exponent chosen from the magnitude, the
+/// significand rounded with the digit options, once more if rounding
+/// carried into the next power of ten. `d` is already signed as
+/// `signDisplay` says (and, for percent, scaled).
+fn notated(loc: &Locale, notation: &str, display: &str, grouping: icu_decimal::options::GroupingStrategy, digits: &Digits, d: Decimal) -> R {
+    use icu_decimal::options::{CompactDecimalFormatterOptions, DecimalFormatterOptions};
+    use icu_decimal::{CompactDecimalFormatter, DecimalFormatter};
+    let magnitude = |x: &Decimal| if x.absolute.is_zero() { 0 } else { x.absolute.nonzero_magnitude_start() };
+    if notation == "compact" {
+        let mut o = CompactDecimalFormatterOptions::default();
+        o.grouping_strategy = Some(grouping);
+        let f = if display == "long" {
+            CompactDecimalFormatter::try_new_long(loc.into(), o)
+        } else {
+            CompactDecimalFormatter::try_new_short(loc.into(), o)
+        }
+        .map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+        let m = magnitude(&d);
+        let mut e = m.max(0);
+        loop {
+            let mut sig = d.clone();
+            sig.multiply_pow10(-e);
+            let r = digits.apply(&sig);
+            if let Ok(w) = f.format_with_exponent(&r, e as u8) {
+                return Ok(Parts::of(&w).json());
+            }
+            if e == 0 {
+                let r = digits.apply(&d);
+                return Ok(Parts::of(&f.format(&r)).json());
+            }
+            e -= 1;
+        }
+    }
+    let mut o = DecimalFormatterOptions::default();
+    o.grouping_strategy = Some(grouping);
+    let f = DecimalFormatter::try_new(loc.into(), o).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+    let exp_for = |m: i16| if notation == "engineering" { m.div_euclid(3) * 3 } else { m };
+    let mut e = exp_for(magnitude(&d));
+    let mut sig = d.clone();
+    sig.multiply_pow10(-e);
+    let mut r = digits.apply(&sig);
+    if magnitude(&r) - magnitude(&sig) > 0 && !r.absolute.is_zero() {
+        e = exp_for(magnitude(&d) + 1);
+        sig = d.clone();
+        sig.multiply_pow10(-e);
+        r = digits.apply(&sig);
+    }
+    let mut p = Parts::of(&f.format(&r));
+    p.runs.push(("exponentSeparator", "E".into()));
+    if e < 0 {
+        p.runs.push(("exponentMinusSign", "-".into()));
+    }
+    p.runs.push(("exponentInteger", e.unsigned_abs().to_string()));
+    Ok(p.json())
+}
+
+/// Names the characters around a number: signs, percent signs, the rest
+/// literal.
+fn affix_parts(p: &mut Parts, s: &str) {
+    for c in s.chars() {
+        let t = match c {
+            '-' | '\u{2212}' => "minusSign",
+            '+' => "plusSign",
+            '%' | '\u{066A}' | '\u{FF05}' | '\u{2030}' => "percentSign",
+            _ => "literal",
+        };
+        match p.runs.last_mut() {
+            Some((l, text)) if *l == t && t == "literal" => text.push(c),
+            _ => p.runs.push((t, c.to_string())),
+        }
+    }
 }
 
 fn plural_rules(tag: &str, kind: &str) -> Result<icu_plurals::PluralRules, Fail> {
