@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod abort;
 mod arch;
+mod builtin_modules;
 mod builtins;
 mod control;
 mod crypto;
@@ -24,10 +25,12 @@ mod heap;
 mod js;
 mod libc;
 mod modules;
+mod numconv;
 mod print;
 mod protocol;
 mod rng;
 mod runtime;
+mod script;
 mod sync;
 mod time;
 

@@ -185,6 +185,9 @@ pub unsafe extern "C" fn normalize(
     if spec == "crypto" || spec == "node:crypto" {
         return js_strdup(ctx, "crypto");
     }
+    if let Some(builtin) = crate::builtin_modules::normalize(&spec) {
+        return js_strdup(ctx, builtin);
+    }
     match spec.split_once(':') {
         Some((ns, rest)) if (valid_namespace(ns) || ns == HOST_NS) && !rest.is_empty() => js_strdup(ctx, &spec),
         _ => {
@@ -207,6 +210,9 @@ pub unsafe extern "C" fn loader(ctx: *mut JSContext, name: *const c_char, _opaqu
     let full = String::from_utf8_lossy(name_c.to_bytes()).into_owned();
     if full == "crypto" {
         return crate::crypto::new_module(ctx, name_c);
+    }
+    if crate::builtin_modules::normalize(&full).is_some() {
+        return crate::builtin_modules::new_module(ctx, name_c);
     }
     let Some((ns, short)) = full.split_once(':') else {
         not_found(ctx, &full, "?", "is not a module name");

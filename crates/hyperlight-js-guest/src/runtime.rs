@@ -11,7 +11,7 @@ use rquickjs_sys as q;
 
 use crate::abort::{abort_fmt, code};
 use crate::control::{self, Layout};
-use crate::{builtins, crypto, heap, js, modules};
+use crate::{builtin_modules, builtins, crypto, heap, js, modules};
 
 static MALLOC_FUNCTIONS: q::JSMallocFunctions = q::JSMallocFunctions {
     js_calloc: Some(heap::js_calloc),
@@ -65,7 +65,7 @@ pub fn init(layout: &Layout) {
         abort_fmt(code::INIT, format_args!("cannot create the JavaScript context (heap of {} bytes)", layout.heap.size));
     }
     js::set_engine(rt, ctx);
-    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() {
+    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() || builtin_modules::install(ctx).is_err() {
         let exc = js::take_exception(ctx);
         let info = js::describe(ctx, &exc);
         drop(exc);
