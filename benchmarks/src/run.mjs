@@ -4,7 +4,8 @@
 // benchmark in the same run. Prints markdown and writes docs/benchmarks.md.
 //
 // Run from the repository root: pnpm --filter @hyperlight/benchmarks bench
-// (the README names the command). Quick mode: BENCH_QUICK=1.
+// (the README names the command). Quick mode: BENCH_QUICK=1. Only the SDK layers' lines
+// (@hyperlight/sandbox against the binding): BENCH_ONLY=layers.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import * as hyperlight from './engines/hyperlight.mjs';
 import * as ivm from './engines/isolated-vm.mjs';
 import * as nodevm from './engines/node-vm.mjs';
 import * as quickjs from './engines/quickjs-emscripten.mjs';
+import { measureLayers, renderLayers } from './layers.mjs';
 import { nowMs, rss, summarize, timeEach } from './stats.mjs';
 import { ECHO, EVENT, FIB, HOST_CALLS, SMALL, SPIN } from './workloads.mjs';
 
@@ -166,6 +168,11 @@ function exitFloor() {
 }
 
 async function main() {
+  if (process.env.BENCH_ONLY === 'layers') {
+    // Only the SDK layers' lines, printed (docs/benchmarks.md is left as it is).
+    console.log(renderLayers(await measureLayers(QUICK)));
+    return;
+  }
   const floor = exitFloor();
   for (const e of ENGINES) {
     log(`${e.name}: cold start, warm calls, host calls`);
@@ -181,7 +188,9 @@ async function main() {
       await density(e, n);
     }
   }
-  const md = render(floor);
+  log('SDK layers: createSandbox, sandbox.call, createPool');
+  const layers = await measureLayers(QUICK);
+  const md = `${render(floor)}\n${renderLayers(layers)}`;
   console.log(md);
   writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);
   log('wrote docs/benchmarks.md');

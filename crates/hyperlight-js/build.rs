@@ -36,6 +36,15 @@ fn main() {
         .canonicalize()
         .unwrap_or_else(|e| panic!("guest crate not found at {}: {e}", guest_dir.display()));
     watch_sources(&guest_dir);
+    // The guest bundles node-inspect-extracted from node_modules (see the
+    // guest's build.rs).
+    println!("cargo:rerun-if-env-changed=HYPERLIGHT_JS_INSPECT_JS");
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir
+            .join("../../node_modules/node-inspect-extracted/dist/inspect.js")
+            .display()
+    );
     watch_sources(&manifest_dir.join("../hyperlight-abi"));
 
     // The guest is always built optimised: QuickJS at -O0 is several times

@@ -60,7 +60,7 @@ describe('examples', () => {
     );
   });
 
-  it('interrupt.js: a wall-clock timeout and kill() cancel, restore() recovers', () => {
+  it('interrupt.js: a wall-clock timeout, kill() and an AbortSignal cancel, restore() recovers', () => {
     const out = output('interrupt.js');
     expect(out).toContain('cancelled: ERR_CANCELLED, terminated by wall-clock');
     expect(out).toContain('poisoned: true');
@@ -68,6 +68,8 @@ describe('examples', () => {
     expect(out).toContain('a short call works again: { sleptMs: 10 }');
     expect(out).toContain('killed by interruptHandle.kill(): ERR_CANCELLED');
     expect(out).toContain('restored again; poisoned: false');
+    expect(out).toContain('aborted: ERR_CANCELLED, terminated by abort, TimeoutError');
+    expect(out).toContain('after the abort; poisoned: false');
     expect(out).not.toContain('unexpected');
   });
 
@@ -98,6 +100,42 @@ describe('examples', () => {
         'reader: { count: 1 }',
         'writer: { count: 2 }',
         'reader: { count: 2 }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('sandbox.js: reset policies, a poisoned call restored, a pool of 4 under 100 calls, a full queue', () => {
+    expect(output('sandbox.js')).toBe(
+      [
+        'tenant A: { items: 1, total: 3 }',
+        'tenant B: { items: 1, total: 4 }',
+        'session: { items: 1, total: 3 }',
+        'session: { items: 2, total: 7 }',
+        'spin: ERR_CANCELLED, terminated by cpu-time',
+        '  (restored after: poisoned)',
+        'session after the restore: { items: 1, total: 4 }',
+        'pool: 99 answered, 1 cancelled',
+        'pool stats: { size: 4, calls: 100, failures: 1, resets: 1, queued: 0 }',
+        'burst of 3 on 1 sandbox + 1 queue slot: ERR_QUEUE_FULL',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('monitors.js: anyOf races, a custom monitor, fail closed, metrics through prom-client', () => {
+    expect(output('monitors.js')).toBe(
+      [
+        'scan 10 rows: ok, 10',
+        'scan 1000 rows: ERR_CANCELLED (terminated by host-call-budget)',
+        'spin: ERR_CANCELLED (terminated by cpu-time)',
+        'save: ok, 1',
+        'save, read-only: ERR_CANCELLED (terminated by read-only)',
+        'rows written: a',
+        'a monitor that cannot start: ERR_MONITOR_START (broken)',
+        'monitor_terminations_total{monitor_type="host-call-budget",handler="scan"} 1',
+        'monitor_terminations_total{monitor_type="cpu-time",handler="spin"} 1',
+        'monitor_terminations_total{monitor_type="read-only",handler="save"} 1',
         '',
       ].join('\n'),
     );

@@ -36,6 +36,12 @@ pub const REQ_CALL: u32 = 5;
 /// or [`RESP_EXCEPTION`].
 pub const REQ_EVAL_SCRIPT: u32 = 6;
 
+/// Host → guest: the sandbox's default locale and time zone for `Intl`
+/// (builder options). Payload: `str locale` (a BCP 47 tag), `str
+/// time_zone` (an IANA name or `±HH:MM`). Answer: [`RESP_OK`], or
+/// [`RESP_ERROR`] with [`error_code::INVALID_INTL_DEFAULT`].
+pub const REQ_SET_INTL_DEFAULTS: u32 = 0x10;
+
 /// Flag of [`REQ_CALL`]: run the garbage collector after the call.
 pub const CALL_FLAG_GC: u32 = 1;
 
@@ -57,6 +63,22 @@ pub const HC_OK: u32 = 0x201;
 /// `str message`; the guest throws an `Error` carrying it.
 pub const HC_ERR: u32 = 0x202;
 
+/// Guest → host call: the source of a module the guest does not hold (a
+/// module loader's file, or an added module imported again with another
+/// `type`). Payload: `str name`, a normalized module name (see
+/// [`crate::specifier`]). Answer: [`HC_OK`] whose payload is the module's
+/// bytes as they are (no length prefix), or [`HC_ERR`] with `str message`
+/// (not found, refused, unreadable).
+pub const HC_LOAD_MODULE: u32 = 0x203;
+
+/// Guest → host call (over the VM's host-call exit): block the guest for a
+/// while, without using CPU (the guest's timers wait this way). Payload:
+/// `u32 lo`, `u32 hi`: the duration in nanoseconds (`hi << 32 | lo`).
+/// Answer: [`HC_OK`] with an empty payload once the time has passed, or
+/// earlier if the host was asked to interrupt the call; a kill ends the
+/// wait at once (and the call).
+pub const HC_SLEEP: u32 = 0x204;
+
 /// Codes carried by [`RESP_ERROR`].
 pub mod error_code {
     /// No handler is registered under the routing key.
@@ -77,6 +99,9 @@ pub mod error_code {
     pub const INVALID_HANDLER: u32 = 8;
     /// The event is not valid JSON.
     pub const INVALID_EVENT: u32 = 9;
+    /// [`super::REQ_SET_INTL_DEFAULTS`]: the locale is not a well-formed
+    /// BCP 47 tag, or the time zone is not in the IANA database.
+    pub const INVALID_INTL_DEFAULT: u32 = 0x20;
     /// Anything else that went wrong inside the guest runtime.
     pub const INTERNAL: u32 = 10;
 }

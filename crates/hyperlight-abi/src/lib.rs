@@ -16,7 +16,10 @@
 //! guest physical address. See `docs/guest-abi.md` for the full picture.
 #![no_std]
 
+extern crate alloc;
+
 pub mod js;
+pub mod specifier;
 
 /// Version of this ABI. The host refuses a guest whose `ControlPage`
 /// handshake reports another version.

@@ -21,23 +21,8 @@ use crate::{crypto, print, rng};
 const PRELUDE: &str = r#"(function (n) {
   'use strict';
   const def = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: true, configurable: true, enumerable: false });
-  const stringify = JSON.stringify;
-  const fmt = (v) => {
-    switch (typeof v) {
-      case 'string': return v;
-      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
-      case 'object':
-        if (v === null) return 'null';
-        if (v instanceof Error) {
-          const s = v.stack;
-          return String(v) + (s ? '\n' + String(s).replace(/\n$/, '') : '');
-        }
-        try { const j = stringify(v); if (j !== undefined) return j; } catch (e) {}
-        try { return String(v); } catch (e) { return '[object]'; }
-      default: return String(v);
-    }
-  };
-  const line = (a) => { let s = ''; for (let i = 0; i < a.length; i++) { if (i) s += ' '; s += fmt(a[i]); } return s; };
+  // Node's util.format (inspect.rs).
+  const line = n.format;
   const emit = n.emit;
   const console = {};
   const levels = { debug: 1, log: 2, info: 2, warn: 3, error: 4, trace: 1 };
@@ -66,8 +51,18 @@ const PRELUDE: &str = r#"(function (n) {
     }
   }
   const LABELS = ['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'];
+  const utf8Pending = n.utf8Pending;
+  const bytesOf = (x) => {
+    if (x === undefined) return new Uint8Array(0);
+    if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    return new Uint8Array(x);
+  };
   class TextDecoder {
     #fatal; #ignoreBOM;
+    // Streaming state: the bytes of an incomplete sequence kept from the
+    // last `decode(…, { stream: true })`, and whether the stream's first
+    // bytes (where a BOM is stripped) were already decoded.
+    #pending = null; #started = false;
     constructor(label = 'utf-8', options = {}) {
       const l = String(label).trim().toLowerCase();
       if (!LABELS.includes(l)) throw new RangeError("TextDecoder: the encoding '" + label + "' is not supported (only utf-8)");
@@ -78,8 +73,32 @@ const PRELUDE: &str = r#"(function (n) {
     get fatal() { return this.#fatal; }
     get ignoreBOM() { return this.#ignoreBOM; }
     decode(input, options) {
-      if (input === undefined) return '';
-      return decode(input, this.#fatal, this.#ignoreBOM);
+      const stream = !!(options && options.stream);
+      if (!stream && this.#pending === null && !this.#started) {
+        if (input === undefined) return '';
+        return decode(input, this.#fatal, this.#ignoreBOM);
+      }
+      let bytes = bytesOf(input);
+      if (this.#pending !== null) {
+        const b = new Uint8Array(this.#pending.length + bytes.length);
+        b.set(this.#pending);
+        b.set(bytes, this.#pending.length);
+        bytes = b;
+        this.#pending = null;
+      }
+      if (stream) {
+        const k = utf8Pending(bytes);
+        if (k > 0) {
+          this.#pending = bytes.slice(bytes.length - k);
+          bytes = bytes.subarray(0, bytes.length - k);
+        }
+      }
+      const out = decode(bytes, this.#fatal, this.#ignoreBOM || this.#started);
+      // A BOM is only stripped at the start of a stream; `stream: false`
+      // ends the stream and the next call starts a new one.
+      this.#started = stream && (this.#started || bytes.length > 0);
+      if (!stream) this.#pending = null;
+      return out;
     }
   }
   def(globalThis, 'TextEncoder', TextEncoder);
@@ -153,8 +172,9 @@ type Native = unsafe extern "C" fn(*mut JSContext, JSValue, c_int, *mut JSValue)
 
 /// Installs the globals.
 pub fn install(ctx: *mut JSContext) -> JsResult<()> {
-    let natives: [(&CStr, Native, c_int); 6] = [
+    let natives: [(&CStr, Native, c_int); 7] = [
         (c"emit", native_emit, 2),
+        (c"utf8Pending", crate::webapi::utf8_pending, 1),
         (c"encode", native_encode, 1),
         (c"decode", native_decode, 3),
         (c"getRandomValues", crypto::get_random_values, 1),
@@ -167,6 +187,7 @@ pub fn install(ctx: *mut JSContext) -> JsResult<()> {
         let key: &CStr = if name == c"random" { c"mathRandom" } else { name };
         js::set(ctx, n.raw(), key, js::new_function(ctx, f, name, len)?)?;
     }
+    js::set(ctx, n.raw(), c"format", crate::inspect::formatter(ctx)?)?;
     let src = js::c_bytes(PRELUDE.as_bytes());
     // SAFETY: `src` is NUL-terminated after `PRELUDE.len()` bytes.
     let f = Owned::new(ctx, unsafe {

@@ -1,11 +1,13 @@
 //! The built-in `crypto` module and the global `crypto` object.
 //!
-//! * `createHmac(alg, key)` and `createHash(alg)` for sha256, sha384 and
-//!   sha512, with `.update(string | TypedArray | ArrayBuffer)` (chainable)
+//! * `createHmac(alg, key)` and `createHash(alg)` for md5, sha1, sha256,
+//!   sha384 and sha512, with `.update(string | TypedArray | ArrayBuffer)` (chainable)
 //!   and `.digest()` (a `Uint8Array`) or `.digest('hex' | 'base64' |
 //!   'base64url')`, as in Node.
 //! * `getRandomValues(integerTypedArray)` and `randomUUID()` from the
-//!   ChaCha20 generator re-keyed with host entropy every request.
+//!   ChaCha20 generator re-keyed with host entropy every request; the
+//!   errors are the Web Crypto API's `TypeMismatchError` and
+//!   `QuotaExceededError` DOMExceptions.
 //!
 //! Value ownership: arguments (`this_val`, `argv`) are borrowed; every value
 //! created here is an [`Owned`] until it is returned to QuickJS or consumed
@@ -21,6 +23,8 @@ use core::ptr;
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use rquickjs_sys as q;
+use md5::Md5;
+use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use crate::js::{self, arg, args, JSContext, JSRuntime, JSValue, JsResult, Owned, Pending};
@@ -29,9 +33,13 @@ use crate::sync::Single;
 
 /// The running state of one Hmac or Hash object.
 enum Digest {
+    HmacMd5(Hmac<Md5>),
+    Hmac1(Hmac<Sha1>),
     Hmac256(Hmac<Sha256>),
     Hmac384(Hmac<Sha384>),
     Hmac512(Hmac<Sha512>),
+    HashMd5(Md5),
+    Hash1(Sha1),
     Hash256(Sha256),
     Hash384(Sha384),
     Hash512(Sha512),
@@ -42,9 +50,13 @@ enum Digest {
 impl Digest {
     fn update(&mut self, data: &[u8]) -> bool {
         match self {
+            Digest::HmacMd5(m) => m.update(data),
+            Digest::Hmac1(m) => m.update(data),
             Digest::Hmac256(m) => m.update(data),
             Digest::Hmac384(m) => m.update(data),
             Digest::Hmac512(m) => m.update(data),
+            Digest::HashMd5(h) => h.update(data),
+            Digest::Hash1(h) => h.update(data),
             Digest::Hash256(h) => h.update(data),
             Digest::Hash384(h) => h.update(data),
             Digest::Hash512(h) => h.update(data),
@@ -58,9 +70,13 @@ impl Digest {
     fn finish(&mut self, out: &mut [u8; 64]) -> Option<usize> {
         let state = core::mem::replace(self, Digest::Finished);
         let n = match state {
+            Digest::HmacMd5(m) => copy(out, &m.finalize().into_bytes()),
+            Digest::Hmac1(m) => copy(out, &m.finalize().into_bytes()),
             Digest::Hmac256(m) => copy(out, &m.finalize().into_bytes()),
             Digest::Hmac384(m) => copy(out, &m.finalize().into_bytes()),
             Digest::Hmac512(m) => copy(out, &m.finalize().into_bytes()),
+            Digest::HashMd5(h) => copy(out, &h.finalize()),
+            Digest::Hash1(h) => copy(out, &h.finalize()),
             Digest::Hash256(h) => copy(out, &h.finalize()),
             Digest::Hash384(h) => copy(out, &h.finalize()),
             Digest::Hash512(h) => copy(out, &h.finalize()),
@@ -77,6 +93,8 @@ fn copy(out: &mut [u8; 64], b: &[u8]) -> usize {
 
 #[derive(Clone, Copy)]
 enum Alg {
+    Md5,
+    Sha1,
     Sha256,
     Sha384,
     Sha512,
@@ -91,6 +109,8 @@ fn parse_alg(name: &[u8]) -> Option<Alg> {
         *d = s.to_ascii_lowercase();
     }
     match &lower[..name.len()] {
+        b"md5" => Some(Alg::Md5),
+        b"sha1" | b"sha-1" => Some(Alg::Sha1),
         b"sha256" | b"sha-256" => Some(Alg::Sha256),
         b"sha384" | b"sha-384" => Some(Alg::Sha384),
         b"sha512" | b"sha-512" => Some(Alg::Sha512),
@@ -171,7 +191,7 @@ unsafe extern "C" fn create_hmac(ctx: *mut JSContext, _this: JSValue, argc: c_in
     let a = unsafe { args(argc, argv) };
     let alg = match js::with_str(ctx, arg(a, 0), parse_alg) {
         Ok(Some(alg)) => alg,
-        Ok(None) => return js::throw_type_error(ctx, "createHmac: unsupported algorithm (use sha256, sha384 or sha512)"),
+        Ok(None) => return js::throw_type_error(ctx, "createHmac: unsupported algorithm (use md5, sha1, sha256, sha384 or sha512)"),
         Err(Pending) => return q::JS_EXCEPTION,
     };
     let key = match js::bytes_of(ctx, arg(a, 1), true) {
@@ -181,6 +201,8 @@ unsafe extern "C" fn create_hmac(ctx: *mut JSContext, _this: JSValue, argc: c_in
     };
     // HMAC accepts keys of any length, so these never fail.
     let state = match alg {
+        Alg::Md5 => Hmac::<Md5>::new_from_slice(&key).map(Digest::HmacMd5),
+        Alg::Sha1 => Hmac::<Sha1>::new_from_slice(&key).map(Digest::Hmac1),
         Alg::Sha256 => Hmac::<Sha256>::new_from_slice(&key).map(Digest::Hmac256),
         Alg::Sha384 => Hmac::<Sha384>::new_from_slice(&key).map(Digest::Hmac384),
         Alg::Sha512 => Hmac::<Sha512>::new_from_slice(&key).map(Digest::Hmac512),
@@ -195,10 +217,12 @@ unsafe extern "C" fn create_hash(ctx: *mut JSContext, _this: JSValue, argc: c_in
     // SAFETY: QuickJS passes `argc` borrowed arguments.
     let a = unsafe { args(argc, argv) };
     let state = match js::with_str(ctx, arg(a, 0), parse_alg) {
+        Ok(Some(Alg::Md5)) => Digest::HashMd5(Md5::new()),
+        Ok(Some(Alg::Sha1)) => Digest::Hash1(Sha1::new()),
         Ok(Some(Alg::Sha256)) => Digest::Hash256(Sha256::new()),
         Ok(Some(Alg::Sha384)) => Digest::Hash384(Sha384::new()),
         Ok(Some(Alg::Sha512)) => Digest::Hash512(Sha512::new()),
-        Ok(None) => return js::throw_type_error(ctx, "createHash: unsupported algorithm (use sha256, sha384 or sha512)"),
+        Ok(None) => return js::throw_type_error(ctx, "createHash: unsupported algorithm (use md5, sha1, sha256, sha384 or sha512)"),
         Err(Pending) => return q::JS_EXCEPTION,
     };
     new_digest_object(ctx, state)
@@ -308,7 +332,15 @@ pub unsafe extern "C" fn get_random_values(ctx: *mut JSContext, _this: JSValue, 
     let integer = (q::JSTypedArrayEnum_JS_TYPED_ARRAY_UINT8C as c_int..=q::JSTypedArrayEnum_JS_TYPED_ARRAY_BIG_UINT64 as c_int)
         .contains(&ty);
     if !integer {
-        return js::throw_type_error(ctx, "getRandomValues: the argument must be an integer TypedArray");
+        // Web Crypto: "If array is not an Int8Array, Uint8Array,
+        // Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
+        // Uint32Array, BigInt64Array, or BigUint64Array, then throw a
+        // TypeMismatchError."
+        return crate::subtle::throw_dom(
+            ctx,
+            c"TypeMismatchError",
+            "getRandomValues: the argument must be an integer TypedArray",
+        );
     }
     let filled = js::with_buffer(ctx, v, |b| {
         if b.len() > 65536 {
@@ -319,8 +351,11 @@ pub unsafe extern "C" fn get_random_values(ctx: *mut JSContext, _this: JSValue, 
     });
     match filled {
         Some(Ok(())) => Owned::dup(ctx, v).into_raw(),
-        Some(Err(n)) => js::throw_range_error(
+        // Web Crypto: "If the byteLength of array is greater than 65536,
+        // throw a QuotaExceededError."
+        Some(Err(n)) => crate::subtle::throw_dom(
             ctx,
+            c"QuotaExceededError",
             &alloc::format!("getRandomValues: the array is {n} bytes, more than the 65536 allowed"),
         ),
         None => js::throw_type_error(ctx, "getRandomValues: the array's buffer is detached"),

@@ -27,7 +27,16 @@ use rquickjs_sys as q;
 use crate::js::{self, JSValue, Owned, Pending};
 use crate::protocol::{self, Failure};
 use crate::sync::Single;
-use crate::modules;
+use crate::{modules, timers};
+
+/// Drops the pending timers when it goes out of scope.
+struct ClearTimers;
+
+impl Drop for ClearTimers {
+    fn drop(&mut self) {
+        timers::clear();
+    }
+}
 
 /// The hidden export name the appended line gives `handler`.
 const EXPORT: &core::ffi::CStr = c"__hyperlight_handler__";
@@ -77,6 +86,8 @@ pub fn link() -> Result<(), Failure> {
         .filter(|(_, h)| h.func.is_none())
         .map(|(k, _)| k.clone())
         .collect();
+    // Timers set by top-level code do not outlive the link.
+    let _clear = ClearTimers;
     for key in pending {
         let Some(src) = HANDLERS.get().borrow_mut().get_mut(&key).and_then(|h| h.source.take()) else {
             continue;
@@ -218,7 +229,12 @@ fn settle(p: &Owned) -> Result<Owned, Settle> {
                 // SAFETY: runs one job of the live runtime.
                 let r = unsafe { q::JS_ExecutePendingJob(js::rt(), &mut pctx) };
                 if r == 0 {
-                    return Err(Settle::Stuck);
+                    // No job left: wait for the earliest timer, if any.
+                    match timers::run_next() {
+                        timers::Ran::Fired => continue,
+                        timers::Ran::Nothing => return Err(Settle::Stuck),
+                        timers::Ran::Stopped(exc) => return Err(Settle::Rejected(exc)),
+                    }
                 }
                 if r < 0 {
                     // A job threw outside any promise (queueMicrotask): it
@@ -286,9 +302,13 @@ pub fn call(payload: &[u8]) -> Result<(), Failure> {
     };
     let result = run(&func, event);
     drop(func);
-    let outcome = result.and_then(|v| answer(&v));
-    // Nothing the handler queued outlives the call.
+    // Nothing the handler queued outlives the call: jobs run now, timers
+    // still pending are dropped (see `timers`). Before the answer is
+    // written: a job may exit to the host (a host call, an `import()`
+    // that loads a module), which reuses the output buffer.
     js::drain_jobs();
+    timers::clear();
+    let outcome = result.and_then(|v| answer(&v));
     // After running out of memory, collect cycles even if the host did not
     // ask for it, so the next call starts with what can be reclaimed.
     let oom = matches!(&outcome, Err(Failure::Code(error_code::OUT_OF_MEMORY, _)));

@@ -22,6 +22,8 @@ mod control;
 mod crypto;
 mod handlers;
 mod heap;
+mod inspect;
+mod intl;
 mod js;
 mod libc;
 mod modules;
@@ -31,8 +33,11 @@ mod protocol;
 mod rng;
 mod runtime;
 mod script;
+mod subtle;
 mod sync;
 mod time;
+mod timers;
+mod webapi;
 
 use hyperlight_abi::ControlPage;
 

@@ -2,11 +2,19 @@
 //! on first import), host modules (`host:<name>`, one function per host
 //! function, each a host call) and the built-in `crypto`.
 //!
-//! Module names: a specifier is resolved to itself when it is
-//! `<namespace>:<name>` (the namespace has no `/`), or to `crypto` for
-//! `crypto`/`node:crypto`. Anything else (relative paths, bare names) is
-//! "not found". Handler modules are named `handler/<key>`, which no
-//! specifier can resolve to, so user code can never import a handler.
+//! Module names: `crypto`/`node:crypto` name the built-in; every other
+//! specifier is resolved by `hyperlight_abi::specifier::resolve` against
+//! the importing module (relative paths, `<namespace>:<path>`,
+//! `host:<name>`); bare names are "not found". Handler modules are named
+//! `handler/<key>`, which no specifier can resolve to, so user code can
+//! never import a handler; they import relative to the `user` root.
+//!
+//! A user module the guest does not hold (never added, or added and
+//! already compiled but now imported with another `type`) is asked of the
+//! host with one `HC_LOAD_MODULE` exit: the host serves it from its module
+//! loader or its copy of the added source. `with { type: 'json' | 'text' |
+//! 'bytes' }` makes a synthetic module whose `default` export is the parsed
+//! JSON, the text, or a `Uint8Array` over an immutable `ArrayBuffer`.
 //!
 //! Value ownership: loader and normalizer callbacks receive borrowed
 //! strings; compiled module values are freed right after their
@@ -47,6 +55,9 @@ struct Registry {
     host_fns: Vec<(String, String)>,
     /// The last import that could not be resolved: (specifier, importer).
     missing: Option<(String, String)>,
+    /// The last name the normalizer produced: (name, specifier, importer),
+    /// so the loader can name the importer in its errors.
+    last: Option<(String, String, String)>,
 }
 
 static REGISTRY: Single<RefCell<Option<Registry>>> = Single::new(RefCell::new(None));
@@ -66,10 +77,7 @@ pub fn take_missing() -> Option<(String, String)> {
     with(|r| r.missing.take())
 }
 
-/// Whether a namespace is acceptable for user modules.
-fn valid_namespace(ns: &str) -> bool {
-    !ns.is_empty() && !ns.contains('/') && !ns.contains(':') && ns != HOST_NS
-}
+use hyperlight_abi::specifier::{self, valid_namespace};
 
 /// REQ_SET_HOST_MODULES: replaces the host-module table.
 pub fn set_host_modules(payload: &[u8]) -> Result<(), Failure> {
@@ -168,12 +176,23 @@ unsafe fn cstr_lossy(p: *const c_char) -> String {
     String::from_utf8_lossy(unsafe { CStr::from_ptr(p) }.to_bytes()).into_owned()
 }
 
-fn not_found(ctx: *mut JSContext, spec: &str, importer: &str, why: &str) {
-    with(|r| r.missing = Some((spec.to_owned(), importer.to_owned())));
-    js::throw_reference_error(ctx, &format!("module '{spec}' imported by '{importer}' {why}"));
+/// How an importer is named in messages: `handler 'greet'` for the module
+/// of a handler, the module name otherwise.
+fn importer_label(base: &str) -> String {
+    match base.strip_prefix("handler/") {
+        Some(key) => format!("handler '{key}'"),
+        None if base.is_empty() => String::from("<eval>"),
+        None => format!("'{base}'"),
+    }
 }
 
-/// The module normalizer: maps an import specifier to a module name.
+fn not_found(ctx: *mut JSContext, spec: &str, importer: &str, why: &str) {
+    with(|r| r.missing = Some((spec.to_owned(), importer.to_owned())));
+    js::throw_reference_error(ctx, &format!("module '{spec}' imported by {} {why}", importer_label(importer)));
+}
+
+/// The module normalizer: maps an import specifier to a module name (see
+/// `hyperlight_abi::specifier`), relative to the importing module.
 pub unsafe extern "C" fn normalize(
     ctx: *mut JSContext,
     base: *const c_char,
@@ -188,59 +207,218 @@ pub unsafe extern "C" fn normalize(
     if let Some(builtin) = crate::builtin_modules::normalize(&spec) {
         return js_strdup(ctx, builtin);
     }
-    match spec.split_once(':') {
-        Some((ns, rest)) if (valid_namespace(ns) || ns == HOST_NS) && !rest.is_empty() => js_strdup(ctx, &spec),
-        _ => {
-            not_found(
-                ctx,
-                &spec,
-                &base,
-                "cannot be resolved: import '<namespace>:<name>' (e.g. 'user:<name>'), 'host:<name>' or 'crypto'",
-            );
+    let importer = (!base.is_empty()).then_some(base.as_str());
+    match specifier::resolve(importer, &spec) {
+        Ok(full) => {
+            let p = js_strdup(ctx, &full);
+            with(|r| r.last = Some((full, spec, base)));
+            p
+        }
+        Err(e) => {
+            not_found(ctx, &spec, &base, &format!("{e}"));
             ptr::null_mut()
         }
     }
 }
 
+/// What an import's `with { type: ... }` asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ModuleType {
+    JavaScript,
+    Json,
+    Text,
+    Bytes,
+}
+
+/// Reads the `type` import attribute (`None` when the value is not a type
+/// this runtime supports, with the error thrown).
+fn module_type(ctx: *mut JSContext, attributes: JSValue) -> Result<ModuleType, Pending> {
+    // SAFETY: tag inspection only.
+    if !unsafe { q::JS_IsObject(attributes) } {
+        return Ok(ModuleType::JavaScript);
+    }
+    let ty = js::get(ctx, attributes, c"type")?;
+    // SAFETY: tag inspection only.
+    if unsafe { q::JS_IsUndefined(ty.raw()) } {
+        return Ok(ModuleType::JavaScript);
+    }
+    let ty = js::to_string(ctx, ty.raw())?;
+    match ty.as_str() {
+        "json" => Ok(ModuleType::Json),
+        "text" => Ok(ModuleType::Text),
+        "bytes" => Ok(ModuleType::Bytes),
+        other => {
+            js::throw_type_error(
+                ctx,
+                &format!("unsupported module type '{other}' (supported: 'json', 'text', 'bytes')"),
+            );
+            Err(Pending)
+        }
+    }
+}
+
+/// Refuses import attributes other than `type` (ECMA-262 16.2.1.x, a
+/// host's supported attributes), at parse time and in `import()`.
+pub unsafe extern "C" fn check_attributes(ctx: *mut JSContext, _opaque: *mut c_void, attributes: JSValue) -> c_int {
+    let mut tab: *mut q::JSPropertyEnum = ptr::null_mut();
+    let mut len: u32 = 0;
+    // SAFETY: `attributes` is a live object; the table is freed below.
+    if unsafe {
+        q::JS_GetOwnPropertyNames(ctx, &mut tab, &mut len, attributes, (q::JS_GPN_STRING_MASK | q::JS_GPN_ENUM_ONLY) as c_int)
+    } < 0
+    {
+        return -1;
+    }
+    let mut bad = None;
+    for i in 0..len as usize {
+        // SAFETY: `tab` has `len` entries; the C string is freed at once.
+        let key = unsafe {
+            let p = q::JS_AtomToCStringLen(ctx, ptr::null_mut(), (*tab.add(i)).atom);
+            let k = cstr_lossy(p);
+            if !p.is_null() {
+                q::JS_FreeCString(ctx, p);
+            }
+            k
+        };
+        if key != "type" && bad.is_none() {
+            bad = Some(key);
+        }
+    }
+    // SAFETY: frees the table returned above.
+    unsafe { q::JS_FreePropertyEnum(ctx, tab, len) };
+    match bad {
+        Some(key) => {
+            throw_syntax_error(ctx, &format!("unsupported import attribute '{key}' (only 'type' is supported)"));
+            -1
+        }
+        None => 0,
+    }
+}
+
 /// The module loader: creates the module named `name` (already
-/// normalized). Only called once per name: QuickJS caches modules.
-pub unsafe extern "C" fn loader(ctx: *mut JSContext, name: *const c_char, _opaque: *mut c_void) -> *mut q::JSModuleDef {
+/// normalized), as JavaScript or as the `type` its import asks for. Called
+/// once per (name, attributes): QuickJS caches modules.
+pub unsafe extern "C" fn loader(
+    ctx: *mut JSContext,
+    name: *const c_char,
+    _opaque: *mut c_void,
+    attributes: JSValue,
+) -> *mut q::JSModuleDef {
     // SAFETY: QuickJS passes a NUL-terminated name.
     let name_c = unsafe { CStr::from_ptr(name) };
     let full = String::from_utf8_lossy(name_c.to_bytes()).into_owned();
-    if full == "crypto" {
+    let Ok(kind) = module_type(ctx, attributes) else {
+        return ptr::null_mut();
+    };
+    if full == "crypto" && kind == ModuleType::JavaScript {
         return crate::crypto::new_module(ctx, name_c);
     }
-    if crate::builtin_modules::normalize(&full).is_some() {
+    if kind == ModuleType::JavaScript && crate::builtin_modules::normalize(&full).is_some() {
         return crate::builtin_modules::new_module(ctx, name_c);
     }
+    // The specifier and importer of this name, from the normalizer (it
+    // runs right before the loader for the same import).
+    let (spec, importer) = with(|r| match &r.last {
+        Some((n, spec, importer)) if *n == full => (spec.clone(), importer.clone()),
+        _ => (full.clone(), String::new()),
+    });
     let Some((ns, short)) = full.split_once(':') else {
-        not_found(ctx, &full, "?", "is not a module name");
+        not_found(ctx, &spec, &importer, "is not a module name");
         return ptr::null_mut();
     };
     if ns == HOST_NS {
         let fns = with(|r| r.host.get(short).cloned());
-        return match fns {
-            Some(fns) => new_host_module(ctx, name_c, &fns),
-            None => {
-                not_found(ctx, &full, "a module", "is not a registered host module");
+        return match (fns, kind) {
+            (Some(fns), ModuleType::JavaScript) => new_host_module(ctx, name_c, &fns),
+            (Some(_), _) => {
+                js::throw_type_error(ctx, &format!("host module '{full}' cannot be imported with a `type`"));
+                ptr::null_mut()
+            }
+            (None, _) => {
+                not_found(ctx, &spec, &importer, "is not a registered host module");
                 ptr::null_mut()
             }
         };
     }
-    // Take the source out of the registry: once compiled, QuickJS owns the
-    // module and the text is no longer needed.
-    let Some(src) = with(|r| r.user.remove(&full)) else {
-        not_found(ctx, &full, "a module", "is not registered");
-        return ptr::null_mut();
+    // An added module's source leaves the registry once compiled as
+    // JavaScript (QuickJS owns the module then); anything not held here
+    // comes from the host (its module loader, or the added module's text
+    // again for another `type`).
+    let held = with(|r| {
+        if kind == ModuleType::JavaScript {
+            r.user.remove(&full).map(String::into_bytes)
+        } else {
+            r.user.get(&full).map(|s| s.as_bytes().to_vec())
+        }
+    });
+    let bytes = match held {
+        Some(b) => b,
+        None => match fetch(&full) {
+            Ok(b) => b,
+            Err(Fetch::NoMemory) => {
+                // SAFETY: throws the engine's out-of-memory error.
+                unsafe { q::JS_ThrowOutOfMemory(ctx) };
+                return ptr::null_mut();
+            }
+            Err(Fetch::Missing(why)) => {
+                let resolved = if spec == full { String::new() } else { format!(" (resolved to '{full}')") };
+                not_found(ctx, &spec, &importer, &format!("was not found{resolved}: {why}"));
+                return ptr::null_mut();
+            }
+        },
     };
-    let Some(code) = js::try_c_bytes(src.as_bytes()) else {
+    match kind {
+        ModuleType::JavaScript => compile_module(ctx, name, bytes),
+        ModuleType::Json => {
+            let text = utf8_decode(&bytes);
+            let what = js::c_bytes(full.as_bytes());
+            // SAFETY: `what` is NUL-terminated.
+            let value = js::json_parse(ctx, text.as_bytes(), unsafe { CStr::from_ptr(what.as_ptr().cast()) });
+            match value {
+                Ok(v) => value_module(ctx, name_c, v),
+                Err(Pending) => ptr::null_mut(),
+            }
+        }
+        ModuleType::Text => match js::new_string(ctx, &utf8_decode(&bytes)) {
+            Ok(v) => value_module(ctx, name_c, v),
+            Err(Pending) => ptr::null_mut(),
+        },
+        ModuleType::Bytes => match immutable_bytes(ctx, &bytes) {
+            Ok(v) => value_module(ctx, name_c, v),
+            Err(Pending) => ptr::null_mut(),
+        },
+    }
+}
+
+/// WHATWG "UTF-8 decode": a leading BOM is dropped, invalid sequences
+/// become U+FFFD.
+fn utf8_decode(bytes: &[u8]) -> alloc::borrow::Cow<'_, str> {
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    String::from_utf8_lossy(bytes)
+}
+
+/// A `Uint8Array` over an immutable `ArrayBuffer` holding a copy of
+/// `bytes` (the import-bytes proposal).
+fn immutable_bytes(ctx: *mut JSContext, bytes: &[u8]) -> Result<Owned, Pending> {
+    // SAFETY: copies `bytes`; the result is owned.
+    let buf = Owned::new(ctx, unsafe { q::JS_NewArrayBufferCopy(ctx, bytes.as_ptr(), bytes.len() as _) })?;
+    // SAFETY: `buf` is an ArrayBuffer.
+    unsafe { q::JS_SetImmutableArrayBuffer(buf.raw(), true) };
+    let mut argv = [buf.raw()];
+    // SAFETY: `argv` borrows `buf` for the call; the result is owned.
+    Owned::new(ctx, unsafe {
+        q::JS_NewTypedArray(ctx, 1, argv.as_mut_ptr(), q::JSTypedArrayEnum_JS_TYPED_ARRAY_UINT8)
+    })
+}
+
+/// Compiles JavaScript module source under `name`.
+fn compile_module(ctx: *mut JSContext, name: *const c_char, src: Vec<u8>) -> *mut q::JSModuleDef {
+    let len = src.len();
+    let Some(code) = js::try_c_bytes(&src) else {
         // SAFETY: throws the engine's out-of-memory error.
         unsafe { q::JS_ThrowOutOfMemory(ctx) };
-        with(|r| r.user.insert(full.clone(), src));
         return ptr::null_mut();
     };
-    let len = src.len();
     drop(src);
     // SAFETY: `code` is NUL-terminated after `len` bytes; `name` is the
     // module's name. Compiling also resolves (loads) its imports.
@@ -259,6 +437,74 @@ pub unsafe extern "C" fn loader(ctx: *mut JSContext, name: *const c_char, _opaqu
         // the module list keeps it alive after the value is dropped.
         Ok(v) => unsafe { q::JS_VALUE_GET_PTR(v.raw()).cast() },
         Err(Pending) => ptr::null_mut(),
+    }
+}
+
+/// A synthetic module whose only export, `default`, is `value` (JSON,
+/// text and bytes modules).
+fn value_module(ctx: *mut JSContext, name: &CStr, value: Owned) -> *mut q::JSModuleDef {
+    // SAFETY: `name` is NUL-terminated; the private value takes over the
+    // reference `value` held.
+    unsafe {
+        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(value_module_init));
+        if m.is_null() {
+            return m;
+        }
+        if q::JS_AddModuleExport(ctx, m, c"default".as_ptr()) < 0 {
+            return ptr::null_mut();
+        }
+        q::JS_SetModulePrivateValue(ctx, m, value.into_raw());
+        m
+    }
+}
+
+unsafe extern "C" fn value_module_init(ctx: *mut JSContext, m: *mut q::JSModuleDef) -> c_int {
+    // SAFETY: `m` is the module being initialised; the private value is
+    // returned as a new reference, which JS_SetModuleExport consumes.
+    unsafe {
+        let v = q::JS_GetModulePrivateValue(ctx, m);
+        q::JS_SetModuleExport(ctx, m, c"default".as_ptr(), v)
+    }
+}
+
+/// Throws `SyntaxError(msg)`.
+fn throw_syntax_error(ctx: *mut JSContext, msg: &str) {
+    let mut buf: Vec<u8> = msg.bytes().map(|b| if b == 0 { b'?' } else { b }).collect();
+    buf.push(0);
+    // SAFETY: "%s" with one NUL-terminated string argument.
+    unsafe { q::JS_ThrowSyntaxError(ctx, c"%s".as_ptr(), buf.as_ptr()) };
+}
+
+enum Fetch {
+    Missing(String),
+    NoMemory,
+}
+
+/// Asks the host for a module's bytes (HC_LOAD_MODULE): one exit.
+fn fetch(full: &str) -> Result<Vec<u8>, Fetch> {
+    let ok = control::write_message(proto::HC_LOAD_MODULE, |body| {
+        let mut w = Writer::new(body);
+        w.str(full).ok()?;
+        Some(w.len())
+    });
+    if !ok {
+        return Err(Fetch::Missing(String::from("the module name does not fit the output buffer")));
+    }
+    arch::exit_host_call();
+    // SAFETY: the slice is dropped before this function returns, before
+    // any other exit.
+    match unsafe { control::read_message() } {
+        Some((proto::HC_OK, p)) => {
+            let mut v = Vec::new();
+            v.try_reserve_exact(p.len()).map_err(|_| Fetch::NoMemory)?;
+            v.extend_from_slice(p);
+            Ok(v)
+        }
+        Some((proto::HC_ERR, p)) => Err(Fetch::Missing(
+            Reader::new(p).str().map(ToOwned::to_owned).unwrap_or_else(|_| String::from("the host's answer is malformed")),
+        )),
+        Some((HOST_ERROR_TAG, p)) => Err(Fetch::Missing(String::from_utf8_lossy(p).into_owned())),
+        _ => Err(Fetch::Missing(String::from("the host's answer is malformed"))),
     }
 }
 

@@ -11,7 +11,7 @@ use rquickjs_sys as q;
 
 use crate::abort::{abort_fmt, code};
 use crate::control::{self, Layout};
-use crate::{builtin_modules, builtins, crypto, heap, js, modules};
+use crate::{builtin_modules, builtins, crypto, heap, js, modules, webapi};
 
 static MALLOC_FUNCTIONS: q::JSMallocFunctions = q::JSMallocFunctions {
     js_calloc: Some(heap::js_calloc),
@@ -57,7 +57,13 @@ pub fn init(layout: &Layout) {
         q::JS_SetMaxStackSize(rt, max_stack as _);
         q::JS_SetInterruptHandler(rt, Some(interrupt_handler), ptr::null_mut());
         q::JS_SetCanBlock(rt, false);
-        q::JS_SetModuleLoaderFunc(rt, Some(modules::normalize), Some(modules::loader), ptr::null_mut());
+        q::JS_SetModuleLoaderFunc2(
+            rt,
+            Some(modules::normalize),
+            Some(modules::loader),
+            Some(modules::check_attributes),
+            ptr::null_mut(),
+        );
     }
     // SAFETY: `rt` is live.
     let ctx = unsafe { q::JS_NewContext(rt) };
@@ -65,7 +71,12 @@ pub fn init(layout: &Layout) {
         abort_fmt(code::INIT, format_args!("cannot create the JavaScript context (heap of {} bytes)", layout.heap.size));
     }
     js::set_engine(rt, ctx);
-    if crypto::init(rt, ctx).is_err() || builtins::install(ctx).is_err() || builtin_modules::install(ctx).is_err() {
+    if crypto::init(rt, ctx).is_err()
+        || builtins::install(ctx).is_err()
+        || webapi::install(ctx).is_err()
+        || crate::intl::install(ctx).is_err()
+        || builtin_modules::install(ctx).is_err()
+    {
         let exc = js::take_exception(ctx);
         let info = js::describe(ctx, &exc);
         drop(exc);

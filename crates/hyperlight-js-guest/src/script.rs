@@ -49,15 +49,16 @@ pub fn eval(payload: &[u8]) -> Result<(), Failure> {
         q::JS_Eval(ctx, code.as_ptr().cast(), len as _, name.as_ptr().cast(), q::JS_EVAL_TYPE_GLOBAL as c_int)
     });
     drop(code);
-    let outcome = match value {
+    // The script's promise reactions run before the answer, as after a
+    // call (an uncaught rejection in a job is reported on the print sink;
+    // timers still pending are dropped). Before the answer is written: a
+    // job may exit to the host, which reuses the output buffer.
+    js::drain_jobs();
+    crate::timers::clear();
+    match value {
         Ok(v) => answer(&v),
         Err(Pending) => Err(Failure::pending()),
-    };
-    // The script's promise reactions run before the answer is final, as
-    // after a call (their output is printed; an uncaught rejection in a job
-    // is reported on the print sink).
-    js::drain_jobs();
-    outcome
+    }
 }
 
 fn answer(v: &Owned) -> Result<(), Failure> {

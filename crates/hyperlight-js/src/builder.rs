@@ -13,6 +13,8 @@ use crate::proto::ProtoJSSandbox;
 pub struct SandboxBuilder {
     config: hyperlight_vm::VmConfig,
     print: PrintSink,
+    /// Default locale and time zone of `Intl`, when not `en-US` and `UTC`.
+    intl: Option<(String, String)>,
 }
 
 impl Default for SandboxBuilder {
@@ -35,6 +37,7 @@ impl SandboxBuilder {
         Self {
             config: hyperlight_vm::VmConfig::default(),
             print: stdio_sink(),
+            intl: None,
         }
     }
 
@@ -74,6 +77,34 @@ impl SandboxBuilder {
         self
     }
 
+    /// The sandbox's default locale for `Intl` and the locale-sensitive
+    /// methods (`toLocaleString` without a locale): a BCP 47 language tag
+    /// such as `"de-CH"` (default `"en-US"`). [`build`](Self::build) fails
+    /// with [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// malformed tag or a locale the guest has no CLDR data for.
+    pub fn with_locale(mut self, locale: impl Into<String>) -> Self {
+        let tz = self.intl.take().map_or_else(|| "UTC".to_string(), |d| d.1);
+        self.intl = Some((locale.into(), tz));
+        self
+    }
+
+    /// The sandbox's default time zone for `Intl.DateTimeFormat` and
+    /// `Date.prototype.toLocale*String`: an IANA name such as
+    /// `"Europe/Zurich"` (case-insensitive; from the IANA database bundled
+    /// in the guest) or a UTC offset `"+05:30"` (default `"UTC"`).
+    /// [`build`](Self::build) fails with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+    /// unknown zone. It does not change what `Date`'s local-time methods
+    /// (`getHours`, `toString`) use: they stay UTC.
+    pub fn with_time_zone(mut self, time_zone: impl Into<String>) -> Self {
+        let locale = self
+            .intl
+            .take()
+            .map_or_else(|| "en-US".to_string(), |d| d.0);
+        self.intl = Some((locale, time_zone.into()));
+        self
+    }
+
     /// The VM configuration as set so far.
     pub fn config(&self) -> &hyperlight_vm::VmConfig {
         &self.config
@@ -81,7 +112,10 @@ impl SandboxBuilder {
 
     /// Validates the sizes, creates the micro-VM and boots the guest.
     pub fn build(self) -> Result<ProtoJSSandbox> {
-        let guest = Guest::boot(&self.config, self.print)?;
+        let mut guest = Guest::boot(&self.config, self.print)?;
+        if let Some((locale, tz)) = self.intl {
+            guest.set_intl_defaults(locale, tz)?;
+        }
         Ok(ProtoJSSandbox::new(guest))
     }
 }

@@ -9,6 +9,7 @@ use hyperlight_vm::{CancelToken, HostHandler, Vm, VmConfig};
 
 use crate::error::{Error, GuestError, Result};
 use crate::host_functions::HostFunctions;
+use crate::module_loader::ModuleSources;
 use crate::print::{PrintLevel, PrintSink};
 
 /// A booted guest and what the host needs to serve it.
@@ -19,8 +20,13 @@ pub(crate) struct Guest {
     /// The guest's state right after boot (the template's), which
     /// `unload` and a failed load return to.
     pub(crate) base: hyperlight_vm::Snapshot,
+    /// Where modules the guest asks for come from.
+    pub(crate) modules: ModuleSources,
     /// Reused request buffer.
     scratch: Vec<u8>,
+    /// `Intl` defaults sent after boot and after every reset to `base`
+    /// (`None`: the guest's own, `en-US` and `UTC`).
+    intl: Option<(String, String)>,
 }
 
 /// What a successful request answered.
@@ -40,6 +46,7 @@ impl Answer {
 struct Dispatch<'a> {
     fns: &'a HostFunctions,
     print: &'a PrintSink,
+    modules: &'a ModuleSources,
 }
 
 impl HostHandler for Dispatch<'_> {
@@ -49,6 +56,12 @@ impl HostHandler for Dispatch<'_> {
         payload: &[u8],
         cancel: &CancelToken,
     ) -> std::result::Result<(u32, Vec<u8>), String> {
+        if tag == js::HC_SLEEP {
+            return sleep(payload, cancel);
+        }
+        if tag == js::HC_LOAD_MODULE {
+            return load_module(self.modules, payload);
+        }
         if tag != js::HC_CALL {
             return Err(format!("unknown host call tag {tag:#x}"));
         }
@@ -79,6 +92,40 @@ impl HostHandler for Dispatch<'_> {
     }
 }
 
+/// `HC_SLEEP`: the guest waits for a timer. The vCPU thread blocks here,
+/// without using CPU, until the time has passed or the call is killed or
+/// asked to interrupt (see `CancelToken::sleep`); a kill makes the call end
+/// with `Cancelled` as soon as this returns.
+fn sleep(payload: &[u8], cancel: &CancelToken) -> std::result::Result<(u32, Vec<u8>), String> {
+    let mut r = Reader::new(payload);
+    let (lo, hi) = match (r.u32(), r.u32()) {
+        (Ok(lo), Ok(hi)) => (lo, hi),
+        _ => return Err("malformed sleep request".into()),
+    };
+    let ns = (u64::from(hi) << 32) | u64::from(lo);
+    cancel.sleep(std::time::Duration::from_nanos(ns));
+    Ok((js::HC_OK, Vec::new()))
+}
+
+/// Answers `HC_LOAD_MODULE`: the module's bytes, or why not.
+fn load_module(
+    modules: &ModuleSources,
+    payload: &[u8],
+) -> std::result::Result<(u32, Vec<u8>), String> {
+    let name = Reader::new(payload)
+        .str()
+        .map_err(|_| "malformed module load request".to_string())?;
+    let _span = tracing::debug_span!("hyperlight_js.load_module", module = name).entered();
+    match modules.load(name) {
+        Ok(bytes) => Ok((js::HC_OK, bytes)),
+        Err(msg) => {
+            let mut out = vec![0u8; js::str_size(&msg)];
+            Writer::new(&mut out).str(&msg).map_err(|e| e.to_string())?;
+            Ok((js::HC_ERR, out))
+        }
+    }
+}
+
 impl Guest {
     /// Creates the VM from the configuration's template (booting the
     /// template on first use), or takes one from its pool: the guest is at
@@ -90,7 +137,9 @@ impl Guest {
             host_functions: Arc::new(HostFunctions::default()),
             print,
             base,
+            modules: ModuleSources::default(),
             scratch: Vec::new(),
+            intl: None,
         })
     }
 
@@ -105,7 +154,9 @@ impl Guest {
             host_functions: Arc::new(HostFunctions::default()),
             print: Arc::new(|_, _| {}),
             base,
+            modules: ModuleSources::default(),
             scratch: Vec::new(),
+            intl: None,
         };
         guest.add_handler(
             "warm-up",
@@ -146,6 +197,7 @@ impl Guest {
         let mut dispatch = Dispatch {
             fns: &self.host_functions,
             print: &self.print,
+            modules: &self.modules,
         };
         let resp = self
             .vm
@@ -157,7 +209,31 @@ impl Guest {
     /// Puts the guest back into its post-boot state.
     pub(crate) fn reset(&mut self) -> Result<()> {
         let base = self.base.clone();
-        self.vm.restore(&base).map_err(Error::from)
+        self.vm.restore(&base).map_err(Error::from)?;
+        self.send_intl_defaults()
+    }
+
+    /// Sets the `Intl` default locale and time zone, now and after every
+    /// reset.
+    pub(crate) fn set_intl_defaults(&mut self, locale: String, time_zone: String) -> Result<()> {
+        self.intl = Some((locale, time_zone));
+        self.send_intl_defaults()
+    }
+
+    fn send_intl_defaults(&mut self) -> Result<()> {
+        let Some((locale, tz)) = self.intl.clone() else {
+            return Ok(());
+        };
+        self.request(
+            js::REQ_SET_INTL_DEFAULTS,
+            js::str_size(&locale) + js::str_size(&tz),
+            || "the Intl defaults".into(),
+            |w| {
+                w.str(&locale)?.str(&tz)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
     }
 
     pub(crate) fn set_host_modules(&mut self, fns: Arc<HostFunctions>) -> Result<()> {
@@ -276,7 +352,8 @@ fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
                 | error_code::INVALID_EVENT
                 | error_code::MODULE_NOT_FOUND
                 | error_code::DUPLICATE
-                | error_code::INVALID_HANDLER => Error::InvalidArgument(message),
+                | error_code::INVALID_HANDLER
+                | error_code::INVALID_INTL_DEFAULT => Error::InvalidArgument(message),
                 error_code::RESULT_TOO_LARGE | error_code::RESULT_NOT_SERIALIZABLE => {
                     Error::Handler(GuestError {
                         name: "ResultError".into(),

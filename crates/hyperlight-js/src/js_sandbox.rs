@@ -8,6 +8,7 @@ use crate::driver::Guest;
 use crate::error::{Error, Result};
 use crate::host_functions::HostFunctions;
 use crate::loaded::LoadedJSSandbox;
+use crate::module_loader::{ModuleLoader, ModuleSources};
 use crate::names::{check_name, module_namespace};
 
 /// The namespace of modules added without one.
@@ -23,6 +24,7 @@ pub struct JSSandbox {
     host_functions: Arc<HostFunctions>,
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
+    loaders: BTreeMap<String, Arc<dyn ModuleLoader>>,
 }
 
 impl std::fmt::Debug for JSSandbox {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for JSSandbox {
         f.debug_struct("JSSandbox")
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .field("modules", &self.modules.keys().collect::<Vec<_>>())
+            .field("module_loaders", &self.loaders.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -70,7 +73,44 @@ impl JSSandbox {
             host_functions,
             handlers: BTreeMap::new(),
             modules: BTreeMap::new(),
+            loaders: BTreeMap::new(),
         }
+    }
+
+    pub(crate) fn with_loaders(mut self, loaders: BTreeMap<String, Arc<dyn ModuleLoader>>) -> Self {
+        self.loaders = loaders;
+        self
+    }
+
+    /// Sets where the guest's imports of namespace `namespace` (`user`
+    /// when `None`) come from when no module of that name was added with
+    /// [`add_module`](Self::add_module): e.g. a
+    /// [`FileSystemLoader`](crate::FileSystemLoader) or
+    /// [`EmbeddedModules`](crate::EmbeddedModules). Replaces the namespace's
+    /// previous loader. Handlers import relative to the root of `user`, so
+    /// with a loader for `user`, `import { add } from './lib/math.js'` in a
+    /// handler loads `lib/math.js` from it, and relative imports inside
+    /// that module resolve against `lib/` (see `docs/modules.md`).
+    ///
+    /// Modules are loaded lazily, the first time they are imported (at
+    /// load for static imports, during a call for `import()`), one exit
+    /// each. Loaders are kept by [`LoadedJSSandbox::unload`]. Errors:
+    /// an invalid namespace, or `host`.
+    pub fn set_module_loader(
+        &mut self,
+        namespace: Option<&str>,
+        loader: impl ModuleLoader + 'static,
+    ) -> Result<()> {
+        let ns = module_namespace(namespace)?;
+        self.loaders.insert(ns.to_string(), Arc::new(loader));
+        Ok(())
+    }
+
+    /// Removes the module loader of `namespace` (`user` when `None`):
+    /// `Ok(true)` if there was one. An invalid namespace is an error.
+    pub fn remove_module_loader(&mut self, namespace: Option<&str>) -> Result<bool> {
+        let ns = module_namespace(namespace)?;
+        Ok(self.loaders.remove(ns).is_some())
     }
 
     /// Adds a handler under a routing key. `source` must define
@@ -102,7 +142,12 @@ impl JSSandbox {
     }
 
     /// Adds an ES module importable as `<namespace>:<name>` (namespace
-    /// `user` when `None`). The `host` namespace is reserved.
+    /// `user` when `None`). The `host` namespace is reserved. The name is a
+    /// module path (`math`, `lib/format.js`): relative imports inside the
+    /// module resolve against its directory, and handlers can import it
+    /// as `./<name>` too. It is normalized as an import would be
+    /// (`lib/./x.js` is `lib/x.js`); a name that climbs above the root with
+    /// `..` is an error.
     pub fn add_module(&mut self, name: &str, source: &str, namespace: Option<&str>) -> Result<()> {
         let key = module_key(name, namespace)?;
         if self.modules.contains_key(&key) {
@@ -133,6 +178,16 @@ impl JSSandbox {
         self.handlers.keys().map(String::as_str)
     }
 
+    /// Whether the sandbox is poisoned: an earlier failure (a guest crash
+    /// or a kill while loading, a reset that failed) left its VM unusable.
+    /// A poisoned `JSSandbox` cannot load handlers (`get_loaded_sandbox`
+    /// fails with [`Error::Poisoned`]); build a new sandbox. `false` for
+    /// every sandbox that [`ProtoJSSandbox::load_runtime`](crate::ProtoJSSandbox::load_runtime)
+    /// or [`LoadedJSSandbox::unload`] returns.
+    pub fn poisoned(&self) -> bool {
+        self.guest.vm.poisoned().is_some()
+    }
+
     /// Sends the modules and handlers to the guest and compiles the
     /// handlers (modules compile lazily on first import). On failure the
     /// sandbox comes back unchanged inside the [`LoadFailure`].
@@ -161,6 +216,10 @@ impl JSSandbox {
                 "no handler is added; add one with add_handler first",
             ));
         }
+        self.guest.modules = ModuleSources {
+            loaders: self.loaders.clone(),
+            added: Arc::new(self.modules.clone()),
+        };
         self.guest.set_host_modules(self.host_functions.clone())?;
         for ((ns, name), source) in &self.modules {
             self.guest.add_module(ns, name, source)?;
@@ -175,5 +234,8 @@ impl JSSandbox {
 fn module_key(name: &str, namespace: Option<&str>) -> Result<(String, String)> {
     check_name("the module name", name)?;
     let ns = module_namespace(namespace)?;
-    Ok((ns.to_string(), name.to_string()))
+    let resolved = hyperlight_abi::specifier::resolve(None, &format!("{ns}:{name}"))
+        .map_err(|e| Error::invalid(format!("the module name {name:?} {e}")))?;
+    let path = resolved.split_once(':').map_or(name, |(_, p)| p);
+    Ok((ns.to_string(), path.to_string()))
 }

@@ -41,6 +41,7 @@ mod guest_image;
 mod host_functions;
 mod js_sandbox;
 mod loaded;
+mod module_loader;
 pub mod monitor;
 pub mod names;
 mod print;
@@ -54,6 +55,9 @@ pub use error::{Error, ErrorCode, GuestError, Result};
 pub use host_functions::{CancelToken, CancellableHostFunction, RawHostFunction};
 pub use js_sandbox::{JSSandbox, LoadFailure, DEFAULT_NAMESPACE, HOST_NAMESPACE};
 pub use loaded::{InterruptHandle, LoadedJSSandbox, Snapshot};
+pub use module_loader::{
+    EmbeddedModules, FileSystemLoader, ModuleLoadError, ModuleLoader, DEFAULT_MAX_MODULE_SIZE,
+};
 #[cfg(feature = "monitor-cpu-time")]
 pub use monitor::CpuTimeMonitor;
 #[cfg(feature = "monitor-wall-clock")]

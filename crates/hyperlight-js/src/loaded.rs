@@ -1,7 +1,6 @@
 //! `LoadedJSSandbox`: handlers are compiled; events can be handled.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,19 +11,44 @@ use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
 use crate::stats::{thread_cpu_time, CallStats};
 
-/// A point-in-time copy of a loaded sandbox (guest memory and vCPU
-/// state). Cheap to clone. It can only be restored into the sandbox, and
-/// the load, it was taken from.
+/// A point-in-time copy of a loaded sandbox: guest memory and vCPU state,
+/// plus the host's record of what was loaded then (the handler names and
+/// the sources of the added modules). Cheap to clone.
+///
+/// It is a snapshot of the VM, not of one load: it can be restored into
+/// the sandbox it was taken from, also after that sandbox was unloaded and
+/// loaded again (with other handlers). Restoring brings back the
+/// snapshot's own handlers and module state, whatever is loaded now; the
+/// module loaders set now stay in force for later imports (see
+/// `docs/snapshots.md`). Restoring into another sandbox is an
+/// [`Error::InvalidArgument`].
 #[derive(Clone)]
 pub struct Snapshot {
     inner: Arc<hyperlight_vm::Snapshot>,
-    load_id: u64,
+    handlers: Arc<BTreeSet<String>>,
+    added: Arc<BTreeMap<(String, String), String>>,
+}
+
+impl Snapshot {
+    /// The routing keys of the handlers a restore of this snapshot brings
+    /// back.
+    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+        self.handlers.iter().map(String::as_str)
+    }
+
+    /// Bytes of guest memory the snapshot holds: the pages (4 KiB each)
+    /// that were non-zero when it was taken, less the guest image's code
+    /// and read-only data, which every sandbox of the process shares and
+    /// no snapshot stores.
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.stored_pages() as u64 * 4096
+    }
 }
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
-            .field("load_id", &self.load_id)
+            .field("handlers", &self.handlers)
             .finish_non_exhaustive()
     }
 }
@@ -59,14 +83,11 @@ impl std::fmt::Debug for InterruptHandle {
     }
 }
 
-static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
-
 /// A sandbox with its handlers compiled, ready to handle events.
 pub struct LoadedJSSandbox {
     guest: Guest,
     host_functions: Arc<HostFunctions>,
-    handlers: BTreeSet<String>,
-    load_id: u64,
+    handlers: Arc<BTreeSet<String>>,
     last_stats: Option<CallStats>,
     /// Set when this layer poisons the sandbox (out of memory); the VM
     /// poisons itself for kills and crashes.
@@ -91,8 +112,7 @@ impl LoadedJSSandbox {
         Self {
             guest,
             host_functions,
-            handlers,
-            load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
+            handlers: Arc::new(handlers),
             last_stats: None,
             poison: None,
         }
@@ -278,22 +298,28 @@ impl LoadedJSSandbox {
         let inner = Arc::new(self.guest.vm.snapshot().map_err(Error::from)?);
         Ok(Snapshot {
             inner,
-            load_id: self.load_id,
+            handlers: self.handlers.clone(),
+            added: self.guest.modules.added.clone(),
         })
     }
 
-    /// Returns the sandbox to `snapshot`, which must come from this sandbox
-    /// and this load. Clears poisoning.
+    /// Returns the sandbox to `snapshot`, which must come from this
+    /// sandbox (taken during this load or an earlier one). Afterwards the
+    /// loaded handlers are the snapshot's ([`Snapshot::handler_names`]).
+    /// Clears poisoning. A snapshot of another sandbox is an
+    /// [`Error::InvalidArgument`] and changes nothing.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        if snapshot.load_id != self.load_id {
-            return Err(Error::invalid(
-                "this snapshot was taken from another sandbox, or before the sandbox was unloaded",
-            ));
-        }
         self.guest
             .vm
             .restore(&snapshot.inner)
-            .map_err(Error::from)?;
+            .map_err(|e| match e {
+                hyperlight_vm::Error::ForeignSnapshot { .. } => {
+                    Error::invalid("this snapshot was taken from another sandbox")
+                }
+                other => Error::from(other),
+            })?;
+        self.handlers = snapshot.handlers.clone();
+        self.guest.modules.added = snapshot.added.clone();
         self.poison = None;
         Ok(())
     }
@@ -302,7 +328,9 @@ impl LoadedJSSandbox {
     /// `load_runtime` (works on a poisoned sandbox too).
     pub fn unload(mut self) -> Result<JSSandbox> {
         self.guest.reset()?;
-        Ok(JSSandbox::new(self.guest, self.host_functions))
+        let loaders = std::mem::take(&mut self.guest.modules.loaders);
+        self.guest.modules = Default::default();
+        Ok(JSSandbox::new(self.guest, self.host_functions).with_loaders(loaders))
     }
 }
 

@@ -159,3 +159,38 @@ fn the_vm_module_evaluates_scripts_and_creates_realms() {
         serde_json::json!([42, 6, "undefined", true, true, true, true, false, true])
     );
 }
+
+#[test]
+fn jobs_that_exit_to_the_host_after_the_result_do_not_clobber_it() {
+    // A promise reaction left running when the handler (or script) returns
+    // makes a host call; it used to overwrite the answer in the output
+    // buffer ("malformed answer").
+    common::kvm();
+    let mut proto = hyperlight_js::SandboxBuilder::new().build().unwrap();
+    proto
+        .register("math", "add", |(a, b): (i64, i64)| Ok::<_, String>(a + b))
+        .unwrap();
+    let mut sb = proto.load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"import * as math from "host:math";
+        globalThis.math = math;
+        function handler() { Promise.resolve().then(() => { globalThis.late = math.add(1, 2); }); return 'result'; }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    assert_eq!(l.handle_event("h", "{}", None).unwrap(), r#""result""#);
+    assert_eq!(
+        l.eval_script(
+            "Promise.resolve().then(() => { globalThis.later = math.add(2, 3); }); 'script'",
+            None
+        )
+        .unwrap()
+        .as_deref(),
+        Some(r#""script""#)
+    );
+    assert_eq!(
+        l.eval_script("[late, later]", None).unwrap().as_deref(),
+        Some("[3,5]")
+    );
+}

@@ -107,7 +107,39 @@ impl Shared {
         }
         // SAFETY: as in `begin`.
         unsafe { (*st.guest_interrupt).store(1, Ordering::SeqCst) };
+        drop(st);
+        // Wake a host callback waiting in `CancelToken::sleep`.
+        self.ended.notify_all();
         true
+    }
+
+    /// Whether the guest was asked to interrupt the running call.
+    fn interrupt_requested(st: &KickState) -> bool {
+        // SAFETY: as in `begin`.
+        st.alive && unsafe { (*st.guest_interrupt).load(Ordering::SeqCst) } != 0
+    }
+
+    /// See [`CancelToken::sleep`].
+    fn sleep(&self, generation: u64, d: Duration) -> bool {
+        let deadline = std::time::Instant::now() + d;
+        let mut st = self.lock();
+        loop {
+            if self.is_cancelled(generation)
+                || Self::interrupt_requested(&st)
+                || st.generation != generation
+            {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            st = self
+                .ended
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Ends the call `generation` and wakes any waiting `kill`.
@@ -163,7 +195,10 @@ impl Shared {
             }
             if st.in_host_call {
                 // The call ends as soon as the callback returns; do not
-                // interrupt the host's own code with a signal.
+                // interrupt the host's own code with a signal, but wake a
+                // callback waiting in `CancelToken::sleep`.
+                drop(st);
+                self.ended.notify_all();
                 return true;
             }
             Self::set_immediate_exit(&st, 1);
@@ -236,6 +271,15 @@ impl CancelToken {
     /// may then return early; its answer is discarded.
     pub fn is_cancelled(&self) -> bool {
         self.shared.is_cancelled(self.generation)
+    }
+
+    /// Blocks the calling (vCPU) thread for `d` without using CPU, for a
+    /// guest that asked to wait (its timers). Returns `true` once `d` has
+    /// passed, or `false` as soon as the call is killed
+    /// ([`InterruptHandle::kill`]) or asked to interrupt
+    /// ([`InterruptHandle::request_interrupt`]): both wake the wait at once.
+    pub fn sleep(&self, d: Duration) -> bool {
+        self.shared.sleep(self.generation, d)
     }
 }
 

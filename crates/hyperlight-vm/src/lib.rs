@@ -41,6 +41,7 @@ mod arch;
 mod config;
 mod elf;
 mod fault;
+mod image;
 mod interrupt;
 mod memory;
 mod snapshot;

@@ -23,6 +23,9 @@ pub(crate) struct GuestMemory {
     /// is zero, except pages the guest wrote since the last fetch of KVM's
     /// dirty log (callers fold each fetched log in with [`Self::fold_ever`]).
     ever: Vec<u64>,
+    /// One bit per page mapped read-only from the shared image file (see
+    /// `image.rs`): never written, never in `ever`, never in a snapshot.
+    shared: Vec<u64>,
 }
 
 // SAFETY: the mapping is owned by this value alone; access goes through
@@ -74,6 +77,7 @@ impl GuestMemory {
             map_len,
             host_dirty: vec![0; pages.div_ceil(64)],
             ever: vec![0; pages.div_ceil(64)],
+            shared: vec![0; pages.div_ceil(64)],
         })
     }
 
@@ -112,9 +116,19 @@ impl GuestMemory {
     }
 
     /// Copies `data` into guest memory at `gpa` and records the pages as
-    /// written by the host.
+    /// written by the host. Pages of the shared image are refused.
     pub(crate) fn write(&mut self, gpa: u64, data: &[u8]) -> Result<()> {
         let off = self.range(gpa, data.len())?;
+        if !data.is_empty() {
+            let (first, last) = (gpa / PAGE_SIZE, (gpa + data.len() as u64 - 1) / PAGE_SIZE);
+            if (first..=last).any(|p| self.is_shared(p as usize)) {
+                return Err(Error::Protocol(format!(
+                    "write of {} bytes at guest address {gpa:#x} would change the read-only \
+                     image shared by all VMs",
+                    data.len()
+                )));
+            }
+        }
         // SAFETY: in bounds (checked above); `data` is a Rust buffer that
         // cannot alias the guest mapping mutably borrowed here.
         unsafe {
@@ -227,6 +241,33 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Maps the pages of `file` (read-only, shared) over guest memory,
+    /// replacing what was there; they are not in [`Self::ever`] afterwards.
+    pub(crate) fn map_image(&mut self, file: &crate::image::ImageFile) -> Result<()> {
+        if let Some(last) = file.runs().last() {
+            assert!(
+                last.end as usize <= self.size,
+                "image runs inside guest memory"
+            );
+        }
+        // SAFETY: the runs lie inside our own mapping (checked above), and
+        // no Rust reference into guest memory exists while `&mut self` is
+        // held.
+        unsafe { crate::image::map_runs(self.base.as_ptr(), file) }?;
+        self.shared = file.page_bits(self.size as u64);
+        for (e, s) in self.ever.iter_mut().zip(&self.shared) {
+            *e &= !s;
+        }
+        Ok(())
+    }
+
+    /// Whether page `p` is a page of the shared image.
+    pub(crate) fn is_shared(&self, p: usize) -> bool {
+        self.shared
+            .get(p / 64)
+            .is_some_and(|w| w & (1 << (p % 64)) != 0)
+    }
+
     /// Takes the host-dirty bitmap, leaving it clear.
     pub(crate) fn take_host_dirty(&mut self) -> Vec<u64> {
         let n = self.host_dirty.len();
@@ -326,9 +367,16 @@ pub(crate) fn populate_runs(base: *mut u8, bits: &[u64], limit: usize) {
 impl SnapshotMemory {
     /// Copies the pages of `src` (a multiple of the page size) whose bit is
     /// set in `candidates` and that are not all zero. Every page of `src`
-    /// outside `candidates` must be zero. With `shared_file`, the copy is a
+    /// outside `candidates` must be zero, or a page of `image`: those are
+    /// not copied but mapped from the shared image file, so the copy reads
+    /// the same as `src` everywhere. With `shared_file`, the copy is a
     /// `memfd` (see [`Self::fd`]).
-    pub(crate) fn capture(src: &[u8], candidates: &[u64], shared_file: bool) -> Result<Self> {
+    pub(crate) fn capture(
+        src: &[u8],
+        candidates: &[u64],
+        shared_file: bool,
+        image: &crate::image::ImageFile,
+    ) -> Result<Self> {
         let page = PAGE_SIZE as usize;
         let len = src.len().max(page);
         let fd = if shared_file {
@@ -398,6 +446,11 @@ impl SnapshotMemory {
         for_each_bit(&present, src.len() / page, |p| {
             dst[p * page..(p + 1) * page].copy_from_slice(&src[p * page..(p + 1) * page]);
         });
+        if image.runs().last().is_some_and(|r| r.end as usize <= len) {
+            // SAFETY: the runs lie inside the new mapping (checked), and no
+            // reference into it is used after this point but through `ptr`.
+            unsafe { crate::image::map_runs(ptr.as_ptr(), image) }?;
+        }
         Ok(Self {
             ptr,
             len: src.len(),

@@ -40,6 +40,8 @@ pub(crate) struct TemplateInner {
     pub snapshot: Snapshot,
     pub request_seq: u64,
     pub child_memory: ChildMemory,
+    /// The image's shared read-only pages, which children map.
+    pub image: Arc<crate::image::ImageFile>,
 }
 
 /// A guest booted once, captured with its memory (sparse) and full vCPU
@@ -123,6 +125,14 @@ impl Template {
     /// Number of non-zero guest pages the template holds (each 4 KiB).
     pub fn stored_pages(&self) -> usize {
         self.inner.snapshot.inner.memory.stored_pages()
+    }
+
+    /// Bytes of guest memory that every VM of the process maps from one
+    /// shared read-only copy of the guest image (code and read-only data)
+    /// instead of holding its own; not counted in
+    /// [`stored_pages`](Self::stored_pages).
+    pub fn shared_image_bytes(&self) -> u64 {
+        self.inner.image.shared_bytes()
     }
 
     /// How children get their memory.

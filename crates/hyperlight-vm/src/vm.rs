@@ -16,6 +16,7 @@ use crate::arch;
 use crate::config::{Layout, VmConfig};
 use crate::elf;
 use crate::fault::{self, FaultKind, GuestFault};
+use crate::image::ImageFile;
 use crate::interrupt::{CancelToken, InterruptHandle, Shared};
 use crate::memory::{for_each_bit, is_zero, GuestMemory, SnapshotMemory};
 use crate::snapshot::{Snapshot, SnapshotInner, VcpuState};
@@ -178,6 +179,8 @@ pub struct Vm {
     /// Registers restored through the sync area and not yet loaded by a
     /// `KVM_RUN`.
     pending_regs: Option<(kvm_regs, kvm_bindings::kvm_sregs)>,
+    /// The image's read-only pages, mapped shared (see `image.rs`).
+    image: Arc<ImageFile>,
     // Last: unmapped after the VM and vCPU file descriptors are closed.
     mem: GuestMemory,
 }
@@ -219,21 +222,43 @@ impl Vm {
         unsafe { register_memory(&vm_fd, &mem, layout.total) }?;
 
         // Guest memory contents before the first run.
+        // The loaded image, indexed by guest address: its read-only pages
+        // come from the process's shared file, the others are copied.
+        let mut flat = vec![0u8; image.end as usize];
+        for s in &image.segments {
+            let src = &elf[s.offset as usize..(s.offset + s.filesz) as usize];
+            flat[s.vaddr as usize..s.vaddr as usize + src.len()].copy_from_slice(src);
+        }
+        let image_file = ImageFile::for_image(&image, &flat)?;
+        mem.map_image(&image_file)?;
         let m = mem.as_mut_slice_untracked();
         arch::write_system_tables(m);
         let maps = arch::mappings(&layout, &image);
         let cr3 = arch::build_page_tables(m, &layout, &maps);
+        let page = PAGE_SIZE as usize;
+        let mut private = Vec::new();
         for s in &image.segments {
-            let src = &elf[s.offset as usize..(s.offset + s.filesz) as usize];
-            m[s.vaddr as usize..s.vaddr as usize + src.len()].copy_from_slice(src);
+            let (start, end) = (s.vaddr as usize, (s.vaddr + s.filesz) as usize);
+            for p in start / page..end.div_ceil(page) {
+                if !mem.is_shared(p) {
+                    private.push(p);
+                }
+            }
         }
+        let m = mem.as_mut_slice_untracked();
+        for &p in &private {
+            let r = p * page..((p + 1) * page).min(flat.len());
+            m[r.clone()].copy_from_slice(&flat[r]);
+        }
+        drop(flat);
         // What was written above may be non-zero (sparse snapshots store
-        // only such pages). The page tables are not part of snapshots.
+        // only such pages). The page tables are not part of snapshots, nor
+        // are the shared image pages.
         for (base, len) in arch::SYSTEM_TABLE_PAGES {
             mem.mark_written(base, len);
         }
-        for s in &image.segments {
-            mem.mark_written(s.vaddr, s.filesz);
+        for &p in &private {
+            mem.mark_written((p * page) as u64, PAGE_SIZE);
         }
         let mut entropy = [0u8; ENTROPY_BYTES];
         random_bytes(&mut entropy)?;
@@ -292,6 +317,7 @@ impl Vm {
             exits: 0,
             sync_regs: host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs),
             pending_regs: None,
+            image: image_file,
             mem,
         };
         vm.run_call(handler).map_err(|e| match e {
@@ -356,6 +382,9 @@ impl Vm {
             }
         }
         mem.as_mut_slice_untracked()[end..layout.total as usize].copy_from_slice(&t.page_tables);
+        // After the template's pages: in copy-on-write mode its chunks may
+        // cover image pages (zero in its file).
+        mem.map_image(&t.image)?;
         mem.set_ever(snap.memory.present());
 
         // SAFETY: `mem` is our own mapping of `layout.total` bytes, and it
@@ -384,8 +413,17 @@ impl Vm {
             exits: 0,
             sync_regs,
             pending_regs: sync_regs.then_some((snap.vcpu.regs, snap.vcpu.sregs)),
+            image: t.image.clone(),
             mem,
         })
+    }
+
+    /// Bytes of guest memory mapped from the process's one shared,
+    /// read-only copy of the guest image's code and read-only data (see
+    /// `docs/snapshots.md`, "Shared image pages"): not resident per VM and
+    /// not stored in snapshots.
+    pub fn shared_image_bytes(&self) -> u64 {
+        self.image.shared_bytes()
     }
 
     /// Captures this VM as a template (see [`Template::from_vm`]).
@@ -414,6 +452,7 @@ impl Vm {
                 snapshot,
                 request_seq: self.request_seq,
                 child_memory,
+                image: self.image.clone(),
             }),
         })
     }
@@ -825,8 +864,12 @@ impl Vm {
         self.mem.fold_ever(&dirty);
         self.mem.clear_host_dirty();
         let end = self.layout.page_tables.base as usize;
-        let memory =
-            SnapshotMemory::capture(&self.mem.as_slice()[..end], self.mem.ever(), shared_file)?;
+        let memory = SnapshotMemory::capture(
+            &self.mem.as_slice()[..end],
+            self.mem.ever(),
+            shared_file,
+            &self.image,
+        )?;
         // Every page outside the snapshot is zero now.
         self.mem.set_ever(memory.present());
         let vcpu = VcpuState::capture(&self.vcpu, self.pending_regs)?;

@@ -739,15 +739,65 @@ fn snapshots_store_only_the_pages_that_were_written() {
     let b = vm.snapshot().unwrap();
     assert!(b.stored_pages() >= a.stored_pages() + 500);
     assert!(b.stored_pages() < a.stored_pages() + 520);
-    // The stored pages are exactly the non-zero ones: memory() equals all
-    // of guest memory below the page tables.
+    // The stored pages are exactly the non-zero ones but for the image's
+    // read-only pages, which are shared, not stored: memory() still equals
+    // all of guest memory below the page tables.
     let end = vm.layout().page_tables.base as usize;
     assert!(b.memory() == &vm.memory()[..end]);
     let nonzero = vm.memory()[..end]
         .chunks(PAGE_SIZE as usize)
         .filter(|p| p.iter().any(|&x| x != 0))
         .count();
-    assert_eq!(b.stored_pages(), nonzero);
+    let shared = (vm.shared_image_bytes() / PAGE_SIZE) as usize;
+    assert!(shared > 0, "the test guest's code is shared");
+    assert_eq!(b.stored_pages() + shared, nonzero);
+}
+
+/// The `/proc/self/maps` line of the mapping that holds host address `addr`.
+fn mapping_of(addr: usize) -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .find(|l| {
+            let range = l.split_whitespace().next().unwrap();
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b) = (
+                usize::from_str_radix(a, 16).unwrap(),
+                usize::from_str_radix(b, 16).unwrap(),
+            );
+            (a..b).contains(&addr)
+        })
+        .unwrap_or_else(|| panic!("no mapping holds {addr:#x}"))
+        .to_string()
+}
+
+#[test]
+fn the_image_code_is_one_shared_read_only_file_for_every_vm() {
+    let mut a = vm();
+    let mut b = vm();
+    let t = Template::new(&VmConfig::default(), guest_elf()).unwrap();
+    let mut c = Vm::from_template(&t).unwrap();
+    // The entry point is in the code: read-only for the guest and shared.
+    let base = a.layout().image.base as usize;
+    let line = |vm: &Vm| {
+        let l = mapping_of(vm.memory().as_ptr() as usize + base);
+        let f: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(f[1], "r--s", "read-only and shared: {l}");
+        assert!(l.contains("memfd:hyperlight-image"), "{l}");
+        f[4].to_string() // inode
+    };
+    let inode = line(&a);
+    assert_eq!(line(&b), inode, "one file for every VM of the image");
+    assert_eq!(line(&c), inode, "template children map it too");
+    assert!(a.shared_image_bytes() > 0);
+    assert_eq!(t.shared_image_bytes(), a.shared_image_bytes());
+    // They run, and restores and snapshots keep working around the file.
+    echo_works(&mut a);
+    echo_works(&mut b);
+    echo_works(&mut c);
+    let s = c.snapshot().unwrap();
+    assert!(s.memory()[base..base + 4096] == c.memory()[base..base + 4096]);
+    c.restore(t.snapshot()).unwrap();
+    echo_works(&mut c);
 }
 
 #[test]

@@ -10,7 +10,8 @@ use crate::errors::Failure;
 /// Longest timeout accepted: one hour.
 pub(crate) const MAX_TIMEOUT_MS: f64 = 3_600_000.0;
 
-fn kind(env: sys::napi_env, v: sys::napi_value) -> &'static str {
+/// What kind of value `v` is, for messages ("a string", "null", ...).
+pub(crate) fn kind(env: sys::napi_env, v: sys::napi_value) -> &'static str {
     match crate::js::type_of(env, v) {
         sys::ValueType::napi_undefined => "undefined",
         sys::ValueType::napi_null => "null",
@@ -131,38 +132,19 @@ pub(crate) fn function(
     Ok(v)
 }
 
-/// The options object of `callHandler`.
-#[derive(Default)]
-pub(crate) struct CallOptions {
-    pub(crate) wall_clock_ms: Option<u64>,
-    pub(crate) cpu_ms: Option<u64>,
-    pub(crate) gc: Option<bool>,
-}
-
-pub(crate) fn call_options(
-    env: sys::napi_env,
-    v: Option<sys::napi_value>,
-) -> Result<CallOptions, Failure> {
-    let Some(v) = v.filter(|v| !is_nullish(env, *v)) else {
-        return Ok(CallOptions::default());
-    };
-    if crate::js::type_of(env, v) != sys::ValueType::napi_object {
-        return Err(Failure::invalid(format!(
-            "the options of callHandler must be an object, not {}",
+/// A duration in milliseconds that may be zero: an integer in
+/// 0..=3,600,000.
+pub(crate) fn duration(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<u64, Failure> {
+    let n = crate::js::get_number(env, v).ok_or_else(|| {
+        Failure::invalid(format!(
+            "{what} must be a number of milliseconds, not {}",
             kind(env, v)
+        ))
+    })?;
+    if !(n.is_finite() && n.fract() == 0.0 && (0.0..=MAX_TIMEOUT_MS).contains(&n)) {
+        return Err(Failure::invalid(format!(
+            "{what} must be an integer from 0 to {MAX_TIMEOUT_MS} (one hour), not {n}"
         )));
     }
-    let field = |name: &str| -> Result<Option<sys::napi_value>, Failure> {
-        let value = crate::js::global_property(env, v, name).map_err(Failure::internal)?;
-        Ok((!is_nullish(env, value)).then_some(value))
-    };
-    Ok(CallOptions {
-        wall_clock_ms: field("wallClockTimeoutMs")?
-            .map(|x| timeout(env, x, "wallClockTimeoutMs"))
-            .transpose()?,
-        cpu_ms: field("cpuTimeoutMs")?
-            .map(|x| timeout(env, x, "cpuTimeoutMs"))
-            .transpose()?,
-        gc: field("gc")?.map(|x| boolean(env, x, "gc")).transpose()?,
-    })
+    Ok(n as u64)
 }

@@ -15,6 +15,50 @@ pub(crate) struct Failure {
     guest: Option<Box<GuestError>>,
     /// For `ERR_CANCELLED`: `Some(monitor name)` or `Some(None)` for kill().
     terminated_by: Option<Option<&'static str>>,
+    /// The error's `cause` (an `AbortSignal`'s `reason`).
+    cause: Option<JsRef>,
+}
+
+/// A JavaScript value kept alive for a [`Failure`]: created on the main
+/// thread (in a settle closure or a listener) and dropped there too, since
+/// a `Failure` carrying one only travels to the main thread.
+#[derive(Debug)]
+pub(crate) struct JsRef {
+    env: usize,
+    reference: usize,
+}
+
+// SAFETY: see the type's docs: only created, read and dropped on the main
+// thread of `env`; `Send` only so that a `Failure` stays `Send`.
+unsafe impl Send for JsRef {}
+
+impl JsRef {
+    /// A reference to `value` (main thread only).
+    pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        Ok(Self {
+            env: env as usize,
+            reference: crate::js::reference(env, value)? as usize,
+        })
+    }
+
+    fn value(&self, env: sys::napi_env) -> napi::Result<sys::napi_value> {
+        crate::js::deref(env, self.raw())
+    }
+
+    /// The reference itself (valid while `self` lives).
+    pub(crate) fn raw(&self) -> sys::napi_ref {
+        self.reference as sys::napi_ref
+    }
+}
+
+impl Drop for JsRef {
+    fn drop(&mut self) {
+        // SAFETY: created in this env, deleted once, on its thread (see the
+        // type's docs).
+        unsafe {
+            sys::napi_delete_reference(self.env as sys::napi_env, self.reference as sys::napi_ref)
+        };
+    }
 }
 
 impl Failure {
@@ -24,7 +68,25 @@ impl Failure {
             message: message.into(),
             guest: None,
             terminated_by: None,
+            cause: None,
         }
+    }
+
+    /// `ERR_CANCELLED` with `terminatedBy` (`None`: null).
+    pub(crate) fn cancelled(
+        message: impl Into<String>,
+        terminated_by: Option<&'static str>,
+    ) -> Self {
+        Self {
+            terminated_by: Some(terminated_by),
+            ..Self::new(ErrorCode::Cancelled, message)
+        }
+    }
+
+    /// Sets the error's `cause`.
+    pub(crate) fn with_cause(mut self, cause: Option<JsRef>) -> Self {
+        self.cause = cause;
+        self
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -74,6 +136,9 @@ impl Failure {
             };
             crate::js::set_property(env, error, "terminatedBy", value)?;
         }
+        if let Some(cause) = &self.cause {
+            crate::js::set_property(env, error, "cause", cause.value(env)?)?;
+        }
         Ok(error)
     }
 
@@ -95,6 +160,7 @@ impl From<Error> for Failure {
                 message: format!("the handler threw {}: {}", g.name, g.message),
                 guest: Some(Box::new(g)),
                 terminated_by: None,
+                cause: None,
             },
             Error::Cancelled { terminated_by } => Failure {
                 code,
@@ -109,6 +175,7 @@ impl From<Error> for Failure {
                 },
                 guest: None,
                 terminated_by: Some(terminated_by),
+                cause: None,
             },
             other => Failure::new(code, other.to_string()),
         }

@@ -153,6 +153,27 @@ pub(crate) fn call(
     args: &[sys::napi_value],
 ) -> Result<sys::napi_value, Thrown> {
     let this = undefined(env).unwrap_or(std::ptr::null_mut());
+    call_method(env, this, f, args)
+}
+
+/// The boolean, if `value` is a boolean.
+pub(crate) fn get_bool(env: sys::napi_env, value: sys::napi_value) -> Option<bool> {
+    if type_of(env, value) != sys::ValueType::napi_boolean {
+        return None;
+    }
+    let mut b = false;
+    // SAFETY: valid env and a boolean value.
+    unsafe { sys::napi_get_value_bool(env, value, &mut b) };
+    Some(b)
+}
+
+/// Calls `f` with `this`; a thrown exception is returned (and cleared).
+pub(crate) fn call_method(
+    env: sys::napi_env,
+    this: sys::napi_value,
+    f: sys::napi_value,
+    args: &[sys::napi_value],
+) -> Result<sys::napi_value, Thrown> {
     let mut out = std::ptr::null_mut();
     // SAFETY: valid env, function and argument values.
     let status =

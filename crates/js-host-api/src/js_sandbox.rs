@@ -1,11 +1,13 @@
 //! `JSSandbox`: handlers and modules are collected here (synchronously, on
 //! the main thread) and sent to the guest by `getLoadedSandbox()`.
 //!
-//! The registry (handlers, modules) is host-side only: editing it never
-//! touches the VM, so it works in every state of the object and never throws
-//! `ERR_CONSUMED`. `getLoadedSandbox()` sends a copy of the registry as it is
-//! when called; once it has succeeded the registry is detached from the
-//! VM, and later edits have no effect on the `LoadedJSSandbox`.
+//! The registry (handlers, modules) is host-side only. `getLoadedSandbox()`
+//! sends a copy of the registry as it is when called. Adding to it once a
+//! load is in flight or has succeeded is `ERR_CONSUMED`: the code would
+//! never reach the guest, and silently dropping it would hide the caller's
+//! bug. Removing and clearing stay harmless then (there is nothing left to
+//! remove: `removeHandler`/`removeModule` return `false`), so code that
+//! tidies up after a load keeps working.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,15 @@ enum Slot {
 #[napi(js_name = "JSSandbox")]
 pub struct JSSandbox {
     slot: Arc<Mutex<Slot>>,
+    published: Arc<crate::worker::Published>,
+    /// Emptied while a load is in flight and once it succeeded; given back
+    /// when it fails.
+    registry: Arc<Mutex<Registry>>,
+}
+
+/// The handlers and modules waiting for `getLoadedSandbox()`.
+#[derive(Default)]
+struct Registry {
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
 }
@@ -42,14 +53,18 @@ pub struct JSSandbox {
 impl JSSandbox {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         Self {
+            published: core.published.clone(),
             slot: Arc::new(Mutex::new(Slot::Ready(core))),
-            handlers: BTreeMap::new(),
-            modules: BTreeMap::new(),
+            registry: Arc::default(),
         }
     }
 
-    /// Why `getLoadedSandbox()` cannot start now (only transitions check
-    /// this; the registry methods work in every state).
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why `getLoadedSandbox()` (or an addition to the registry) cannot
+    /// happen now.
     fn check_usable(&self) -> std::result::Result<(), Failure> {
         match &*self.slot.lock().unwrap_or_else(|p| p.into_inner()) {
             Slot::Ready(_) => Ok(()),
@@ -71,14 +86,17 @@ fn thrown<T>(env: &Env, r: std::result::Result<T, Failure>) -> Result<T> {
 impl JSSandbox {
     /// Adds a handler under a routing key. `code` must define a function
     /// named `handler`; it may import user modules (`user:<name>`), host
-    /// modules (`host:<name>`) and built-ins. A key already in use is an
-    /// error. Edits the host-side registry only (see the type's docs).
+    /// modules (`host:<name>`) and built-ins. A key already in use is
+    /// `ERR_INVALID_ARG`; once `getLoadedSandbox()` was called (in flight
+    /// or done) it is `ERR_CONSUMED`.
     #[napi(ts_args_type = "name: string, code: string")]
     pub fn add_handler(&mut self, env: Env, name: Unknown<'_>, code: Unknown<'_>) -> Result<()> {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the handler name"))?;
         let code = thrown(&env, args::string(e, args::raw(&code), "the handler code"))?;
-        if self.handlers.contains_key(&name) {
+        thrown(&env, self.check_usable())?;
+        let mut registry = self.registry();
+        if registry.handlers.contains_key(&name) {
             return thrown(
                 &env,
                 Err(Failure::invalid(format!(
@@ -86,30 +104,41 @@ impl JSSandbox {
                 ))),
             );
         }
-        self.handlers.insert(name, code);
+        registry.handlers.insert(name, code);
         Ok(())
     }
 
     /// Removes the handler with that routing key: `true` if there was one,
-    /// `false` if no handler has that key.
+    /// `false` if no handler has that key (always `false` once loaded).
     #[napi(ts_args_type = "name: string")]
     pub fn remove_handler(&mut self, env: Env, name: Unknown<'_>) -> Result<bool> {
         let name = thrown(
             &env,
             args::name(env.raw(), args::raw(&name), "the handler name"),
         )?;
-        Ok(self.handlers.remove(&name).is_some())
+        Ok(self.registry().handlers.remove(&name).is_some())
     }
 
-    /// Removes every handler.
+    /// Removes every handler (nothing to remove once loaded).
     #[napi]
     pub fn clear_handlers(&mut self) {
-        self.handlers.clear();
+        self.registry().handlers.clear();
+    }
+
+    /// Whether an earlier failure left this sandbox's VM unusable (as
+    /// Rust's `JSSandbox::poisoned()`); a poisoned sandbox cannot load
+    /// handlers: build a new one.
+    #[napi(getter)]
+    pub fn poisoned(&self) -> bool {
+        self.published
+            .poisoned
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Adds an ES module that handlers (and other modules) import as
     /// `<namespace>:<name>`; the namespace defaults to `user`, and `host`
-    /// is reserved. Edits the host-side registry only.
+    /// is reserved. Once `getLoadedSandbox()` was called (in flight or
+    /// done) it is `ERR_CONSUMED`.
     #[napi(ts_args_type = "name: string, source: string, namespace?: string")]
     pub fn add_module(
         &mut self,
@@ -125,8 +154,10 @@ impl JSSandbox {
             args::string(e, args::raw(&source), "the module source"),
         )?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
+        thrown(&env, self.check_usable())?;
         let key = (ns, name);
-        if self.modules.contains_key(&key) {
+        let mut registry = self.registry();
+        if registry.modules.contains_key(&key) {
             return thrown(
                 &env,
                 Err(Failure::invalid(format!(
@@ -135,7 +166,7 @@ impl JSSandbox {
                 ))),
             );
         }
-        self.modules.insert(key, source);
+        registry.modules.insert(key, source);
         Ok(())
     }
 
@@ -151,13 +182,13 @@ impl JSSandbox {
         let e = env.raw();
         let name = thrown(&env, args::name(e, args::raw(&name), "the module name"))?;
         let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
-        Ok(self.modules.remove(&(ns, name)).is_some())
+        Ok(self.registry().modules.remove(&(ns, name)).is_some())
     }
 
     /// Removes every module.
     #[napi]
     pub fn clear_modules(&mut self) {
-        self.modules.clear();
+        self.registry().modules.clear();
     }
 
     /// Sends the modules and handlers to the guest and compiles the
@@ -179,8 +210,11 @@ impl JSSandbox {
                 }
             }
         };
-        let handlers = self.handlers.clone();
-        let modules = self.modules.clone();
+        // Taken out while loading; given back if the load fails.
+        let taken = std::mem::take(&mut *self.registry());
+        let handlers = taken.handlers.clone();
+        let modules = taken.modules.clone();
+        let registry = self.registry.clone();
         let published = core.published.clone();
         let slot = self.slot.clone();
         let next = core.clone();
@@ -216,6 +250,9 @@ impl JSSandbox {
                         let hyperlight_js::LoadFailure { error, mut sandbox } = *failure;
                         sandbox.clear_handlers();
                         sandbox.clear_modules();
+                        published
+                            .poisoned
+                            .store(sandbox.poisoned(), std::sync::atomic::Ordering::Release);
                         *stage = Stage::Js(sandbox);
                         Ok(Err(error.into()))
                     }
@@ -234,6 +271,7 @@ impl JSSandbox {
                     }
                     Err(failure) => {
                         *slot = Slot::Ready(next);
+                        *registry.lock().unwrap_or_else(|p| p.into_inner()) = taken;
                         Err(failure)
                     }
                 }

@@ -16,6 +16,7 @@
 // napi-derive generates unsafe blocks of its own (without SAFETY comments); ours have them.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
+mod abort;
 mod args;
 mod builder;
 mod errors;
@@ -23,6 +24,7 @@ mod js;
 mod js_sandbox;
 mod loaded;
 mod main_thread;
+mod options;
 mod proto;
 mod spin;
 mod worker;

@@ -9,17 +9,19 @@ use napi::bindgen_prelude::{ClassInstance, FromNapiValue, ToNapiValue, Unknown};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
 
+use crate::abort::{AbortMonitor, AbortOptions, Abortable, Ticket};
 use crate::args;
 use crate::errors::Failure;
 use crate::js::Raw;
 use crate::js_sandbox::JSSandbox;
-use crate::main_thread::{rejected, EnvState};
+use crate::main_thread::{rejected, Deferred, EnvState};
+use crate::options::Options;
 use crate::worker::{Core, HostChannel, Stage};
 
 /// Options of `callHandler`. Without a timeout the handler runs without
 /// monitors; with both, the first to fire ends the call.
 #[napi(object)]
-pub struct CallHandlerOptions {
+pub struct CallHandlerOptions<'a> {
     /// Wall-clock timeout in milliseconds (an integer from 1 to 3,600,000).
     /// Default: none.
     pub wall_clock_timeout_ms: Option<f64>,
@@ -29,6 +31,15 @@ pub struct CallHandlerOptions {
     /// Whether to run the guest's garbage collector after the call.
     /// Default: true.
     pub gc: Option<bool>,
+    /// Cancels the call when it aborts: first politely (the engine's
+    /// interrupt: `ERR_CANCELLED`, sandbox not poisoned), then by a kill
+    /// after `abortGracePeriodMs` (sandbox poisoned). Already aborted: the
+    /// call rejects without running. Default: none.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<napi::bindgen_prelude::Object<'a>>,
+    /// Milliseconds between an abort's polite stop and the kill (an
+    /// integer from 0 to 3,600,000; 0 kills at once). Default: 100.
+    pub abort_grace_period_ms: Option<f64>,
 }
 
 /// Statistics of the most recent `callHandler()` call.
@@ -65,12 +76,26 @@ pub struct InterruptHandle {
 #[napi]
 impl InterruptHandle {
     /// Stops the call running now, if any: it rejects with `ERR_CANCELLED`
-    /// and the sandbox is poisoned. Without a running call it does nothing.
+    /// (`terminatedBy: null`) and the sandbox is poisoned. Returns whether
+    /// a call was running; without one it does nothing (it does not affect
+    /// the next call) and returns `false`.
     #[napi]
-    pub fn kill(&self) {
-        self.handle.kill();
+    pub fn kill(&self) -> bool {
+        let running = self.handle.kill();
         // A call waiting on a host function notices at once.
         self.channel.wake();
+        running
+    }
+
+    /// The polite stop: asks the engine to stop the running call at its
+    /// next interrupt check (every few thousand bytecodes). The call
+    /// rejects with `ERR_CANCELLED` (`terminatedBy: null`) and the sandbox
+    /// is **not** poisoned. A guest inside a long native operation or
+    /// waiting on a host function stops only once that returns: keep
+    /// `kill()` as the backstop. Returns whether a call was running.
+    #[napi]
+    pub fn request_interrupt(&self) -> bool {
+        self.handle.request_interrupt()
     }
 }
 
@@ -128,13 +153,58 @@ fn stats_object(
     Ok(object)
 }
 
+/// The monitors of one call, from its options.
+struct CallMonitors {
+    wall: Option<WallClockMonitor>,
+    cpu: Option<CpuTimeMonitor>,
+    abort: Option<AbortMonitor>,
+}
+
+/// Runs one call watched by whichever monitors it has (none: no monitor
+/// task at all).
+fn run_call(
+    loaded: &mut hyperlight_js::LoadedJSSandbox,
+    name: &str,
+    event: &str,
+    gc: Option<bool>,
+    m: CallMonitors,
+) -> hyperlight_js::Result<String> {
+    match (m.wall, m.cpu, m.abort) {
+        (None, None, None) => loaded.handle_event(name, event, gc),
+        (Some(w), None, None) => loaded.handle_event_with_monitor(name, event, &w, gc),
+        (None, Some(c), None) => loaded.handle_event_with_monitor(name, event, &c, gc),
+        (None, None, Some(a)) => loaded.handle_event_with_monitor(name, event, &a, gc),
+        (Some(w), Some(c), None) => loaded.handle_event_with_monitor(name, event, &(w, c), gc),
+        (Some(w), None, Some(a)) => loaded.handle_event_with_monitor(name, event, &(w, a), gc),
+        (None, Some(c), Some(a)) => loaded.handle_event_with_monitor(name, event, &(c, a), gc),
+        (Some(w), Some(c), Some(a)) => {
+            loaded.handle_event_with_monitor(name, event, &(w, c, a), gc)
+        }
+    }
+}
+
+/// The failure of a call, with the message saying what the sandbox's state
+/// is now (a polite interrupt cancels without poisoning).
+fn call_failure(e: hyperlight_js::Error, poisoned: bool) -> Failure {
+    match e {
+        hyperlight_js::Error::Cancelled {
+            terminated_by: None,
+        } if !poisoned => Failure::cancelled(
+            "the handler call was stopped by interruptHandle.requestInterrupt(); the engine \
+             unwound cleanly and the sandbox is still usable",
+            None,
+        ),
+        other => other.into(),
+    }
+}
+
 #[napi]
 impl LoadedJSSandbox {
     /// Calls the handler `handlerName` with `eventData` (any
     /// JSON-serialisable value) and resolves to its result.
     #[napi(
-        ts_args_type = "handlerName: string, eventData: any, options?: CallHandlerOptions",
-        ts_return_type = "Promise<any>"
+        ts_args_type = "handlerName: string, eventData: unknown, options?: CallHandlerOptions",
+        ts_return_type = "Promise<unknown>"
     )]
     pub fn call_handler(
         &self,
@@ -146,49 +216,87 @@ impl LoadedJSSandbox {
         let e = env.raw();
         let checked = (|| {
             let name = args::name(e, args::raw(&handler_name), "the handler name")?;
-            let opts = args::call_options(e, options.as_ref().map(args::raw))?;
+            let opts = Options::parse(
+                e,
+                options.as_ref().map(args::raw),
+                "callHandler",
+                crate::options::CALL_KEYS,
+            )?;
+            let wall = opts.timeout_ms("wallClockTimeoutMs")?;
+            let cpu = opts.timeout_ms("cpuTimeoutMs")?;
+            let gc = opts.boolean("gc")?;
+            let abort = AbortOptions::from_options(&opts)?;
             let state = EnvState::get(e).map_err(Failure::internal)?;
             let event = state.stringify(e, args::raw(&event_data), "the event")?;
-            let core = self.core()?;
-            Ok((name, opts, event, core.clone()))
+            let core = self.core()?.clone();
+            let handle = self.handle.clone();
+            let abortable = Abortable::arm(
+                e,
+                &abort,
+                "handler call",
+                Box::new(move || handle.request_interrupt()),
+            )?;
+            Ok((name, wall, cpu, gc, abortable, event, core))
         })();
-        let (name, opts, event, core) = match checked {
+        let (name, wall, cpu, gc, abortable, event, core) = match checked {
             Ok(x) => x,
             Err(failure) => return rejected(e, failure),
         };
+        let (deferred, promise) = Deferred::new(e)?;
+        let ticket = Ticket::new(deferred, abortable.clone());
         let published = self.published.clone();
-        let promise = core.submit(
-            e,
-            move |stage| {
+        core.queue(move |stage| {
+            if let Some(a) = &abortable {
+                if !a.begin() {
+                    return;
+                }
+            }
+            let result = (|| {
                 let Stage::Loaded(loaded) = stage else {
                     return Err(Failure::internal("the sandbox is not loaded"));
                 };
-                let gc = opts.gc;
-                let wall = opts
-                    .wall_clock_ms
-                    .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-                    .transpose()?;
-                let cpu = opts
-                    .cpu_ms
-                    .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-                    .transpose()?;
-                let result = match (wall, cpu) {
-                    (None, None) => loaded.handle_event(&name, &event, gc),
-                    (Some(w), None) => loaded.handle_event_with_monitor(&name, &event, &w, gc),
-                    (None, Some(c)) => loaded.handle_event_with_monitor(&name, &event, &c, gc),
-                    (Some(w), Some(c)) => {
-                        loaded.handle_event_with_monitor(&name, &event, &(w, c), gc)
-                    }
+                let monitors = CallMonitors {
+                    wall: wall
+                        .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
+                        .transpose()?,
+                    cpu: cpu
+                        .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
+                        .transpose()?,
+                    abort: abortable.as_ref().map(Abortable::monitor),
                 };
+                let result = run_call(loaded, &name, &event, gc, monitors);
+                let poisoned = loaded.poisoned();
+                if let Some(a) = &abortable {
+                    a.end(poisoned);
+                }
                 Core::publish(&published, loaded);
-                result.map_err(Failure::from)
-            },
-            |env, json| {
+                if abortable.as_ref().is_some_and(|a| a.aborted()) {
+                    // A polite stop leaves `terminated_by` empty in Rust:
+                    // the abort ended this call either way.
+                    if let Err(hyperlight_js::Error::Cancelled { .. }) = &result {
+                        if let Some(stats) = published
+                            .stats
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .as_mut()
+                        {
+                            stats.terminated_by = Some(crate::abort::MONITOR_NAME);
+                        }
+                    }
+                }
+                result.map_err(|e| call_failure(e, poisoned))
+            })();
+            if let Some(a) = &abortable {
+                // Also after a failure before the call ran (ends once).
+                a.end_if_running(false);
+            }
+            ticket.settle(Box::new(move |env| {
+                let json = result?;
                 EnvState::get(env)
                     .map_err(Failure::internal)?
                     .parse(env, &json)
-            },
-        )?;
+            }));
+        });
         Ok(Raw(promise))
     }
 

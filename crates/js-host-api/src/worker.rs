@@ -254,6 +254,13 @@ impl Core {
         Ok(promise)
     }
 
+    /// Queues `job` on the sandbox thread as it is (the job settles its own
+    /// Promise, e.g. through an [`abort::Ticket`](crate::abort::Ticket)).
+    /// If the thread is gone the job is dropped, which rejects its Promise.
+    pub(crate) fn queue(&self, job: impl FnOnce(&mut Stage) + Send + 'static) {
+        let _ = self.tx.send(Box::new(job));
+    }
+
     /// Publishes `poisoned` from the loaded sandbox.
     pub(crate) fn publish(published: &Published, loaded: &LoadedJSSandbox) {
         published

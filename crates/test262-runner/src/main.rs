@@ -278,7 +278,13 @@ fn real_main() -> Result<bool, String> {
         args.jobs
     );
     let harness = run::Harness::load(&suite)?;
-    let outcomes = run::run_all(&files, &harness, args.jobs, args.timeout)?;
+    let outcomes = run::run_all(
+        &suite.join("test"),
+        &files,
+        &harness,
+        args.jobs,
+        args.timeout,
+    )?;
 
     // Pass rates per directory.
     let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();

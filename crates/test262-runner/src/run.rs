@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyperlight_js::{
-    CpuTimeMonitor, Error, JSSandbox, LoadedJSSandbox, PrintLevel, SandboxBuilder, Snapshot,
-    WallClockMonitor,
+    CpuTimeMonitor, Error, FileSystemLoader, JSSandbox, LoadedJSSandbox, PrintLevel,
+    SandboxBuilder, Snapshot, WallClockMonitor,
 };
 
 use crate::meta::{self, Meta};
@@ -36,9 +36,6 @@ pub struct TestFile {
     pub source: String,
     /// Its metadata.
     pub meta: Meta,
-    /// Module fixtures of its directory (`_FIXTURE` files), for module
-    /// tests: (path relative to `test/`, source).
-    pub fixtures: Vec<(String, String)>,
 }
 
 impl TestFile {
@@ -48,28 +45,10 @@ impl TestFile {
         let source = std::fs::read_to_string(&full)
             .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
         let meta = meta::parse(&source).map_err(|e| format!("{path}: {e}"))?;
-        let mut fixtures = Vec::new();
-        if meta.has_flag("module") {
-            let dir = full.parent().unwrap_or(suite);
-            let rel_dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let mut names: Vec<String> = std::fs::read_dir(dir)
-                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains("_FIXTURE") && (n.ends_with(".js") || n.ends_with(".json")))
-                .collect();
-            names.sort();
-            for n in names {
-                let text = std::fs::read_to_string(dir.join(&n))
-                    .map_err(|e| format!("cannot read fixture {n}: {e}"))?;
-                fixtures.push((format!("{rel_dir}/{n}"), text));
-            }
-        }
         Ok(TestFile {
             path: path.to_string(),
             source,
             meta,
-            fixtures,
         })
     }
 }
@@ -167,7 +146,9 @@ const PRELUDE: &str = r#"(function () {
 const MODULE_HANDLER: &str =
     "async function handler(event) { await import(event.specifier); return null; }";
 
-/// Module namespace of the test files.
+/// Module namespace of the test files: a file-system module loader over
+/// `test/`, so `./x_FIXTURE.js` in `test262:language/a/b.js` is
+/// `test/language/a/x_FIXTURE.js`.
 const NS: &str = "test262";
 
 /// A test's limits: `timeout` of CPU time (independent of how busy the
@@ -186,6 +167,9 @@ struct Loaded {
 }
 
 struct Worker {
+    /// `test/` of the unpacked suite: the root of the `test262` module
+    /// namespace.
+    tests: std::path::PathBuf,
     prints: Arc<Mutex<Vec<String>>>,
     loaded: Option<Loaded>,
     timeout: Duration,
@@ -199,9 +183,10 @@ fn err_text(e: &Error) -> String {
 }
 
 impl Worker {
-    fn new(timeout: Duration) -> Result<Worker, String> {
+    fn new(tests: &Path, timeout: Duration) -> Result<Worker, String> {
         let prints = Arc::new(Mutex::new(Vec::new()));
         Ok(Worker {
+            tests: tests.to_path_buf(),
             prints,
             loaded: None,
             timeout,
@@ -223,9 +208,14 @@ impl Worker {
             .builder()
             .build()
             .map_err(|e| format!("cannot build a sandbox: {e}"))?;
-        proto
+        let mut sb = proto
             .load_runtime()
-            .map_err(|e| format!("cannot load the runtime: {e}"))
+            .map_err(|e| format!("cannot load the runtime: {e}"))?;
+        let loader =
+            FileSystemLoader::new(&self.tests).map_err(|e| format!("module loader: {e}"))?;
+        sb.set_module_loader(Some(NS), loader)
+            .map_err(|e| e.to_string())?;
+        Ok(sb)
     }
 
     fn load(&self, mut sb: JSSandbox, harness: &Harness) -> Result<Loaded, String> {
@@ -336,9 +326,13 @@ impl Worker {
             t.source.clone()
         };
         let monitor = limits(timeout)?;
-        let r = l
-            .sandbox
-            .eval_script_with_monitor(&source, Some(&t.path), &monitor);
+        // Named as a module of the `test262` namespace, so that `import()`
+        // in the script resolves `./x_FIXTURE.js` beside it.
+        let r = l.sandbox.eval_script_with_monitor(
+            &source,
+            Some(&format!("{NS}:{}", t.path)),
+            &monitor,
+        );
         let r = match r {
             // The script ran; only its completion value could not cross.
             Err(Error::Handler(g)) if g.name == "ResultError" => Ok(None),
@@ -350,30 +344,12 @@ impl Worker {
     fn run_module(&mut self, t: &TestFile, harness: &Harness) -> Result<(), String> {
         let includes = Self::includes(t, harness)?;
         let timeout = self.timeout;
-        // Module tests need their modules registered before the load: a
-        // sandbox of their own, after which the worker's usual one is
-        // rebuilt.
-        let sb = match self.loaded.take() {
-            Some(l) => l
-                .sandbox
-                .unload()
-                .map_err(|e| format!("unload failed: {e}"))?,
-            None => self.fresh()?,
-        };
-        let mut sb = sb;
-        let mut add = |path: &str, source: &str| {
-            sb.add_module(path, source, Some(NS))
-                .map_err(|e| format!("add_module {path}: {e}"))
-        };
-        add(&t.path, &t.source)?;
-        for (p, s) in &t.fixtures {
-            if p != &t.path {
-                add(p, s)?;
-            }
-        }
-        let l = self.load(sb, harness);
-        let mut l = l?;
-        self.prints.lock().unwrap().clear();
+        let prints = self.prints.clone();
+        let l = self.ensure(harness)?;
+        l.sandbox
+            .restore(&l.harnessed.clone())
+            .map_err(|e| format!("restore failed: {e}"))?;
+        prints.lock().unwrap().clear();
         if !includes.is_empty() {
             l.sandbox
                 .eval_script(&includes, Some("harness"))
@@ -384,13 +360,6 @@ impl Worker {
         let r = l
             .sandbox
             .handle_event_with_monitor("test262", &event, &monitor, Some(false));
-        // Back to a plain sandbox for the next test.
-        let plain = l
-            .sandbox
-            .unload()
-            .map_err(|e| format!("unload failed: {e}"))?;
-        let _ = plain; // a fresh one is cheaper than clearing this one's modules
-        self.loaded = None;
         self.verdict(t, r.map(|_| ()))
     }
 
@@ -445,6 +414,7 @@ impl Worker {
 
 /// Runs `files` on `jobs` workers; the outcomes in the same order.
 pub fn run_all(
+    tests: &Path,
     files: &[TestFile],
     harness: &Harness,
     jobs: usize,
@@ -457,7 +427,7 @@ pub fn run_all(
     std::thread::scope(|s| {
         for _ in 0..jobs.min(files.len()) {
             s.spawn(|| {
-                let mut w = match Worker::new(timeout) {
+                let mut w = match Worker::new(tests, timeout) {
                     Ok(w) => w,
                     Err(e) => {
                         *fatal.lock().unwrap() = Some(e);

@@ -137,18 +137,21 @@ export const HostModule = lazyNativeClass(
  * sent to the guest by `JSSandbox.getLoadedSandbox()`.
  *
  * The registry methods (`addHandler`, `removeHandler`, `clearHandlers`, `addModule`,
- * `removeModule`, `clearModules`) only edit a host-side registry: they never touch the micro-VM
- * and never throw `ERR_CONSUMED`. `getLoadedSandbox()` sends a copy of the registry as it is when
- * called; once it has succeeded the registry is detached from the VM, so later edits still work
- * but have no effect on the `LoadedJSSandbox` (to change its handlers, `unload()` it and use the
- * `JSSandbox` that returns). Argument errors are `ERR_INVALID_ARG` in every state.
+ * `removeModule`, `clearModules`) edit a host-side registry, which `getLoadedSandbox()` sends to
+ * the guest. Once `getLoadedSandbox()` has been called (while it runs, and after it succeeded),
+ * `addHandler` and `addModule` throw `ERR_CONSUMED`: the code would never reach the guest, and
+ * ignoring it would hide a bug (to change the handlers of a loaded sandbox, `unload()` it and use
+ * the `JSSandbox` that returns). Removing stays harmless: `removeHandler`/`removeModule` return
+ * `false` and the `clear` methods do nothing, since nothing is left to remove. If the load fails,
+ * the registry comes back as it was. Argument errors are `ERR_INVALID_ARG` in every state.
  * @public
  */
 export interface JSSandbox {
   /**
    * Adds a handler under a routing key. `code` must define a function named `handler`; it may
    * import user modules (`user:<name>`), host modules (`host:<name>`) and built-ins. An empty or
-   * non-string name, non-string code, or a key already added is `ERR_INVALID_ARG`.
+   * non-string name, non-string code, or a key already added is `ERR_INVALID_ARG`; after
+   * `getLoadedSandbox()` was called it is `ERR_CONSUMED`.
    */
   addHandler(name: string, code: string): void;
   /**
@@ -160,7 +163,8 @@ export interface JSSandbox {
   clearHandlers(): void;
   /**
    * Adds an ES module importable as `<namespace>:<name>`. An empty name, a module already added,
-   * or the namespace `host` is `ERR_INVALID_ARG`.
+   * or the namespace `host` is `ERR_INVALID_ARG`; after `getLoadedSandbox()` was called it is
+   * `ERR_CONSUMED`.
    * @param namespace - the import prefix; `host` is reserved for host modules.
    * @defaultValue namespace: `'user'`
    */
@@ -173,6 +177,11 @@ export interface JSSandbox {
   removeModule(name: string, namespace?: string): boolean;
   /** Removes every module. */
   clearModules(): void;
+  /**
+   * Whether an earlier failure left this sandbox's VM unusable (it then cannot load handlers:
+   * build a new sandbox). `false` for every sandbox that `loadRuntime()` or `unload()` returns.
+   */
+  readonly poisoned: boolean;
   /**
    * Sends the modules and handlers to the guest and compiles the handlers (modules compile when
    * first imported). Consumes this object on success (a second call rejects with `ERR_CONSUMED`;
@@ -215,6 +224,25 @@ export interface CallHandlerOptions {
    * @defaultValue true
    */
   gc?: boolean;
+  /**
+   * Cancels the call when the signal aborts. An already-aborted signal rejects at once without
+   * running anything; a call still queued behind others rejects at once and never runs. A running
+   * call is first stopped politely (the engine's own interrupt: the guest unwinds cleanly and the
+   * sandbox is **not** poisoned); if the guest has not stopped after `abortGracePeriodMs` (it is
+   * waiting on a host function, or inside a long native operation) it is killed and the sandbox
+   * is poisoned. Either way the Promise rejects with `ERR_CANCELLED`, `terminatedBy: 'abort'` and
+   * `cause: signal.reason`; an abort that happens before the Promise settles always wins, so a
+   * result that arrives after it is discarded. The listener is removed when the call settles, so
+   * one signal can serve many calls.
+   * @defaultValue no signal
+   */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds between an abort's polite stop and the kill: an integer from 0 to 3,600,000
+   * (`0` kills at once).
+   * @defaultValue 100
+   */
+  abortGracePeriodMs?: number;
 }
 
 /**
@@ -256,9 +284,21 @@ export const Snapshot = lazyNativeClass(
 export interface InterruptHandle {
   /**
    * Stops the running call, if any: it rejects with `ERR_CANCELLED` (`terminatedBy: null`) and
-   * the sandbox is poisoned. A kill while no call runs does nothing.
+   * the sandbox is poisoned. A kill while no call runs does nothing (it does not affect the next
+   * call).
+   * @returns whether a call was running: `false` means nothing was stopped (the call has not
+   * started yet, or has already ended), so a caller racing a call's start can retry.
    */
-  kill(): void;
+  kill(): boolean;
+  /**
+   * The polite stop: asks the guest engine to stop the running call at its next interrupt check
+   * (every few thousand bytecodes). The call rejects with `ERR_CANCELLED` (`terminatedBy: null`)
+   * and the sandbox is **not** poisoned. A guest waiting on a host function or inside a long
+   * native operation stops only once that returns, so keep `kill()` as the backstop (or pass
+   * `signal` to `callHandler`, which does both).
+   * @returns whether a call was running.
+   */
+  requestInterrupt(): boolean;
 }
 
 /**

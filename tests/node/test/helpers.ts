@@ -1,10 +1,14 @@
 import {
   type ErrorCode,
+  type InterruptHandle,
   type LoadedJSSandbox,
   type ProtoJSSandbox,
   SandboxBuilder,
 } from '@hyperlight/js-host-api';
 import { expect } from 'vitest';
+import { rejection, thrown } from '../../../tooling/test-helpers';
+
+export { rejection, thrown } from '../../../tooling/test-helpers';
 
 /** A loaded sandbox with `handlers` (routing key → source), host functions set up by `setup`. */
 export async function loadedSandbox(
@@ -30,30 +34,6 @@ export const SPIN = `
   }
 `;
 
-/** The error `f` throws synchronously; fails the test if it does not throw. */
-export function thrown(f: () => unknown): Error & Record<string, unknown> {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a throw');
-}
-
-/** The reason `promise` rejects with; fails the test if it resolves. */
-export async function rejection(
-  promise: Promise<unknown>,
-): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Expects `f` to throw synchronously an error with `code`. */
 export function expectThrowCode(
   f: () => unknown,
@@ -72,4 +52,34 @@ export async function expectRejectCode(
   const error = await rejection(promise);
   expect(error.code, error.message).toBe(code);
   return error;
+}
+
+/**
+ * Stops the call running in a sandbox through `handle` (`kill()` by default, or
+ * `requestInterrupt()`), retrying every `everyMs` until a call was running: a single stop sent
+ * before the call has started does nothing, and would leave the handler spinning until the test
+ * times out. Starts after `afterMs`. Returns a function that cancels the retries (call it once the
+ * call has settled, in case it ended by itself).
+ */
+export function stopWhenRunning(
+  handle: InterruptHandle,
+  { afterMs = 0, everyMs = 5, how = 'kill' }: StopOptions = {},
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = () => {
+    const wasRunning = how === 'kill' ? handle.kill() : handle.requestInterrupt();
+    timer = wasRunning ? undefined : setTimeout(attempt, everyMs);
+  };
+  timer = setTimeout(attempt, afterMs);
+  return () => clearTimeout(timer);
+}
+
+/** Options of {@link stopWhenRunning}. */
+export interface StopOptions {
+  /** Milliseconds before the first attempt. */
+  afterMs?: number;
+  /** Milliseconds between attempts. */
+  everyMs?: number;
+  /** `kill` (poisons) or `interrupt` (the polite `requestInterrupt()`). */
+  how?: 'kill' | 'interrupt';
 }

@@ -1,6 +1,6 @@
 import { ERR_CANCELLED, ERR_INVALID_ARG, SandboxBuilder } from '@hyperlight/js-host-api';
 import { describe, expect, it } from 'vitest';
-import { expectRejectCode, expectThrowCode, loadedSandbox } from './helpers';
+import { expectRejectCode, expectThrowCode, loadedSandbox, stopWhenRunning } from './helpers';
 
 describe('host functions', () => {
   it('spreads arguments and stringifies sync results (hostModule().register chains)', async () => {
@@ -236,10 +236,9 @@ describe('host functions', () => {
     );
     expect(error.terminatedBy).toBe('wall-clock');
     await loaded.restore(snapshot);
-    const handle = loaded.interruptHandle;
-    const timer = setTimeout(() => handle.kill(), 30);
+    const stop = stopWhenRunning(loaded.interruptHandle, { afterMs: 30 });
     await expectRejectCode(loaded.callHandler('handler', {}), ERR_CANCELLED);
-    clearTimeout(timer);
+    stop();
     expect(loaded.poisoned).toBe(true);
     await loaded[Symbol.asyncDispose]();
   });

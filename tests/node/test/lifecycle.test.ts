@@ -1,5 +1,6 @@
 import {
   ERR_CONSUMED,
+  ERR_HANDLER,
   ERR_INVALID_ARG,
   HostModule,
   InterruptHandle,
@@ -71,26 +72,22 @@ describe('consumed transitions', () => {
     const loaded = await js.getLoadedSandbox();
     expect(loaded).toBeInstanceOf(LoadedJSSandbox);
     await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
-    // The registry methods are not transitions: after getLoadedSandbox() they still edit the
-    // host-side registry (never ERR_CONSUMED), which no longer affects the loaded sandbox.
-    js.addHandler('other', ECHO);
-    expect(js.removeHandler('echo')).toBe(true);
+    // Code added after the load would never reach the guest: ERR_CONSUMED, not silently ignored.
+    // Removing stays harmless (nothing is left to remove), so tidy-up code keeps working.
+    expect(js.poisoned).toBe(false);
+    expectThrowCode(() => js.addHandler('other', ECHO), ERR_CONSUMED);
+    expectThrowCode(() => js.addModule('m', 'export const a = 1;'), ERR_CONSUMED);
     expect(js.removeHandler('echo')).toBe(false);
     js.clearHandlers();
-    js.addModule('m', 'export const a = 1;');
-    expect(js.removeModule('m')).toBe(true);
     expect(js.removeModule('m')).toBe(false);
     js.clearModules();
     expect(await loaded.callHandler('echo', { still: 'loaded' })).toEqual({ still: 'loaded' });
-    await expectRejectCode(loaded.callHandler('other', {}), ERR_INVALID_ARG);
     await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
-    // Argument validation is unchanged in every state.
+    // Argument validation comes first, in every state.
     expectThrowCode(() => js.addHandler('', ECHO), ERR_INVALID_ARG);
     expectThrowCode(() => js.removeHandler(''), ERR_INVALID_ARG);
     expectThrowCode(() => js.addModule('m', 'x', 'host'), ERR_INVALID_ARG);
     expectThrowCode(() => js.removeModule('m', 'host'), ERR_INVALID_ARG);
-    js.addHandler('dup', ECHO);
-    expectThrowCode(() => js.addHandler('dup', ECHO), ERR_INVALID_ARG);
 
     const again = await loaded.unload();
     expect(again).toBeInstanceOf(JSSandbox);
@@ -123,19 +120,31 @@ describe('consumed transitions', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
-  it('takes a copy of the registry: edits while getLoadedSandbox() runs do not change what loads', async () => {
+  it('refuses additions while getLoadedSandbox() runs, and gives the registry back if it fails', async () => {
     const proto = await new SandboxBuilder().build();
     const js = await proto.loadRuntime();
+    expect(js.poisoned).toBe(false);
     js.addHandler('echo', ECHO);
     const loading = js.getLoadedSandbox();
-    // Not a transition: no ERR_CONSUMED while the load is in flight either.
-    js.addHandler('late', ECHO);
-    expect(js.removeHandler('echo')).toBe(true);
-    js.addModule('late', 'export const a = 1;');
+    expectThrowCode(() => js.addHandler('late', ECHO), ERR_CONSUMED);
+    expectThrowCode(() => js.addModule('late', 'export const a = 1;'), ERR_CONSUMED);
+    expect(js.removeHandler('echo')).toBe(false);
     const loaded = await loading;
     expect(await loaded.callHandler('echo', 7)).toBe(7);
     await expectRejectCode(loaded.callHandler('late', {}), ERR_INVALID_ARG);
     await loaded[Symbol.asyncDispose]();
+
+    const js2 = await (await new SandboxBuilder().build()).loadRuntime();
+    js2.addHandler('bad', 'function handler( {');
+    const failing = js2.getLoadedSandbox();
+    expectThrowCode(() => js2.addHandler('late', ECHO), ERR_CONSUMED);
+    await expectRejectCode(failing, ERR_HANDLER);
+    // Back as it was: the failed handler is there to remove, and additions work again.
+    expect(js2.removeHandler('bad')).toBe(true);
+    js2.addHandler('echo', ECHO);
+    const loaded2 = await js2.getLoadedSandbox();
+    expect(await loaded2.callHandler('echo', 8)).toBe(8);
+    await loaded2[Symbol.asyncDispose]();
   });
 
   it('fails getLoadedSandbox() for an import of a module that does not exist', async () => {

@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const PACKAGES = ['packages/js-host-api', 'packages/js-host-api-linux-x64-gnu'];
+const PACKAGES = [
+  'packages/js-host-api',
+  'packages/js-host-api-linux-x64-gnu',
+  'packages/monitors',
+  'packages/sandbox',
+];
 
 // The spec's quick start, as a user would write it in each module system.
 const QUICK_START_BODY = `
@@ -24,9 +29,21 @@ const result = await loadedSandbox.callHandler('greet', { name: 'World' });
 console.log(JSON.stringify(result));
 `;
 
+// The SDK layers as a user of the published packages would write them.
+const LAYERS_BODY = `
+const definition = defineSandbox({
+  handlers: { greet: 'function handler(e) { return { message: "Hello, " + e.name + "!" }; }' },
+  limits: anyOf(wallClock(1000), cpuTime(100)),
+});
+const pool = await createPool(definition, { size: 2 });
+const result = await pool.call('greet', { name: 'World' });
+await pool.close();
+console.log(JSON.stringify(result));
+`;
+
 let scratch = '';
 
-/** Packs both packages with pnpm and installs the two tarballs with npm into a scratch project. */
+/** Packs the packages with pnpm and installs the tarballs with npm into a scratch project. */
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'hyperlight-pack-'));
   const tarballs = PACKAGES.map((dir) => {
@@ -45,7 +62,7 @@ beforeAll(() => {
     path.join(project, 'package.json'),
     JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true }),
   );
-  // Offline-friendly: both packages come from the tarballs, nothing from a registry.
+  // Offline-friendly: every package comes from the tarballs, nothing from a registry.
   execFileSync(
     'npm',
     ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs],
@@ -58,6 +75,14 @@ beforeAll(() => {
   writeFileSync(
     path.join(project, 'quick-start.mjs'),
     `import { SandboxBuilder } from '@hyperlight/js-host-api';\n${QUICK_START_BODY}`,
+  );
+  writeFileSync(
+    path.join(project, 'layers.cjs'),
+    `const { defineSandbox, createPool } = require('@hyperlight/sandbox');\nconst { anyOf, cpuTime, wallClock } = require('@hyperlight/monitors');\n(async () => {${LAYERS_BODY}})();\n`,
+  );
+  writeFileSync(
+    path.join(project, 'layers.mjs'),
+    `import { defineSandbox, createPool } from '@hyperlight/sandbox';\nimport { anyOf, cpuTime, wallClock } from '@hyperlight/monitors';\n${LAYERS_BODY}`,
   );
 }, 180_000);
 
@@ -83,6 +108,16 @@ describe('packed tarballs in a scratch project', () => {
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ name: 'World', message: 'Hello, World!' });
   });
+
+  it.each(['layers.cjs', 'layers.mjs'])(
+    'run @hyperlight/sandbox and @hyperlight/monitors (%s)',
+    (file) => {
+      const result = run(file);
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ message: 'Hello, World!' });
+    },
+  );
 
   it('load the binary from the installed platform package', () => {
     const probe = path.join(scratch, 'app', 'probe.cjs');

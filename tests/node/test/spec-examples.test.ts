@@ -39,7 +39,7 @@ import {
   SandboxBuilder,
 } from '@hyperlight/js-host-api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { expectRejectCode } from './helpers';
+import { expectRejectCode, stopWhenRunning } from './helpers';
 
 /** The arguments of every `console.log` of the running test. */
 let logged: unknown[][] = [];
@@ -440,9 +440,9 @@ describe('Snapshot', () => {
     const snapshot = await loaded.snapshot();
 
     // ... handler gets killed, sandbox is poisoned ...
-    const timer = setTimeout(() => loaded.interruptHandle.kill(), 50); // (test)
+    const stop = stopWhenRunning(loaded.interruptHandle, { afterMs: 50 }); // (test)
     await expectRejectCode(loaded.callHandler('handler', {}), ERR_CANCELLED); // (test)
-    clearTimeout(timer); // (test)
+    stop(); // (test)
     expect(loaded.poisoned).toBe(true); // (test)
 
     await loaded.restore(snapshot);
@@ -478,9 +478,9 @@ describe('Error Codes', () => {
 
   it('ERR_CANCELLED: the running handler is killed', async () => {
     const loaded = await loadedWith();
-    const timer = setTimeout(() => loaded.interruptHandle.kill(), 50);
+    const stop = stopWhenRunning(loaded.interruptHandle, { afterMs: 50 });
     await errorCodesSnippet(loaded);
-    clearTimeout(timer);
+    stop();
     expect(logged).toEqual([['Execution was cancelled']]);
     await loaded[Symbol.asyncDispose]();
   });

@@ -1,0 +1,124 @@
+import type { HostFunction, HostModule, ProtoJSSandbox } from '@hyperlight/js-host-api';
+import { invalidArg } from './errors';
+
+/**
+ * The event source of one sandbox for monitors: host functions registered through it and guest
+ * output fed to it are reported to the monitors of the call running at that moment.
+ *
+ * The binding calls host functions on the Node main thread, so wrapping them is all it takes to
+ * see every host call (no binding change). Use one observer per sandbox, and register that
+ * sandbox's host functions through it, before `loadRuntime()`:
+ *
+ * @example
+ * ```ts
+ * const observer = createCallObserver();
+ * const proto = observer.instrument(await new SandboxBuilder().build());
+ * proto.hostModule('db').register('get', (key) => table.get(key)); // observed
+ * const loaded = await (await proto.loadRuntime()).getLoadedSandbox();
+ * const monitored = monitorSandbox(loaded, { observer });
+ * ```
+ * @public
+ */
+export interface CallObserver {
+  /**
+   * Wraps one host function so that each guest call of it is reported to the running call's
+   * monitors before it runs; once a monitor has killed the call, the wrapper throws instead of
+   * running `fn`. Host calls made while no monitored call runs (e.g. at load time) go straight
+   * to `fn`.
+   * @param module - the host module name (for {@link HostCallEvent.module}).
+   * @param name - the function name (for `HostCallEvent.function`).
+   */
+  hostFunction(module: string, name: string, fn: HostFunction): HostFunction;
+  /**
+   * A view of `proto` whose `hostModule(name).register(...)` and `register(...)` wrap every
+   * function with {@link CallObserver.hostFunction}; everything else goes to `proto`. Pass the
+   * view wherever a `ProtoJSSandbox` is expected, e.g. to a host module's `install(proto)`.
+   */
+  instrument(proto: ProtoJSSandbox): ProtoJSSandbox;
+  /**
+   * Reports one line of guest output to the running call's monitors (a print sink calls this);
+   * does nothing while no monitored call runs.
+   * @param level - the line's level, as the print sink received it.
+   * @param text - the line.
+   */
+  output(level: string, text: string): void;
+}
+
+/** What the observer reports to: the call running now. */
+export interface ObservedCall {
+  hostCall(module: string, name: string): void;
+  output(level: string, bytes: number): void;
+  /** The monitor that killed the call, or `null`. */
+  readonly killedBy: string | null;
+}
+
+/** The observer's private state, reachable only inside this package. */
+interface ObserverState {
+  current: ObservedCall | null;
+  owner: object | null;
+}
+
+const states = new WeakMap<CallObserver, ObserverState>();
+
+/** The private state of an observer made by {@link createCallObserver}. */
+export function observerState(observer: unknown): ObserverState {
+  const state = states.get(observer as CallObserver);
+  if (!state) throw invalidArg('observer must be a CallObserver from createCallObserver()');
+  return state;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Creates a {@link CallObserver} for one sandbox.
+ * @public
+ */
+export function createCallObserver(): CallObserver {
+  const state: ObserverState = { current: null, owner: null };
+  const hostFunction = (module: string, name: string, fn: HostFunction): HostFunction => {
+    if (typeof fn !== 'function') {
+      throw invalidArg(`the host function ${module}.${name} must be a function`);
+    }
+    return function observed(this: unknown, ...args: unknown[]) {
+      const call = state.current;
+      if (call) {
+        call.hostCall(module, name);
+        if (call.killedBy !== null) {
+          throw new Error(
+            `the call was cancelled by the \`${call.killedBy}\` monitor; host function ${module}.${name} was not run`,
+          );
+        }
+      }
+      return fn.apply(this, args);
+    };
+  };
+  const wrapModule = (module: HostModule): HostModule => {
+    const view: HostModule = {
+      get name() {
+        return module.name;
+      },
+      register(name, callback) {
+        module.register(name, hostFunction(module.name, name, callback));
+        return view;
+      },
+    };
+    return view;
+  };
+  const observer: CallObserver = Object.freeze({
+    hostFunction,
+    instrument(proto: ProtoJSSandbox): ProtoJSSandbox {
+      return {
+        hostModule: (name: string) => wrapModule(proto.hostModule(name)),
+        register: (module: string, name: string, callback: HostFunction) =>
+          proto.register(module, name, hostFunction(module, name, callback)),
+        loadRuntime: () => proto.loadRuntime(),
+        [Symbol.asyncDispose]: () => proto[Symbol.asyncDispose](),
+      };
+    },
+    output(level: string, text: string) {
+      state.current?.output(String(level), encoder.encode(String(text)).length);
+    },
+  });
+  states.set(observer, state);
+  return observer;
+}

@@ -1,0 +1,450 @@
+import { availableParallelism } from 'node:os';
+import { ERR_CANCELLED } from '@hyperlight/js-host-api';
+import { type AnyHandlers, defineSandbox, type SandboxDefinition } from './definition';
+import { codedError, ERR_QUEUE_FULL, ERR_QUEUE_TIMEOUT, hookFailed, invalidArg } from './errors';
+import { load } from './load';
+import {
+  type CallOptions,
+  type CoreHooks,
+  checkHooks,
+  checkOptions,
+  checkPolicy,
+  closedError,
+  type HandlerCaller,
+  type ResetPolicy,
+  SandboxCore,
+  type SandboxHooks,
+} from './sandbox';
+
+/**
+ * Why a pool replaced a sandbox with a new one made from the definition:
+ * `'restore-failed'` (it could not return to its snapshot), `'max-calls'` (it served
+ * `maxCallsPerSandbox` calls), `'create-failed'` (an earlier replacement could not be made and
+ * this is a retry).
+ * @public
+ */
+export type ReplaceReason = 'restore-failed' | 'max-calls' | 'create-failed';
+
+/**
+ * What the `onReplace` hook receives.
+ * @public
+ */
+export interface ReplaceEvent {
+  /** Why the sandbox was replaced. */
+  readonly reason: ReplaceReason;
+  /** The slot of the pool (0 to size − 1); the new sandbox keeps it. */
+  readonly sandboxId: number;
+  /** Set when making the new sandbox failed; the pool retries after a second. */
+  readonly error?: unknown;
+}
+
+/**
+ * Observers of a pool: the sandbox hooks of every sandbox, plus replacements.
+ * @public
+ */
+export interface PoolHooks extends SandboxHooks {
+  /**
+   * After a sandbox was replaced (or its replacement failed).
+   * @defaultValue none
+   */
+  readonly onReplace?: (event: ReplaceEvent) => void;
+}
+
+/**
+ * Options of {@link createPool}.
+ * @public
+ */
+export interface PoolOptions {
+  /**
+   * How many sandboxes, all made at once from the definition; a positive integer.
+   * @defaultValue `os.availableParallelism()`
+   */
+  readonly size?: number;
+  /**
+   * How many calls may wait for a sandbox; one more rejects with `ERR_QUEUE_FULL`. A
+   * non-negative integer (0: no queue, a call either gets an idle sandbox or is rejected).
+   * @defaultValue 1000
+   */
+  readonly maxQueue?: number;
+  /**
+   * How long a call may wait in the queue, in milliseconds, before it rejects with
+   * `ERR_QUEUE_TIMEOUT`; a positive integer.
+   * @defaultValue no timeout
+   */
+  readonly queueTimeoutMs?: number;
+  /**
+   * When a sandbox returns to its post-load snapshot; `'never'` is not accepted (a poisoned
+   * sandbox is always restored before it serves again).
+   * @defaultValue `'on-poison'`
+   */
+  readonly reset?: Exclude<ResetPolicy, 'never'>;
+  /**
+   * Replace a sandbox by a fresh one after it served this many calls; a positive integer.
+   * @defaultValue never
+   */
+  readonly maxCallsPerSandbox?: number;
+  /**
+   * Observers of calls, resets, terminations and replacements.
+   * @defaultValue none
+   */
+  readonly hooks?: PoolHooks;
+}
+
+/**
+ * Live counters of a pool, read with `pool.stats`.
+ * @public
+ */
+export interface PoolStats {
+  /** Sandboxes in the pool (slots; a slot being replaced counts). */
+  readonly size: number;
+  /** Sandboxes running a call or resetting after one. */
+  readonly busy: number;
+  /** Sandboxes ready for a call. */
+  readonly idle: number;
+  /** Calls waiting for a sandbox. */
+  readonly queued: number;
+  /** Calls that got a sandbox and have settled (resolved or rejected). */
+  readonly calls: number;
+  /** Of those, the calls that rejected. */
+  readonly failures: number;
+  /** Restores to the post-load snapshot. */
+  readonly resets: number;
+  /** Sandboxes replaced by new ones. */
+  readonly replacements: number;
+  /** Calls rejected with `ERR_QUEUE_FULL`. */
+  readonly rejectedQueueFull: number;
+  /** Calls rejected with `ERR_QUEUE_TIMEOUT`. */
+  readonly rejectedQueueTimeout: number;
+}
+
+/**
+ * N sandboxes made from one definition behind a bounded FIFO queue: a call goes to an idle
+ * sandbox, or waits its turn. Failed sandboxes are restored (or replaced) before they serve
+ * again. `await using` closes it.
+ * @public
+ */
+export interface Pool<H = AnyHandlers> extends HandlerCaller<H> {
+  /**
+   * Stops taking calls (`ERR_CLOSED`) and resolves when every queued and running call has
+   * finished (and its sandbox has reset). The sandboxes stay loaded until `close()`.
+   */
+  drain(): Promise<void>;
+  /** Live counters. */
+  readonly stats: PoolStats;
+}
+
+interface Waiter {
+  readonly handler: string;
+  readonly event: unknown;
+  readonly options: CallOptions;
+  readonly enqueuedAt: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  readonly id: number;
+  core: SandboxCore | null;
+  busy: boolean;
+  /** The call has settled; the sandbox is resetting (or being replaced) before it is idle. */
+  finishing: boolean;
+}
+
+const RETRY_MS = 1000;
+
+function positiveInt(value: unknown, what: string, allowZero = false): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw invalidArg(
+      `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer, not ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Makes `size` sandboxes from one definition (in parallel) and serves calls from them: a call
+ * goes to an idle sandbox, or waits in a bounded FIFO queue. A sandbox that a call poisoned is
+ * restored to its post-load snapshot before it serves again (or replaced when that fails).
+ * Rejects, after releasing what it made, if any sandbox cannot be made.
+ *
+ * @example
+ * ```ts
+ * await using pool = await createPool(definition, { size: 4, maxQueue: 100, queueTimeoutMs: 5000 });
+ * const results = await Promise.all(events.map((e) => pool.call('greet', e)));
+ * ```
+ * @public
+ */
+export async function createPool<H = AnyHandlers>(
+  definition: SandboxDefinition<H>,
+  options: PoolOptions = {},
+): Promise<Pool<H>> {
+  checkOptions(
+    options,
+    ['size', 'maxQueue', 'queueTimeoutMs', 'reset', 'maxCallsPerSandbox', 'hooks'],
+    'the options of createPool',
+  );
+  const def = defineSandbox(definition) as SandboxDefinition<unknown>;
+  const size = positiveInt(options.size ?? availableParallelism(), 'size');
+  const maxQueue = positiveInt(options.maxQueue ?? 1000, 'maxQueue', true);
+  const queueTimeoutMs =
+    options.queueTimeoutMs === undefined
+      ? undefined
+      : positiveInt(options.queueTimeoutMs, 'queueTimeoutMs');
+  const maxCalls =
+    options.maxCallsPerSandbox === undefined
+      ? Infinity
+      : positiveInt(options.maxCallsPerSandbox, 'maxCallsPerSandbox');
+  const policy = checkPolicy(options.reset ?? 'on-poison', false);
+  checkHooks(options.hooks, ['onCall', 'onReset', 'onTermination', 'onReplace']);
+  const hooks: PoolHooks = options.hooks ?? {};
+
+  const counters = {
+    calls: 0,
+    failures: 0,
+    resets: 0,
+    replacements: 0,
+    rejectedQueueFull: 0,
+    rejectedQueueTimeout: 0,
+  };
+  const coreHooks = (sandboxId: number): CoreHooks => ({
+    sandboxId,
+    ...(hooks.onCall ? { onCall: hooks.onCall } : {}),
+    onReset: (e) => {
+      counters.resets++;
+      hooks.onReset?.(e);
+    },
+    ...(hooks.onTermination ? { onTermination: hooks.onTermination } : {}),
+  });
+  const makeCore = async (id: number) =>
+    new SandboxCore(def, await load(def), policy, coreHooks(id));
+
+  const made = await Promise.allSettled(Array.from({ length: size }, (_, id) => makeCore(id)));
+  const failed = made.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      made.map((r) =>
+        r.status === 'fulfilled' ? r.value.dispose().catch(() => undefined) : undefined,
+      ),
+    );
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const slots: Slot[] = made.map((r, id) => ({
+    id,
+    core: (r as PromiseFulfilledResult<SandboxCore>).value,
+    busy: false,
+    finishing: false,
+  }));
+  const queue: Waiter[] = [];
+  let accepting = true;
+  let closing: Promise<void> | undefined;
+  const idleWaiters: Array<() => void> = [];
+  const retries = new Set<ReturnType<typeof setTimeout>>();
+
+  const notifyIfIdle = () => {
+    if (queue.length > 0 || slots.some((s) => s.busy)) return;
+    for (const wake of idleWaiters.splice(0)) wake();
+  };
+
+  const leaveQueue = (waiter: Waiter) => {
+    const at = queue.indexOf(waiter);
+    if (at >= 0) queue.splice(at, 1);
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.options.signal?.removeEventListener('abort', waiter.onAbort);
+  };
+
+  const replace = async (slot: Slot, reason: ReplaceReason) => {
+    const old = slot.core;
+    slot.core = null;
+    if (old) void old.dispose().catch(() => undefined);
+    try {
+      const fresh = await makeCore(slot.id);
+      if (closing) {
+        await fresh.dispose().catch(() => undefined);
+        return;
+      }
+      slot.core = fresh;
+      counters.replacements++;
+      safeHook(() => hooks.onReplace?.({ reason, sandboxId: slot.id }));
+    } catch (error) {
+      safeHook(() => hooks.onReplace?.({ reason, sandboxId: slot.id, error }));
+      if (!closing) {
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          slot.busy = true;
+          void replace(slot, 'create-failed').finally(() => release(slot));
+        }, RETRY_MS);
+        timer.unref();
+        retries.add(timer);
+      }
+    }
+  };
+
+  const release = (slot: Slot) => {
+    slot.busy = false;
+    slot.finishing = false;
+    dispatch();
+    notifyIfIdle();
+  };
+
+  const start = (slot: Slot, waiter: Waiter) => {
+    const core = slot.core as SandboxCore;
+    slot.busy = true;
+    const queuedMs = performance.now() - waiter.enqueuedAt;
+    // Marked finishing before the caller sees the outcome, so a call made right after it may
+    // queue for this sandbox even with a full (or zero-length) queue.
+    core.run(waiter.handler, waiter.event, waiter.options, queuedMs).then(
+      (value) => {
+        slot.finishing = true;
+        counters.calls++;
+        waiter.resolve(value);
+      },
+      (error) => {
+        slot.finishing = true;
+        counters.calls++;
+        counters.failures++;
+        waiter.reject(error);
+      },
+    );
+    void core.whenIdle().then(async () => {
+      if (core.broken !== undefined) await replace(slot, 'restore-failed');
+      else if (core.calls >= maxCalls) await replace(slot, 'max-calls');
+      release(slot);
+    });
+  };
+
+  const dispatch = () => {
+    while (queue.length > 0) {
+      const slot = slots.find((s) => !s.busy && s.core !== null);
+      if (!slot) return;
+      const waiter = queue.shift() as Waiter;
+      leaveQueue(waiter);
+      start(slot, waiter);
+    }
+  };
+
+  const call = (handler: string, event: unknown, callOptions: CallOptions = {}) => {
+    if (!accepting) return Promise.reject(closedError('pool'));
+    const abortSignal = callOptions.signal;
+    if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
+      return Promise.reject(invalidArg('options.signal must be an AbortSignal'));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        handler,
+        event,
+        options: callOptions,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+      };
+      const slot = queue.length === 0 ? slots.find((s) => !s.busy && s.core !== null) : undefined;
+      if (slot) {
+        start(slot, waiter);
+        return;
+      }
+      // Sandboxes whose call has settled take the next queued calls without counting against
+      // maxQueue: a caller awaiting one call and then making the next is never refused.
+      const finishing = slots.filter((s) => s.finishing).length;
+      if (queue.length >= maxQueue + finishing) {
+        counters.rejectedQueueFull++;
+        reject(
+          codedError(
+            ERR_QUEUE_FULL,
+            `the pool's queue is full (maxQueue ${maxQueue} calls waiting for ${size} sandboxes); the call did not run`,
+            { maxQueue },
+          ),
+        );
+        return;
+      }
+      if (abortSignal?.aborted) {
+        reject(abortedWhileQueued(handler, abortSignal));
+        return;
+      }
+      queue.push(waiter);
+      if (queueTimeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          leaveQueue(waiter);
+          counters.rejectedQueueTimeout++;
+          reject(
+            codedError(
+              ERR_QUEUE_TIMEOUT,
+              `the call waited ${queueTimeoutMs} ms in the pool's queue without getting a sandbox; it did not run`,
+              { queueTimeoutMs },
+            ),
+          );
+          notifyIfIdle();
+        }, queueTimeoutMs);
+      }
+      if (abortSignal) {
+        waiter.onAbort = () => {
+          leaveQueue(waiter);
+          reject(abortedWhileQueued(handler, abortSignal));
+          notifyIfIdle();
+        };
+        abortSignal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+    });
+  };
+
+  const whenIdle = () =>
+    new Promise<void>((resolve) => {
+      idleWaiters.push(resolve);
+      notifyIfIdle();
+    });
+
+  const close = () => {
+    closing ??= (async () => {
+      accepting = false;
+      for (const waiter of queue.splice(0)) {
+        leaveQueue(waiter);
+        waiter.reject(closedError('pool'));
+      }
+      for (const timer of retries) clearTimeout(timer);
+      await whenIdle();
+      await Promise.all(slots.map((s) => s.core?.dispose().catch(() => undefined)));
+      for (const s of slots) s.core = null;
+    })();
+    return closing;
+  };
+
+  return {
+    call: call as Pool<H>['call'],
+    drain() {
+      accepting = false;
+      return whenIdle();
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+    get stats(): PoolStats {
+      const busy = slots.filter((s) => s.busy).length;
+      return {
+        size,
+        busy,
+        idle: slots.filter((s) => !s.busy && s.core !== null).length,
+        queued: queue.length,
+        ...counters,
+      };
+    },
+    get closed() {
+      return !accepting;
+    },
+  };
+}
+
+function abortedWhileQueued(handler: string, abortSignal: AbortSignal): Error {
+  return codedError(
+    ERR_CANCELLED,
+    `the call ${JSON.stringify(handler)} was cancelled by its signal while waiting in the pool's queue; it did not run`,
+    { terminatedBy: 'signal', handlerStarted: false, cause: abortSignal.reason },
+  );
+}
+
+function safeHook(f: () => void): void {
+  try {
+    f();
+  } catch (error) {
+    hookFailed('onReplace', error);
+  }
+}
