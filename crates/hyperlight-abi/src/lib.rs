@@ -23,7 +23,7 @@ pub mod specifier;
 
 /// Version of this ABI. The host refuses a guest whose `ControlPage`
 /// handshake reports another version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Size of a guest page (4 KiB, the only page size used).
 pub const PAGE_SIZE: u64 = 4096;
@@ -58,6 +58,10 @@ pub mod layout {
     pub const TLS_PAGE: u64 = 0xA000;
     /// Size of the TLS block.
     pub const TLS_SIZE: u64 = 0x1000;
+    /// The [`super::Mailbox`]: the words through which a polling guest and
+    /// a host thread exchange requests and answers without a VM exit.
+    /// Guest read-write (ring 3), one page.
+    pub const MAILBOX: u64 = 0xB000;
     /// Lowest address a guest image may be linked at. Everything from here
     /// up is laid out by the host from the sandbox configuration.
     pub const IMAGE_MIN_BASE: u64 = 0x10_0000;
@@ -78,6 +82,12 @@ pub mod port {
     /// after boot on this port means "ready"; every later one means the
     /// answer to the current request is in the output buffer. Value:
     /// unused (write 0).
+    ///
+    /// Since the exit-less warm path (see [`super::Mailbox`]) the value
+    /// says what the exit carries: [`super::mailbox::DONE_ANSWER`] (0) an
+    /// answer (or "ready" after boot), [`super::mailbox::DONE_IDLE`] (1)
+    /// nothing: the guest polled the mailbox for its window, no request
+    /// came, and it stopped polling.
     pub const DONE: u16 = 0x0E10;
     /// Guest → host call: the request is in the output buffer; the host
     /// writes its answer to the input buffer and resumes the guest.
@@ -173,6 +183,93 @@ pub struct ControlPage {
     /// Fresh random bytes from the host's CSPRNG, replaced before each
     /// request (so a restored guest never replays the same entropy).
     pub entropy: [u8; ENTROPY_BYTES],
+}
+
+/// The mailbox page at [`layout::MAILBOX`]: how a warm call reaches a
+/// guest that is still running, without a VM exit.
+///
+/// After it answers a request, a guest that was told to
+/// ([`Mailbox::poll`]) does not exit but spins (with `pause`) on
+/// [`Mailbox::request`] for at most [`Mailbox::poll_window_tsc`] TSC ticks.
+/// A host thread that finds the guest polling writes the request into the
+/// input buffer and the control page's per-request fields, then moves
+/// `request` from [`mailbox::POLLING`] to [`mailbox::POSTED`] with a
+/// compare-and-swap; the guest takes it ([`mailbox::TAKEN`]) and runs it.
+/// The answer is handed back through [`Mailbox::reply`]: if the host thread
+/// is still spinning for it ([`mailbox::SPIN`]) the guest moves it to
+/// [`mailbox::READY`] and the host reads the output buffer; if the host
+/// stopped spinning ([`mailbox::SLEEP`]) the guest exits on
+/// [`port::DONE`] with the answer as before. A guest whose window ends
+/// moves `request` from `POLLING` to [`mailbox::IDLE`] and exits with
+/// [`mailbox::DONE_IDLE`]. Every transition that both sides may attempt
+/// is a compare-and-swap, so exactly one side wins each race.
+///
+/// Both words are accessed only atomically (4-byte aligned, `lock
+/// cmpxchg` on both sides). Nothing here is trusted by the host: a guest
+/// that writes nonsense only loses the fast path (the host then waits for
+/// an exit, which monitors and kills still bound).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mailbox {
+    /// Request word: [`mailbox::IDLE`], [`mailbox::POLLING`],
+    /// [`mailbox::POSTED`], [`mailbox::TAKEN`].
+    pub request: u32,
+    /// Reply word: [`mailbox::NONE`], [`mailbox::SPIN`], [`mailbox::READY`],
+    /// [`mailbox::SLEEP`].
+    pub reply: u32,
+    /// Written by the host before it resumes the guest after a
+    /// [`mailbox::DONE_ANSWER`] exit: non-zero asks the guest to poll
+    /// instead of waiting for a request in the input buffer.
+    pub poll: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// How long the guest polls, in TSC ticks (0: never poll).
+    pub poll_window_tsc: u64,
+    /// A gap between two polling iterations longer than this many TSC ticks
+    /// means the vCPU was descheduled (the cores are oversubscribed): the
+    /// guest stops polling at once.
+    pub preempted_tsc: u64,
+    /// Counters kept by the guest (diagnostics): requests taken from the
+    /// mailbox, polling windows that ended idle, windows cut short by
+    /// preemption.
+    pub taken: u64,
+    /// See [`Mailbox::taken`].
+    pub idle: u64,
+    /// See [`Mailbox::taken`].
+    pub preempted: u64,
+}
+
+/// States of the [`Mailbox`] words and values of the [`port::DONE`] exit.
+pub mod mailbox {
+    /// `request`: the guest is not polling.
+    pub const IDLE: u32 = 0;
+    /// `request`: the guest is polling for a request.
+    pub const POLLING: u32 = 1;
+    /// `request`: the host posted a request (input buffer and control page
+    /// written).
+    pub const POSTED: u32 = 2;
+    /// `request`: the guest took the posted request and runs it.
+    pub const TAKEN: u32 = 3;
+    /// `request`: the host asks a polling guest to stop polling now (it
+    /// wants the vCPU thread for something else); the guest exits idle.
+    pub const LEAVE: u32 = 4;
+
+    /// `reply`: nobody waits in memory; the guest exits with its answer.
+    pub const NONE: u32 = 0;
+    /// `reply`: a host thread spins for the answer.
+    pub const SPIN: u32 = 1;
+    /// `reply`: the answer is in the output buffer (set by the guest).
+    pub const READY: u32 = 2;
+    /// `reply`: the host thread stopped spinning; the guest exits with
+    /// its answer.
+    pub const SLEEP: u32 = 3;
+
+    /// [`super::port::DONE`] value: the output buffer holds an answer (or,
+    /// on the first exit, the guest is ready).
+    pub const DONE_ANSWER: u8 = 0;
+    /// [`super::port::DONE`] value: the polling window ended with no
+    /// request; the output buffer holds nothing new.
+    pub const DONE_IDLE: u8 = 1;
 }
 
 /// What the ring-0 exception stubs record at [`layout::FAULT_INFO`] before
@@ -271,12 +368,16 @@ mod tests {
             layout::RING0_STACK,
             layout::CONTROL_PAGE,
             layout::TLS_PAGE,
+            layout::MAILBOX,
         ];
         for a in fixed {
             assert_eq!(a % PAGE_SIZE, 0, "{a:#x} is not page aligned");
             assert!(a < layout::IMAGE_MIN_BASE);
         }
         assert!(core::mem::size_of::<ControlPage>() as u64 <= PAGE_SIZE);
+        assert!(core::mem::size_of::<Mailbox>() as u64 <= PAGE_SIZE);
+        assert_eq!(core::mem::offset_of!(Mailbox, request) % 4, 0);
+        assert_eq!(core::mem::offset_of!(Mailbox, reply) % 4, 0);
         assert_eq!(core::mem::size_of::<MsgHeader>(), MSG_HEADER_SIZE);
         assert_eq!(core::mem::size_of::<PrintRecord>(), PRINT_RECORD_SIZE);
     }

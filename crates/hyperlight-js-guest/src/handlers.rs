@@ -313,10 +313,25 @@ pub fn call(payload: &[u8]) -> Result<(), Failure> {
     // ask for it, so the next call starts with what can be reclaimed.
     let oom = matches!(&outcome, Err(Failure::Code(error_code::OUT_OF_MEMORY, _)));
     if flags & CALL_FLAG_GC != 0 || oom {
-        // SAFETY: the runtime is live and no engine call is in progress.
-        unsafe { q::JS_RunGC(js::rt()) };
+        // Collected once the answer is handed over (see `run_pending_gc`):
+        // a host spinning for the answer does not wait for the collector.
+        GC_PENDING.get().set(true);
     }
     outcome
+}
+
+/// A collection asked for by the last call and not run yet.
+static GC_PENDING: Single<core::cell::Cell<bool>> = Single::new(core::cell::Cell::new(false));
+
+/// Runs the garbage collection the last call asked for (`CALL_FLAG_GC`, or
+/// after running out of memory), if any. Called right after the answer was
+/// handed over through the mailbox, or just before it is sent by an exit.
+pub fn run_pending_gc() {
+    if GC_PENDING.get().replace(false) {
+        // SAFETY: the runtime is live and no engine call is in progress
+        // (the request that asked for it has been answered).
+        unsafe { q::JS_RunGC(js::rt()) };
+    }
 }
 
 fn run(func: &Owned, event: Owned) -> Result<Owned, Failure> {

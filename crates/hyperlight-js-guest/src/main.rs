@@ -26,6 +26,7 @@ mod inspect;
 mod intl;
 mod js;
 mod libc;
+mod mailbox;
 mod modules;
 mod numconv;
 mod print;

@@ -15,7 +15,7 @@ use hyperlight_abi::js::{self as proto, error_code, Writer};
 use hyperlight_abi::MSG_HEADER_SIZE;
 
 use crate::js::{self, ErrorInfo};
-use crate::{arch, control, handlers, modules, rng, script};
+use crate::{arch, control, handlers, mailbox, modules, rng, script};
 
 /// Why a request failed.
 pub enum Failure {
@@ -56,10 +56,13 @@ impl Failure {
 
 /// Serves requests forever. The first exit tells the host we are ready.
 pub fn serve() -> ! {
+    arch::exit_done();
     loop {
-        arch::exit_done();
         rng::reseed();
         dispatch();
+        // Hands the answer over (through the mailbox or an exit) and waits
+        // for the next request (polling the mailbox when the host asks).
+        mailbox::next_request();
     }
 }
 

@@ -299,19 +299,54 @@ impl Guest {
     }
 
     pub(crate) fn call(&mut self, key: &str, event: &str, gc: bool) -> Result<String> {
-        let size = js::str_size(key) + js::str_size(event) + 4;
-        let flags = if gc { js::CALL_FLAG_GC } else { 0 };
+        let size = call_size(key, event);
         self.request(
             js::REQ_CALL,
             size,
             || "the event".into(),
-            |w| {
-                w.str(key)?.str(event)?.u32(flags)?;
-                Ok(())
-            },
+            |w| encode_call(w, key, event, gc),
         )?
         .into_string()
     }
+
+    /// Lets the guest poll its mailbox for `window` (see
+    /// [`hyperlight_vm::Vm::poll_mailbox`]), with this guest's host
+    /// functions and print sink for posted calls.
+    pub(crate) fn poll_mailbox(
+        &mut self,
+        window: std::time::Duration,
+    ) -> Result<hyperlight_vm::PollEnd> {
+        let mut dispatch = Dispatch {
+            fns: &self.host_functions,
+            print: &self.print,
+            modules: &self.modules,
+        };
+        self.vm
+            .poll_mailbox(&mut dispatch, window)
+            .map_err(Error::from)
+    }
+}
+
+/// Encoded size of a `REQ_CALL` payload.
+pub(crate) fn call_size(key: &str, event: &str) -> usize {
+    js::str_size(key) + js::str_size(event) + 4
+}
+
+/// Writes a `REQ_CALL` payload.
+pub(crate) fn encode_call(
+    w: &mut Writer<'_>,
+    key: &str,
+    event: &str,
+    gc: bool,
+) -> std::result::Result<(), js::CodecError> {
+    let flags = if gc { js::CALL_FLAG_GC } else { 0 };
+    w.str(key)?.str(event)?.u32(flags)?;
+    Ok(())
+}
+
+/// Classifies the answer to a call and extracts its JSON result.
+pub(crate) fn call_result(resp: hyperlight_vm::Response) -> Result<String> {
+    classify(resp.tag, resp.payload)?.into_string()
 }
 
 impl Guest {

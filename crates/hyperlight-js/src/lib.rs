@@ -49,6 +49,7 @@ mod proto;
 mod stats;
 mod template;
 mod vm_error;
+mod warm;
 
 pub use builder::SandboxBuilder;
 pub use error::{Error, ErrorCode, GuestError, Result};
@@ -66,6 +67,7 @@ pub use monitor::{ExecutionMonitor, MonitorSet};
 pub use print::{stdio_sink, PrintLevel, PrintSink};
 pub use proto::{HostModule, ProtoJSSandbox};
 pub use stats::CallStats;
+pub use warm::{Handed, WarmCall, WarmOutcome, WarmPath};
 
 /// The VM layer's configuration type, re-exported for callers that tune
 /// more than [`SandboxBuilder`] exposes.

@@ -1,8 +1,8 @@
 //! `LoadedJSSandbox`: handlers are compiled; events can be handled.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::driver::Guest;
 use crate::error::{Error, Result};
@@ -10,6 +10,7 @@ use crate::host_functions::HostFunctions;
 use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
 use crate::stats::{thread_cpu_time, CallStats};
+use crate::warm::WarmPath;
 
 /// A point-in-time copy of a loaded sandbox: guest memory and vCPU state,
 /// plus the host's record of what was loaded then (the handler names and
@@ -90,8 +91,9 @@ pub struct LoadedJSSandbox {
     handlers: Arc<BTreeSet<String>>,
     last_stats: Option<CallStats>,
     /// Set when this layer poisons the sandbox (out of memory); the VM
-    /// poisons itself for kills and crashes.
-    poison: Option<String>,
+    /// poisons itself for kills and crashes. Shared with the load's
+    /// [`WarmPath`]s, whose calls may run out of memory too.
+    poison: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for LoadedJSSandbox {
@@ -114,7 +116,59 @@ impl LoadedJSSandbox {
             host_functions,
             handlers: Arc::new(handlers),
             last_stats: None,
-            poison: None,
+            poison: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn set_poison(&self, reason: Option<String>) {
+        *self.poison.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// The handle other threads use to call this sandbox's handlers without
+    /// a VM exit while this thread is in [`serve_warm`](Self::serve_warm).
+    pub fn warm_path(&self) -> WarmPath {
+        WarmPath::new(
+            self.guest.vm.mailbox(),
+            self.poison.clone(),
+            self.guest.print.clone(),
+        )
+    }
+
+    /// Serves warm calls ([`WarmPath`]) for up to `window`: the guest polls
+    /// its mailbox instead of waiting in an exit. Call it on this sandbox's
+    /// thread after a call returned, when the next call is likely to follow
+    /// soon; it returns when the guest stops polling (the window ended with
+    /// no call, [`WarmPath::release`] asked, or the machine is so busy that
+    /// the sandbox's thread was descheduled).
+    ///
+    /// Returns `None` when every call posted meanwhile was answered through
+    /// the mailbox, and `Some(result)` with the result of a call whose
+    /// poster stopped waiting (deliver it with [`WarmPath::complete`]) or
+    /// that failed (killed: [`Error::Cancelled`]; crashed or out of memory:
+    /// [`Error::GuestAbort`], the sandbox is then poisoned). A poisoned
+    /// sandbox does not serve (`None` at once).
+    pub fn serve_warm(&mut self, window: Duration) -> Option<Result<String>> {
+        if self.poisoned() {
+            return None;
+        }
+        match self.guest.poll_mailbox(window) {
+            Ok(hyperlight_vm::PollEnd::Idle) => None,
+            Ok(hyperlight_vm::PollEnd::Answer(resp)) => {
+                let r = crate::driver::call_result(resp);
+                if let Err(Error::GuestAbort(msg)) = &r {
+                    // Out of memory while serving a warm call.
+                    self.set_poison(Some(msg.clone()));
+                }
+                Some(r)
+            }
+            Err(e) => {
+                // The VM poisoned itself; say so to the warm path too, so
+                // that it refuses calls with the reason.
+                if let Some(reason) = self.guest.vm.poisoned() {
+                    self.set_poison(Some(reason.to_string()));
+                }
+                Some(Err(e))
+            }
         }
     }
 
@@ -247,7 +301,7 @@ impl LoadedJSSandbox {
             Err(Error::GuestAbort(msg)) if self.guest.vm.poisoned().is_none() => {
                 // Out of memory: the engine survived, but its state cannot
                 // be trusted any more.
-                self.poison = Some(msg.clone());
+                self.set_poison(Some(msg.clone()));
                 Err(Error::GuestAbort(msg))
             }
             other => other,
@@ -278,8 +332,13 @@ impl LoadedJSSandbox {
     }
 
     fn poison_reason(&self) -> Option<String> {
-        if let Some(p) = &self.poison {
-            return Some(p.clone());
+        if let Some(p) = self
+            .poison
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Some(p);
         }
         self.guest.vm.poisoned().map(str::to_string)
     }
@@ -320,7 +379,7 @@ impl LoadedJSSandbox {
             })?;
         self.handlers = snapshot.handlers.clone();
         self.guest.modules.added = snapshot.added.clone();
-        self.poison = None;
+        self.set_poison(None);
         Ok(())
     }
 
@@ -345,7 +404,7 @@ impl crate::monitor::ExecutionMonitor for NoMonitor {
     }
 }
 
-fn record_call_metrics<T>(result: &Result<T>, started: Instant) {
+pub(crate) fn record_call_metrics<T>(result: &Result<T>, started: Instant) {
     let outcome = match result {
         Ok(_) => "ok",
         Err(e) => e.code().as_str(),

@@ -64,6 +64,7 @@ pub(crate) fn mappings(l: &Layout, image: &Image) -> Vec<(Region, Perm)> {
         (page(layout::RING0_STACK, 2), Perm::KernelData),
         (page(layout::CONTROL_PAGE, 1), Perm::UserRo),
         (page(layout::TLS_PAGE, 1), Perm::UserRw),
+        (page(layout::MAILBOX, 1), Perm::UserRw),
         (l.heap, Perm::UserRw),
         (l.stack, Perm::UserRw),
         (l.input, Perm::UserRo),

@@ -191,6 +191,8 @@ pub(crate) fn region_name(l: &Layout, addr: u64) -> &'static str {
         "the control page"
     } else if addr < layout::TLS_PAGE + layout::TLS_SIZE {
         "the TLS page"
+    } else if addr < layout::MAILBOX + PAGE_SIZE {
+        "the mailbox page"
     } else if in_(l.image) {
         "the guest image"
     } else if in_(l.heap) {

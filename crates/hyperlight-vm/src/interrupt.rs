@@ -26,6 +26,12 @@ pub(crate) struct Shared {
     ended: Condvar,
     /// The generation that `kill` cancelled (0: none).
     cancelled: AtomicU64,
+    /// Serialises the two drainers of the print buffer: the vCPU thread
+    /// (at exits) and a mailbox poster (after an exit-less answer).
+    print: Mutex<()>,
+    /// A mailbox poster wrote guest memory (untracked by the VM's own
+    /// bookkeeping): the next restore must treat those pages as dirty.
+    remote_writes: std::sync::atomic::AtomicBool,
 }
 
 struct KickState {
@@ -43,6 +49,11 @@ struct KickState {
     thread: libc::pthread_t,
     /// Whether the vCPU thread is inside a host callback.
     in_host_call: bool,
+    /// Whether the vCPU thread is in [`crate::Vm::poll_mailbox`]: requests
+    /// may then be posted from other threads ([`Shared::begin_remote`]).
+    serving: bool,
+    /// The vCPU thread while `serving`.
+    vcpu_thread: libc::pthread_t,
 }
 
 // SAFETY: the raw pointer is only dereferenced under the mutex while
@@ -64,9 +75,13 @@ impl Shared {
                 last_generation: 0,
                 thread: 0,
                 in_host_call: false,
+                serving: false,
+                vcpu_thread: 0,
             }),
             ended: Condvar::new(),
             cancelled: AtomicU64::new(0),
+            print: Mutex::new(()),
+            remote_writes: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -98,6 +113,96 @@ impl Shared {
             unsafe { (*st.guest_interrupt).store(0, Ordering::SeqCst) };
         }
         st.generation
+    }
+
+    /// Held while the print buffer is drained.
+    pub(crate) fn print_lock(&self) -> MutexGuard<'_, ()> {
+        self.print.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that a mailbox poster wrote guest memory.
+    pub(crate) fn note_remote_writes(&self) {
+        self.remote_writes.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a mailbox poster wrote guest memory since the last call.
+    pub(crate) fn take_remote_writes(&self) -> bool {
+        self.remote_writes.swap(false, Ordering::SeqCst)
+    }
+
+    /// The vCPU thread enters [`crate::Vm::poll_mailbox`]: from now on a
+    /// request posted by another thread can run on it.
+    pub(crate) fn serve_begin(&self) {
+        unblock_signal_on_this_thread();
+        let mut st = self.lock();
+        st.serving = true;
+        // SAFETY: pthread_self has no preconditions.
+        st.vcpu_thread = unsafe { libc::pthread_self() };
+    }
+
+    /// The vCPU thread leaves `poll_mailbox`. With `end_open`, a posted
+    /// request still open is ended (it failed, or its answer came by an
+    /// exit: the VM's thread delivers it). Without, it stays open: its
+    /// answer was handed over through the mailbox and its poster ends it
+    /// when it takes the answer.
+    pub(crate) fn serve_end(&self, end_open: bool) {
+        let mut st = self.lock();
+        st.serving = false;
+        st.in_host_call = false;
+        let open = st.generation != 0;
+        if end_open && open {
+            st.generation = 0;
+            Self::set_immediate_exit(&st, 0);
+        }
+        drop(st);
+        if end_open && open {
+            self.ended.notify_all();
+        }
+    }
+
+    /// Starts a call posted through the mailbox by another thread while the
+    /// vCPU thread serves it; returns its generation, or `None` if the vCPU
+    /// thread is not serving or a call is already open. The kill protocol
+    /// is the same as for [`Shared::begin`], aimed at the vCPU thread. Runs
+    /// `post` under the lock (so the VM cannot go away meanwhile).
+    pub(crate) fn begin_remote(&self, post: impl FnOnce() -> bool) -> Option<u64> {
+        let mut st = self.lock();
+        if !st.alive || !st.serving || st.generation != 0 {
+            return None;
+        }
+        // SAFETY: `alive` means guest memory is mapped; as in `begin`.
+        unsafe { (*st.guest_interrupt).store(0, Ordering::SeqCst) };
+        if !post() {
+            return None;
+        }
+        st.last_generation += 1;
+        st.generation = st.last_generation;
+        st.thread = st.vcpu_thread;
+        st.in_host_call = false;
+        Some(st.generation)
+    }
+
+    /// Runs `f` under the lock if the VM is alive (guest memory mapped).
+    pub(crate) fn with_alive<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        let st = self.lock();
+        st.alive.then(f)
+    }
+
+    /// The generation of the open call if it was killed.
+    pub(crate) fn current_cancelled(&self) -> Option<u64> {
+        let st = self.lock();
+        (st.generation != 0 && self.is_cancelled(st.generation)).then_some(st.generation)
+    }
+
+    /// The vCPU thread while it serves the mailbox.
+    pub(crate) fn serving_thread(&self) -> Option<libc::pthread_t> {
+        let st = self.lock();
+        (st.alive && st.serving).then_some(st.vcpu_thread)
+    }
+
+    /// The generation of the open call (0: none).
+    pub(crate) fn current(&self) -> u64 {
+        self.lock().generation
     }
 
     fn request_interrupt(&self) -> bool {

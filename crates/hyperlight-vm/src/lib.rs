@@ -43,6 +43,7 @@ mod elf;
 mod fault;
 mod image;
 mod interrupt;
+mod mailbox;
 mod memory;
 mod snapshot;
 mod template;
@@ -55,9 +56,10 @@ pub use config::{
 pub use fault::{Access, FaultKind, GuestFault};
 pub use hyperlight_abi as abi;
 pub use interrupt::{CancelToken, InterruptHandle};
+pub use mailbox::{MailboxHandle, Ticket};
 pub use snapshot::Snapshot;
 pub use template::{ChildMemory, Template};
-pub use vm::{HostHandler, NullHandler, Response, Vm};
+pub use vm::{HostHandler, NullHandler, PollEnd, Response, Vm};
 
 /// Everything that can go wrong. Errors marked *poisons* leave the VM
 /// poisoned: further calls fail with [`Error::Poisoned`] until

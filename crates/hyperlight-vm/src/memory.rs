@@ -81,6 +81,32 @@ impl GuestMemory {
         })
     }
 
+    /// Withdraws the transparent-huge-page advice from every 2 MiB range of
+    /// `[0, limit)` pages that holds a page whose bit is set in `bits`:
+    /// copying a few template pages into such a range would make it
+    /// resident whole (2 MiB) in every child. Fresh ranges keep the advice.
+    pub(crate) fn no_huge_where(&mut self, bits: &[u64], limit: usize) {
+        let per = HUGE / PAGE_SIZE as usize;
+        let mut last = usize::MAX;
+        for_each_bit(bits, limit, |p| {
+            let c = p / per;
+            if c != last {
+                last = c;
+                // SAFETY: advising a 2 MiB range inside our own mapping
+                // (`c * HUGE < size` as page `p` is below `limit`); failure
+                // only keeps the huge-page advice.
+                unsafe {
+                    let len = HUGE.min(self.size - c * HUGE);
+                    libc::madvise(
+                        self.base.as_ptr().add(c * HUGE).cast(),
+                        len,
+                        libc::MADV_NOHUGEPAGE,
+                    )
+                };
+            }
+        });
+    }
+
     /// Host address of guest-physical address 0.
     pub(crate) fn host_base(&self) -> *mut u8 {
         self.base.as_ptr()
@@ -163,7 +189,7 @@ impl GuestMemory {
         unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr(), self.size) }
     }
 
-    fn mark_host_dirty(&mut self, gpa: u64, len: u64) {
+    pub(crate) fn mark_host_dirty(&mut self, gpa: u64, len: u64) {
         if len == 0 {
             return;
         }

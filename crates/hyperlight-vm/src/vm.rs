@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use hyperlight_abi::{
-    layout, port, ControlPage, FaultInfo, MsgHeader, PrintRecord, Region, ABI_VERSION,
-    CONTROL_MAGIC, ENTROPY_BYTES, HOST_ERROR_TAG, MSG_HEADER_SIZE, PAGE_SIZE, PRINT_HEADER_SIZE,
-    PRINT_RECORD_SIZE,
+    layout, mailbox, port, ControlPage, FaultInfo, Mailbox, MsgHeader, PrintRecord, Region,
+    ABI_VERSION, CONTROL_MAGIC, ENTROPY_BYTES, HOST_ERROR_TAG, MSG_HEADER_SIZE, PAGE_SIZE,
+    PRINT_HEADER_SIZE, PRINT_RECORD_SIZE,
 };
 use kvm_bindings::{kvm_regs, kvm_userspace_memory_region, CpuId, KVM_MEM_LOG_DIRTY_PAGES};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
@@ -101,7 +101,7 @@ fn host() -> Result<&'static Host> {
     Ok(HOST.get().expect("just set"))
 }
 
-fn now_ns(clock: libc::clockid_t) -> u64 {
+pub(crate) fn now_ns(clock: libc::clockid_t) -> u64 {
     // SAFETY: clock_gettime writes into a local timespec.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: valid clock id and pointer.
@@ -109,7 +109,7 @@ fn now_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn random_bytes(buf: &mut [u8]) -> Result<()> {
+pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: writes at most `len - filled` bytes into `buf`.
@@ -145,7 +145,89 @@ enum Exit {
 
 /// Why the exit loop stopped without an error.
 enum Stop {
-    Done,
+    /// An exit on `DONE` with its value.
+    Done(u8),
+}
+
+/// Which call the exit loop serves, for kills and host-call tokens.
+#[derive(Clone, Copy)]
+enum Gen {
+    /// A call started on this thread with this generation.
+    Fixed(u64),
+    /// Whatever call is open now (posted through the mailbox), if any.
+    Current,
+}
+
+/// How [`Vm::poll_mailbox`] ended without an error.
+#[derive(Debug)]
+pub enum PollEnd {
+    /// The polling window ended: every request posted meanwhile was
+    /// answered through the mailbox.
+    Idle,
+    /// A request posted through the mailbox was answered by an exit (its
+    /// poster had stopped spinning, see [`crate::MailboxHandle::wait`]):
+    /// here is its answer, for the caller to deliver to the poster.
+    Answer(Response),
+}
+
+/// Reads a message header at `gpa` of `mem` (in bounds: the regions of a
+/// layout are).
+pub(crate) fn read_header(mem: &[u8], gpa: u64) -> MsgHeader {
+    let at = gpa as usize;
+    let b = &mem[at..at + MSG_HEADER_SIZE];
+    MsgHeader {
+        tag: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    }
+}
+
+/// Delivers the records of the print buffer at `print` in `mem` (all of
+/// guest memory) to `deliver` and resets the buffer. Every length is
+/// checked against the buffer: a guest that lies gets a protocol error.
+pub(crate) fn drain_print_buffer(
+    mem: &mut [u8],
+    print: Region,
+    deliver: &mut dyn FnMut(u32, &str),
+) -> Result<()> {
+    let base = print.base as usize;
+    let used = u64::from_le_bytes(mem[base..base + 8].try_into().expect("8 bytes"));
+    if used == 0 {
+        return Ok(());
+    }
+    mem[base..base + 8].fill(0);
+    let cap = (print.size as usize - PRINT_HEADER_SIZE) as u64;
+    if used > cap {
+        return Err(Error::Protocol(format!(
+            "the print buffer claims {used} bytes of records but holds at most {cap}"
+        )));
+    }
+    let records = base + PRINT_HEADER_SIZE;
+    let mut off = 0u64;
+    while off < used {
+        if used - off < PRINT_RECORD_SIZE as u64 {
+            return Err(Error::Protocol(format!(
+                "the print buffer ends with a truncated record header at offset {off}"
+            )));
+        }
+        let at = records + off as usize;
+        let rec = PrintRecord {
+            level: u32::from_le_bytes(mem[at..at + 4].try_into().expect("4 bytes")),
+            len: u32::from_le_bytes(mem[at + 4..at + 8].try_into().expect("4 bytes")),
+        };
+        off += PRINT_RECORD_SIZE as u64;
+        if rec.len as u64 > used - off {
+            return Err(Error::Protocol(format!(
+                "a print record claims {} bytes but only {} remain in the buffer",
+                rec.len,
+                used - off
+            )));
+        }
+        let start = records + off as usize;
+        let text = String::from_utf8_lossy(&mem[start..start + rec.len as usize]);
+        deliver(rec.level, &text);
+        off += rec.len as u64;
+    }
+    Ok(())
 }
 
 /// One KVM micro-VM with one vCPU running a guest at ring 3.
@@ -374,6 +456,9 @@ impl Vm {
             }
             _ => {
                 let src = snap.memory.as_slice();
+                if t.huge_pages {
+                    mem.no_huge_where(snap.memory.present(), end / page);
+                }
                 crate::memory::populate_runs(mem.host_base(), snap.memory.present(), end / page);
                 let dst = mem.as_mut_slice_untracked();
                 for_each_bit(snap.memory.present(), end / page, |p| {
@@ -549,6 +634,7 @@ impl Vm {
         self.write_message(tag, payload)?;
         self.request_seq += 1;
         self.refresh_control_page()?;
+        self.reset_mailbox(false)?;
         self.run_call(handler)?;
         let output = self.layout.output;
         let result = self
@@ -577,10 +663,10 @@ impl Vm {
             }
         }
         let end = End(&self.shared.clone(), generation);
-        let r = self.exit_loop(handler, generation);
+        let r = self.exit_loop(handler, Gen::Fixed(generation));
         drop(end);
         match r {
-            Ok(Stop::Done) => {
+            Ok(Stop::Done(_)) => {
                 self.poison = None;
                 Ok(())
             }
@@ -594,9 +680,17 @@ impl Vm {
         }
     }
 
-    fn exit_loop(&mut self, handler: &mut dyn HostHandler, generation: u64) -> Result<Stop> {
+    fn exit_loop(&mut self, handler: &mut dyn HostHandler, gen: Gen) -> Result<Stop> {
         loop {
-            if self.shared.is_cancelled(generation) {
+            let cancelled = match gen {
+                Gen::Fixed(g) => self.shared.is_cancelled(g),
+                // A kill that lands after the guest handed the answer over
+                // came too late: the call is over, its poster takes it.
+                Gen::Current => {
+                    self.shared.current_cancelled().is_some() && !self.mailbox_reply_ready()
+                }
+            };
+            if cancelled {
                 return Err(Error::Cancelled);
             }
             let run = self.vcpu.run();
@@ -627,9 +721,19 @@ impl Vm {
                 }
             };
             self.exits += 1;
+            let generation = match gen {
+                Gen::Fixed(g) => g,
+                Gen::Current => self.shared.current(),
+            };
             if let Exit::Kicked = exit {
                 self.shared.after_kick(generation);
                 continue;
+            }
+            if matches!(gen, Gen::Current) && matches!(exit, Exit::Out(port::HOST_CALL, _)) {
+                // A posted call needs the host: its poster may be the
+                // thread that runs host functions, spinning for the answer.
+                // Tell it to stop spinning and wait for our delivery.
+                self.mailbox_reply_cas(mailbox::SPIN, mailbox::SLEEP);
             }
             // Prints are delivered with every exit, even a crash.
             let printed = self.drain_print(handler);
@@ -649,7 +753,7 @@ impl Vm {
         generation: u64,
     ) -> Result<Option<Stop>> {
         match exit {
-            Exit::Out(port::DONE, _) => Ok(Some(Stop::Done)),
+            Exit::Out(port::DONE, v) => Ok(Some(Stop::Done(v))),
             Exit::Out(port::HOST_CALL, _) => {
                 self.host_call(handler, generation)?;
                 Ok(None)
@@ -786,42 +890,19 @@ impl Vm {
 
     /// Delivers the print records and resets the buffer.
     fn drain_print(&mut self, handler: &mut dyn HostHandler) -> Result<()> {
-        let base = self.layout.print.base;
-        let used: u64 = self.mem.read_pod(base)?;
-        if used == 0 {
-            return Ok(());
-        }
-        self.mem.write_pod(base, &0u64)?;
-        let cap = self.layout.print_capacity() as u64;
-        if used > cap {
-            return Err(Error::Protocol(format!(
-                "the print buffer claims {used} bytes of records but holds at most {cap}"
-            )));
-        }
-        let records = base + PRINT_HEADER_SIZE as u64;
-        let mut off = 0u64;
-        while off < used {
-            if used - off < PRINT_RECORD_SIZE as u64 {
-                return Err(Error::Protocol(format!(
-                    "the print buffer ends with a truncated record header at offset {off}"
-                )));
-            }
-            let rec: PrintRecord = self.mem.read_pod(records + off)?;
-            off += PRINT_RECORD_SIZE as u64;
-            if rec.len as u64 > used - off {
-                return Err(Error::Protocol(format!(
-                    "a print record claims {} bytes but only {} remain in the buffer",
-                    rec.len,
-                    used - off
-                )));
-            }
-            let start = (records + off) as usize;
-            let text =
-                String::from_utf8_lossy(&self.mem.as_slice()[start..start + rec.len as usize]);
-            handler.print(rec.level, &text);
-            off += rec.len as u64;
-        }
-        Ok(())
+        // The mailbox's poster drains too (after a call answered without an
+        // exit): never both at once.
+        let shared = self.shared.clone();
+        let _print = shared.print_lock();
+        let print = self.layout.print;
+        let r = drain_print_buffer(
+            self.mem.as_mut_slice_untracked(),
+            print,
+            &mut |level, text| handler.print(level, text),
+        );
+        self.mem
+            .mark_host_dirty(print.base, PRINT_HEADER_SIZE as u64);
+        r
     }
 
     fn refresh_control_page(&mut self) -> Result<()> {
@@ -836,6 +917,149 @@ impl Vm {
         buf[16..24].copy_from_slice(&self.request_seq.to_le_bytes());
         random_bytes(&mut buf[24..])?;
         self.mem.write(layout::CONTROL_PAGE + T as u64, &buf)
+    }
+
+    /// Lets the guest poll its [mailbox](hyperlight_abi::Mailbox) for at
+    /// most `window`, so that other threads can post requests through a
+    /// [`MailboxHandle`](crate::MailboxHandle) without a VM exit. Call it on
+    /// the VM's thread right after a [`Vm::call`] (or a previous
+    /// `poll_mailbox`) returned, when the next request is likely to follow
+    /// soon; it returns when the guest stops polling (the window ended with
+    /// no request, a [`MailboxHandle::release`](crate::MailboxHandle::release)
+    /// asked it to, or the vCPU was descheduled).
+    ///
+    /// Host calls and prints of posted requests go to `handler`, as in a
+    /// call. Returns [`PollEnd::Answer`] when a posted request was answered
+    /// by an exit (its poster had stopped spinning): deliver it. A posted
+    /// request that fails (killed, crashed) fails this call with its error
+    /// and poisons the VM, as a failed [`Vm::call`] does. Fails at once if
+    /// the VM is poisoned. A zero `window` returns [`PollEnd::Idle`] at once.
+    pub fn poll_mailbox(
+        &mut self,
+        handler: &mut dyn HostHandler,
+        window: std::time::Duration,
+    ) -> Result<PollEnd> {
+        if let Some(reason) = &self.poison {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        let tsc = crate::mailbox::tsc_per_ns();
+        let ticks = (window.as_nanos() as f64 * tsc) as u64;
+        if ticks == 0 {
+            return Ok(PollEnd::Idle);
+        }
+        let preempted = (crate::mailbox::PREEMPTED_GAP.as_nanos() as f64 * tsc) as u64;
+        self.mem.write_pod(
+            layout::MAILBOX + offset_of!(Mailbox, poll_window_tsc) as u64,
+            &ticks,
+        )?;
+        self.mem.write_pod(
+            layout::MAILBOX + offset_of!(Mailbox, preempted_tsc) as u64,
+            &preempted.max(1),
+        )?;
+        self.reset_mailbox(true)?;
+        self.poison = Some("a mailbox session did not complete (a host callback panicked?)".into());
+        self.shared.serve_begin();
+        // Ends the session even if a host callback panics (the open call,
+        // if any, is then ended: it failed).
+        struct End<'a>(&'a Shared, bool);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                self.0.serve_end(self.1);
+            }
+        }
+        let shared = self.shared.clone();
+        let mut end = End(&shared, true);
+        let r = self.exit_loop(handler, Gen::Current);
+        // An idle end leaves a call answered through the mailbox open for
+        // its poster to end.
+        end.1 = !matches!(r, Ok(Stop::Done(mailbox::DONE_IDLE)));
+        drop(end);
+        match r {
+            Ok(Stop::Done(mailbox::DONE_IDLE)) => {
+                self.poison = None;
+                Ok(PollEnd::Idle)
+            }
+            Ok(Stop::Done(_)) => {
+                let output = self.layout.output;
+                let answer = self
+                    .read_message(output, "answer")
+                    .map(|(tag, range)| Response {
+                        tag,
+                        payload: self.mem.as_slice()[range].to_vec(),
+                    });
+                match answer {
+                    Ok(a) => {
+                        self.poison = None;
+                        Ok(PollEnd::Answer(a))
+                    }
+                    Err(e) => {
+                        self.poison = Some(e.to_string());
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => {
+                if !matches!(e, Error::Poisoned { .. }) {
+                    self.poison = Some(e.to_string());
+                }
+                self.full_restore = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// The handle through which other threads post requests while the VM's
+    /// thread is in [`Vm::poll_mailbox`].
+    pub fn mailbox(&self) -> crate::MailboxHandle {
+        crate::MailboxHandle::new(self.shared.clone(), self.mem.host_base(), self.layout)
+    }
+
+    /// Puts the mailbox's words in their state for the next resume: no
+    /// request posted, nobody spinning, and whether to poll.
+    ///
+    /// A poll session leaves the reply word alone: it may hold an answer
+    /// handed over at the end of the previous session that its poster has
+    /// not taken yet. A call through this thread resets it (no poster can
+    /// be waiting then: callers do not overlap calls on one VM).
+    fn reset_mailbox(&mut self, poll: bool) -> Result<()> {
+        const _: () = assert!(offset_of!(Mailbox, request) == 0);
+        const _: () = assert!(offset_of!(Mailbox, reply) == 4);
+        const _: () = assert!(offset_of!(Mailbox, poll) == 8);
+        self.mem.write_pod(layout::MAILBOX, &mailbox::IDLE)?;
+        if !poll {
+            self.mem.write_pod(layout::MAILBOX + 4, &mailbox::NONE)?;
+        }
+        self.mem.write_pod(layout::MAILBOX + 8, &u32::from(poll))
+    }
+
+    /// Whether the mailbox's reply word says an answer was handed over.
+    fn mailbox_reply_ready(&self) -> bool {
+        let word = self
+            .mem
+            .host_base()
+            .wrapping_add(layout::MAILBOX as usize + offset_of!(Mailbox, reply))
+            .cast::<u32>();
+        // SAFETY: as in `mailbox_reply_cas`.
+        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(word) };
+        word.load(Ordering::Acquire) == mailbox::READY
+    }
+
+    /// Compare-and-swap on the mailbox's reply word (the guest may be
+    /// running on another thread: only while this thread is in `KVM_RUN`'s
+    /// caller, i.e. the vCPU is stopped, or atomically).
+    fn mailbox_reply_cas(&self, from: u32, to: u32) {
+        let word = self
+            .mem
+            .host_base()
+            .wrapping_add(layout::MAILBOX as usize + offset_of!(Mailbox, reply))
+            .cast::<u32>();
+        // SAFETY: the mailbox page is inside guest memory, mapped for as
+        // long as `self`; the word is 4-byte aligned and accessed atomically
+        // by every party.
+        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(word) };
+        let _ = word.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Saves guest memory and vCPU state. The VM must not be poisoned.
@@ -919,6 +1143,13 @@ impl Vm {
             .vm_fd
             .get_dirty_log(0, self.layout.total as usize)
             .map_err(Error::kvm("GET_DIRTY_LOG"))?;
+        if self.shared.take_remote_writes() {
+            // A mailbox poster wrote these from another thread (untracked).
+            let input = self.layout.input;
+            self.mem.mark_host_dirty(input.base, input.size);
+            self.mem.mark_host_dirty(layout::CONTROL_PAGE, PAGE_SIZE);
+            self.mem.mark_host_dirty(layout::MAILBOX, PAGE_SIZE);
+        }
         let host_dirty = self.mem.take_host_dirty();
         let page = PAGE_SIZE as usize;
         let pages = self.layout.page_tables.base as usize / page;

@@ -27,6 +27,14 @@ impl SandboxBuilder {
         }
         Ok(n)
     }
+
+    fn set_string(&mut self, env: &Env, v: Unknown<'_>, what: &str) -> Result<String> {
+        let s = args::string(env.raw(), args::raw(&v), what).map_err(|f| f.throw(env.raw()))?;
+        if self.consumed {
+            return Err(Failure::consumed("SandboxBuilder", "build()").throw(env.raw()));
+        }
+        Ok(s)
+    }
 }
 
 #[napi]
@@ -92,6 +100,38 @@ impl SandboxBuilder {
         Ok(this)
     }
 
+    /// Sets the sandbox's default locale for `Intl` and the
+    /// locale-sensitive methods: a BCP 47 tag (default `en-US`). A
+    /// malformed or unknown locale rejects `build()` with
+    /// `ERR_INVALID_ARG`. Chainable.
+    #[napi(ts_args_type = "locale: string", ts_return_type = "this")]
+    pub fn set_locale<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        locale: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let s = self.set_string(&env, locale, "the locale")?;
+        self.sizes.locale = Some(s);
+        Ok(this)
+    }
+
+    /// Sets the sandbox's default time zone for `Intl.DateTimeFormat` and
+    /// `Date.prototype.toLocale*String`: an IANA name or `±HH:MM` (default
+    /// `UTC`). An unknown zone rejects `build()` with `ERR_INVALID_ARG`.
+    /// Chainable.
+    #[napi(ts_args_type = "timeZone: string", ts_return_type = "this")]
+    pub fn set_time_zone<'a>(
+        &mut self,
+        env: Env,
+        this: napi::bindgen_prelude::This<'a>,
+        time_zone: Unknown<'_>,
+    ) -> Result<napi::bindgen_prelude::This<'a>> {
+        let s = self.set_string(&env, time_zone, "the time zone")?;
+        self.sizes.time_zone = Some(s);
+        Ok(this)
+    }
+
     /// Creates the micro-VM on a new sandbox thread and boots the guest.
     /// Consumes the builder.
     #[napi(ts_return_type = "Promise<ProtoJSSandbox>")]
@@ -103,7 +143,7 @@ impl SandboxBuilder {
             );
         }
         self.consumed = true;
-        let promise = Core::spawn(env.raw(), self.sizes, |env, core| {
+        let promise = Core::spawn(env.raw(), self.sizes.clone(), |env, core| {
             let proto = ProtoJSSandbox::new(core);
             // SAFETY: valid env on the main thread.
             unsafe { ToNapiValue::to_napi_value(env, proto) }.map_err(Failure::internal)

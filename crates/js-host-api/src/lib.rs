@@ -19,6 +19,7 @@
 mod abort;
 mod args;
 mod builder;
+mod busy;
 mod errors;
 mod js;
 mod js_sandbox;
@@ -27,6 +28,7 @@ mod main_thread;
 mod options;
 mod proto;
 mod spin;
+mod warm;
 mod worker;
 
 pub use builder::SandboxBuilder;

@@ -185,7 +185,7 @@ fn run_call(
 
 /// The failure of a call, with the message saying what the sandbox's state
 /// is now (a polite interrupt cancels without poisoning).
-fn call_failure(e: hyperlight_js::Error, poisoned: bool) -> Failure {
+pub(crate) fn call_failure(e: hyperlight_js::Error, poisoned: bool) -> Failure {
     match e {
         hyperlight_js::Error::Cancelled {
             terminated_by: None,
@@ -243,6 +243,18 @@ impl LoadedJSSandbox {
             Err(failure) => return rejected(e, failure),
         };
         let (deferred, promise) = Deferred::new(e)?;
+        // A call without a signal may take the exit-less warm path.
+        let deferred = if abortable.is_none() {
+            match core
+                .warm
+                .try_call(e, deferred, &name, &event, gc, wall, cpu)
+            {
+                crate::warm::Tried::Posted => return Ok(Raw(promise)),
+                crate::warm::Tried::NotPosted(d) => d,
+            }
+        } else {
+            deferred
+        };
         let ticket = Ticket::new(deferred, abortable.clone());
         let published = self.published.clone();
         core.queue(move |stage| {

@@ -442,6 +442,12 @@ impl Deferred {
             .post(Box::new(move |env| settle_now(env, raw, settle(env))));
     }
 
+    /// Settles the Promise now. Main thread only (`env` is its env).
+    pub(crate) fn settle_here(mut self, env: sys::napi_env, settle: Settle) {
+        let raw = self.raw.take().expect("settled once");
+        settle_now(env, raw, settle(env));
+    }
+
     /// Rejects the Promise with `failure`.
     pub(crate) fn reject(self, failure: Failure) {
         self.settle(Box::new(move |_| Err(failure)));

@@ -162,7 +162,9 @@ impl Spin {
     /// sent, or a host function called, and an answer is due soon.
     pub(crate) fn arm(&self) {
         let handle = self.handle.get();
-        if handle.is_null() {
+        if handle.is_null() || crate::busy::oversubscribed() {
+            // Spinning on an oversubscribed CPU steals the core from the
+            // thread that will answer.
             return;
         }
         // SAFETY: plain clock read.

@@ -132,7 +132,12 @@ impl Bridge {
         // A synchronous callback answers within tens of microseconds: stay
         // awake for it (yielding the CPU) before sleeping.
         let start = std::time::Instant::now();
-        while start.elapsed() < SPIN_FOR_REPLY {
+        let spin = if crate::busy::oversubscribed() {
+            Duration::ZERO
+        } else {
+            SPIN_FOR_REPLY
+        };
+        while start.elapsed() < spin {
             match rx.try_recv() {
                 Ok(Reply::Done(s, result)) if s == seq => return result,
                 Ok(_) | Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
@@ -164,15 +169,19 @@ pub(crate) struct Core {
     tx: mpsc::Sender<Job>,
     pub(crate) published: Arc<Published>,
     pub(crate) channel: Arc<HostChannel>,
+    /// The exit-less warm path (see `warm`).
+    pub(crate) warm: Arc<crate::warm::Warm>,
 }
 
-/// The sizes a `SandboxBuilder` collected.
-#[derive(Clone, Copy, Default)]
+/// The sizes (and `Intl` defaults) a `SandboxBuilder` collected.
+#[derive(Clone, Default)]
 pub(crate) struct Sizes {
     pub(crate) heap: Option<u64>,
     pub(crate) scratch: Option<u64>,
     pub(crate) input: Option<u64>,
     pub(crate) output: Option<u64>,
+    pub(crate) locale: Option<String>,
+    pub(crate) time_zone: Option<String>,
 }
 
 impl Core {
@@ -187,10 +196,14 @@ impl Core {
     ) -> napi::Result<sys::napi_value> {
         let (deferred, promise) = Deferred::new(env)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let published: Arc<Published> = Arc::default();
+        let warm = Arc::new(crate::warm::Warm::new(published.clone()));
+        let thread_warm = warm.clone();
         let core = Arc::new(Core {
             tx,
-            published: Arc::default(),
+            published,
             channel: Arc::new(HostChannel::new()),
+            warm,
         });
         let id = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
         let spawned = std::thread::Builder::new()
@@ -209,6 +222,12 @@ impl Core {
                 if let Some(n) = sizes.output {
                     builder = builder.with_output_buffer_size(n);
                 }
+                if let Some(l) = sizes.locale {
+                    builder = builder.with_locale(l);
+                }
+                if let Some(tz) = sizes.time_zone {
+                    builder = builder.with_time_zone(tz);
+                }
                 let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
                 let mut stage = match built {
                     Ok(Ok(proto)) => {
@@ -224,7 +243,7 @@ impl Core {
                         return;
                     }
                 };
-                run_jobs(&rx, &mut stage);
+                run_jobs(&rx, &mut stage, &thread_warm);
             });
         if let Err(e) = spawned {
             // The closure (and its deferred) was dropped: that rejects the
@@ -250,6 +269,7 @@ impl Core {
             Err(failure) => deferred.reject(failure),
         });
         // If the thread is gone the job is dropped, and its deferred rejects.
+        self.warm.job_sent();
         let _ = self.tx.send(job);
         Ok(promise)
     }
@@ -258,6 +278,7 @@ impl Core {
     /// Promise, e.g. through an [`abort::Ticket`](crate::abort::Ticket)).
     /// If the thread is gone the job is dropped, which rejects its Promise.
     pub(crate) fn queue(&self, job: impl FnOnce(&mut Stage) + Send + 'static) {
+        self.warm.job_sent();
         let _ = self.tx.send(Box::new(job));
     }
 
@@ -280,7 +301,14 @@ const SPIN_FOR_NEXT_JOB: Duration = Duration::from_micros(100);
 
 fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
     let start = std::time::Instant::now();
-    while start.elapsed() < SPIN_FOR_NEXT_JOB {
+    let spin = if crate::busy::oversubscribed() {
+        // Another thread wants this core more than we want to save a
+        // wake-up (see `busy`).
+        Duration::ZERO
+    } else {
+        SPIN_FOR_NEXT_JOB
+    };
+    while start.elapsed() < spin {
         match rx.try_recv() {
             Ok(job) => return Some(job),
             Err(mpsc::TryRecvError::Disconnected) => return None,
@@ -290,11 +318,21 @@ fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
     rx.recv().ok()
 }
 
-fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage) {
+fn run_jobs(rx: &mpsc::Receiver<Job>, stage: &mut Stage, warm: &crate::warm::Warm) {
     while let Some(job) = next_job(rx) {
+        warm.job_started(matches!(stage, Stage::Loaded(_)));
         if std::panic::catch_unwind(AssertUnwindSafe(|| job(stage))).is_err() {
             // The sandbox may be half-way through a transition: release it.
             *stage = Stage::Empty;
+        }
+        match stage {
+            // While calls keep coming, serve them without exits.
+            Stage::Loaded(loaded) => {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| warm.serve(loaded))).is_err() {
+                    *stage = Stage::Empty;
+                }
+            }
+            _ => warm.unloaded(),
         }
     }
     // Every JavaScript object let go: the VM is dropped here, on its thread.

@@ -54,6 +54,24 @@ export interface SandboxBuilder {
    */
   setOutputBufferSize(bytes: number): this;
   /**
+   * Sets the sandbox's default locale: what `Intl` and the locale-sensitive methods
+   * (`toLocaleString()`, `localeCompare`) use when the handler names none.
+   * `build()` rejects with `ERR_INVALID_ARG` for a malformed BCP 47 tag or a locale the guest
+   * has no CLDR data for; a non-string throws `ERR_INVALID_ARG` at once.
+   * @param locale - a BCP 47 language tag, such as `'de-CH'`.
+   * @defaultValue `'en-US'`
+   */
+  setLocale(locale: string): this;
+  /**
+   * Sets the sandbox's default time zone for `Intl.DateTimeFormat` and
+   * `Date.prototype.toLocaleString()` and its siblings (`Date`'s own local-time methods stay UTC).
+   * `build()` rejects with `ERR_INVALID_ARG` for a zone not in the IANA database bundled in the
+   * guest; a non-string throws `ERR_INVALID_ARG` at once.
+   * @param timeZone - an IANA name such as `'Europe/Zurich'`, or an offset such as `'+05:30'`.
+   * @defaultValue `'UTC'`
+   */
+  setTimeZone(timeZone: string): this;
+  /**
    * Creates the micro-VM on its own OS thread and boots the guest. Consumes the builder: a second
    * call rejects with `ERR_CONSUMED`.
    * Rejects with `ERR_NO_HYPERVISOR` when `/dev/kvm` cannot be used, saying what to fix.

@@ -8,6 +8,10 @@
   const def = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: true, configurable: true, enumerable: false });
   const tag = (o, name) => Object.defineProperty(o, Symbol.toStringTag, { value: name, configurable: true });
   const parse = JSON.parse;
+  const toStr = (v) => { if (typeof v === 'symbol') throw new TypeError('Cannot convert a Symbol value to a string'); return String(v); };
+  const rec = (kind) => { const o = Object.create(null); o.kind = kind; return o; };
+  // CreateDataProperty for each entry, in order (no Object.prototype setters run).
+  const dataObject = (entries) => { const o = {}; for (const [k, v] of entries) if (v !== undefined) Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true }); return o; };
   const isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
   // --- Abstract operations -------------------------------------------------
@@ -22,7 +26,7 @@
     let v = options[prop];
     if (v === undefined) return fallback;
     if (type === 'boolean') v = Boolean(v);
-    else if (type === 'string') v = String(v);
+    else if (type === 'string') v = toStr(v);
     if (values !== undefined && !values.includes(v)) throw new RangeError(`Value ${String(v)} out of range for ${prop}`);
     return v;
   }
@@ -36,9 +40,9 @@
   function getBooleanOrStringNumberFormatOption(o, p, strings, fallback) {
     const v = o[p];
     if (v === undefined) return fallback;
-    if (v === true) return true;
+    if (v === true) return 'always';
     if (!v) return false;
-    const s = String(v);
+    const s = toStr(v);
     if (s === 'true' || s === 'false') return fallback;
     if (!strings.includes(s)) throw new RangeError(`Value ${s} out of range for ${p}`);
     return s;
@@ -72,7 +76,8 @@
     let i = 1;
     while (i < parts.length && parts[i].length > 1) i++;
     const base = parts.slice(0, i).join('-');
-    const keys = {};
+    const keys = Object.create(null);
+    const attrs = [];
     let j = i;
     const others = [];
     while (j < parts.length) {
@@ -81,7 +86,7 @@
       while (e < parts.length && parts[e].length > 1) e++;
       if (single === 'u') {
         let k = j + 1;
-        while (k < e && parts[k].length !== 2) k++; // attributes
+        while (k < e && parts[k].length !== 2) attrs.push(parts[k++]); // attributes
         while (k < e) {
           const key = parts[k];
           let m = k + 1;
@@ -97,19 +102,20 @@
       }
       j = e;
     }
-    return { base, keys, others };
+    return { base, keys, others, attrs };
   }
   const defaultLocale = () => op('lookup', op('defaultLocale')) || 'en-US';
 
   function resolveLocale(requested, options, relevantKeys, check) {
-    let found, foundKeys = {};
+    let found, foundKeys = Object.create(null);
     for (const r of requested) {
       const { base, keys } = splitTag(r);
       const a = op('lookup', base);
       if (a) { found = a; foundKeys = keys; break; }
     }
     if (!found) found = defaultLocale();
-    const result = { dataLocale: found };
+    const result = Object.create(null);
+    result.dataLocale = found;
     let ext = '';
     for (const key of relevantKeys) {
       let value;
@@ -142,6 +148,8 @@
   };
   const CALENDARS = ['buddhist', 'chinese', 'coptic', 'dangi', 'ethioaa', 'ethiopic', 'gregory', 'hebrew', 'indian', 'islamic-civil', 'islamic-tbla', 'islamic-umalqura', 'iso8601', 'japanese', 'persian', 'roc'];
   const NUMBERING = ['arab', 'arabext', 'bali', 'beng', 'deva', 'fullwide', 'gujr', 'guru', 'hanidec', 'khmr', 'knda', 'laoo', 'latn', 'limb', 'mlym', 'mong', 'mymr', 'orya', 'tamldec', 'telu', 'thai', 'tibt'];
+  const CALENDAR_ALIASES = { islamicc: 'islamic-civil', 'ethiopic-amete-alem': 'ethioaa', gregorian: 'gregory' };
+  const canonCalendar = (c) => CALENDAR_ALIASES[c] || c;
   const typeRe = /^[a-z0-9]{3,8}(-[a-z0-9]{3,8})*$/i;
   const check = (key, v) => {
     switch (key) {
@@ -184,14 +192,14 @@
   tag(Intl, 'Intl');
   def(Intl, 'getCanonicalLocales', { getCanonicalLocales(locales) { return canonicalizeLocaleList(locales); } }.getCanonicalLocales);
   def(Intl, 'supportedValuesOf', { supportedValuesOf(key) {
-    switch (String(key)) {
+    switch (toStr(key)) {
       case 'calendar': return CALENDARS.slice();
       case 'numberingSystem': return NUMBERING.slice();
       case 'collation': return ['compat', 'emoji', 'eor', 'phonebk', 'pinyin', 'stroke', 'trad', 'unihan', 'zhuyin'];
       case 'currency': return Object.keys(CURRENCY_DIGITS).concat(['EUR', 'GBP', 'USD', 'CHF', 'CNY', 'INR']).sort();
       case 'timeZone': return ['UTC'];
       case 'unit': return UNITS.slice();
-      default: throw new RangeError(`Invalid key : ${String(key)}`);
+      default: throw new RangeError(`Invalid key : ${toStr(key)}`);
     }
   } }.supportedValuesOf);
 
@@ -290,7 +298,7 @@
     if (!new.target) return new NumberFormat(locales, options);
     const requested = canonicalizeLocaleList(locales);
     options = coerceOptions(options);
-    const s = { kind: 'NumberFormat' };
+    const s = rec('NumberFormat');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     const nu = getOption(options, 'numberingSystem', 'string', undefined, undefined);
     if (nu !== undefined && !typeRe.test(nu)) throw new RangeError(`Invalid numberingSystem : ${nu}`);
@@ -298,11 +306,13 @@
     s.locale = r.locale; s.numberingSystem = r.nu || 'latn';
     s.style = getOption(options, 'style', 'string', ['decimal', 'percent', 'currency', 'unit'], 'decimal');
     let currency = getOption(options, 'currency', 'string', undefined, undefined);
-    if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`Invalid currency code : ${currency}`);
+    if (currency === undefined) { if (s.style === 'currency') throw new TypeError('Currency code is required with currency style.'); }
+    else if (!/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`Invalid currency code : ${currency}`);
     const currencyDisplay = getOption(options, 'currencyDisplay', 'string', ['code', 'symbol', 'narrowSymbol', 'name'], 'symbol');
     const currencySign = getOption(options, 'currencySign', 'string', ['standard', 'accounting'], 'standard');
     const unit = getOption(options, 'unit', 'string', undefined, undefined);
-    if (unit !== undefined && !isWellFormedUnit(unit)) throw new RangeError(`Invalid unit argument for Intl.NumberFormat() '${unit}'`);
+    if (unit === undefined) { if (s.style === 'unit') throw new TypeError('Unit is required with unit style.'); }
+    else if (!isWellFormedUnit(unit)) throw new RangeError(`Invalid unit argument for Intl.NumberFormat() '${unit}'`);
     const unitDisplay = getOption(options, 'unitDisplay', 'string', ['short', 'narrow', 'long'], 'short');
     if (s.style === 'currency') {
       if (currency === undefined) throw new TypeError('Currency code is required with currency style.');
@@ -329,7 +339,7 @@
     const sign = s.signDisplay;
     const showSign = (neg, zero) => sign === 'never' ? '' : neg ? (sign === 'negative' && zero ? '' : '-') : (sign === 'always' || (sign === 'exceptZero' && !zero)) ? '+' : '';
     if (v.kind !== 'finite') {
-      const sg = showSign(v.neg, false);
+      const sg = showSign(v.neg, v.kind === 'nan');
       const out = [];
       if (sg) out.push([sg === '-' ? 'minusSign' : 'plusSign', sg]);
       out.push(v.kind === 'nan' ? ['nan', 'NaN'] : ['infinity', '∞']);
@@ -395,13 +405,18 @@
       const l = joinParts(formatNumberParts(s, a)), r = joinParts(formatNumberParts(s, b));
       return l === r ? `~${l}` : `${l}–${r}`;
     },
+    formatRangeToParts(a, b) {
+      const s = slot(this, 'NumberFormat', 'formatRangeToParts');
+      if (a === undefined || b === undefined) throw new TypeError('start and end are required');
+      const x = mathValue(a), y = mathValue(b);
+      if (x.kind === 'nan' || y.kind === 'nan') throw new RangeError('Invalid number range');
+      const l = formatNumberParts(s, a), r = formatNumberParts(s, b);
+      if (joinParts(l) === joinParts(r)) return [{ type: 'approximatelySign', value: '~', source: 'shared' }, ...l.map(([type, value]) => ({ type, value, source: 'shared' }))];
+      return [...l.map(([type, value]) => ({ type, value, source: 'startRange' })), { type: 'literal', value: '–', source: 'shared' }, ...r.map(([type, value]) => ({ type, value, source: 'endRange' }))];
+    },
     resolvedOptions() {
       const s = slot(this, 'NumberFormat', 'resolvedOptions');
-      const o = {};
-      for (const k of ['locale', 'numberingSystem', 'style', 'currency', 'currencyDisplay', 'currencySign', 'unit', 'unitDisplay', 'minimumIntegerDigits', 'minimumFractionDigits', 'maximumFractionDigits', 'minimumSignificantDigits', 'maximumSignificantDigits', 'useGrouping', 'notation', 'compactDisplay', 'signDisplay', 'roundingIncrement', 'roundingMode', 'roundingPriority', 'trailingZeroDisplay']) {
-        if (s[k] !== undefined) o[k] = s[k];
-      }
-      return o;
+      return dataObject(['locale', 'numberingSystem', 'style', 'currency', 'currencyDisplay', 'currencySign', 'unit', 'unitDisplay', 'minimumIntegerDigits', 'minimumFractionDigits', 'maximumFractionDigits', 'minimumSignificantDigits', 'maximumSignificantDigits', 'useGrouping', 'notation', 'compactDisplay', 'signDisplay', 'roundingIncrement', 'roundingMode', 'roundingPriority', 'trailingZeroDisplay'].map((k) => [k, s[k]]));
     },
   });
 
@@ -410,10 +425,11 @@
     if (!new.target) throw new TypeError("Constructor Intl.PluralRules requires 'new'");
     const requested = canonicalizeLocaleList(locales);
     options = coerceOptions(options);
-    const s = { kind: 'PluralRules' };
+    const s = rec('PluralRules');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     s.type = getOption(options, 'type', 'string', ['cardinal', 'ordinal'], 'cardinal');
-    setDigitOptions(s, options, 0, 3, 'standard');
+    s.notation = getOption(options, 'notation', 'string', ['standard', 'scientific', 'engineering', 'compact'], 'standard');
+    setDigitOptions(s, options, 0, 3, s.notation);
     s.locale = resolveLocale(requested, {}, [], check).locale;
     slots.set(this, s);
   }
@@ -434,12 +450,11 @@
     },
     resolvedOptions() {
       const s = slot(this, 'PluralRules', 'resolvedOptions');
-      const o = { locale: s.locale, type: s.type, minimumIntegerDigits: s.minimumIntegerDigits };
-      for (const k of ['minimumFractionDigits', 'maximumFractionDigits', 'minimumSignificantDigits', 'maximumSignificantDigits']) if (s[k] !== undefined) o[k] = s[k];
       const order = ['zero', 'one', 'two', 'few', 'many', 'other'];
-      o.pluralCategories = parse(op('pluralCategories', s.locale, s.type)).sort((a, b) => order.indexOf(a) - order.indexOf(b));
-      o.roundingIncrement = s.roundingIncrement; o.roundingMode = s.roundingMode; o.roundingPriority = s.roundingPriority; o.trailingZeroDisplay = s.trailingZeroDisplay;
-      return o;
+      const cats = parse(op('pluralCategories', s.locale, s.type)).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      return dataObject([['locale', s.locale], ['type', s.type], ['notation', s.notation], ['minimumIntegerDigits', s.minimumIntegerDigits],
+        ...['minimumFractionDigits', 'maximumFractionDigits', 'minimumSignificantDigits', 'maximumSignificantDigits'].map((k) => [k, s[k]]),
+        ['pluralCategories', cats], ['roundingIncrement', s.roundingIncrement], ['roundingMode', s.roundingMode], ['roundingPriority', s.roundingPriority], ['trailingZeroDisplay', s.trailingZeroDisplay]]);
     },
   });
 
@@ -448,7 +463,7 @@
     if (!new.target) return new Collator(locales, options);
     const requested = canonicalizeLocaleList(locales);
     options = coerceOptions(options);
-    const s = { kind: 'Collator' };
+    const s = rec('Collator');
     s.usage = getOption(options, 'usage', 'string', ['sort', 'search'], 'sort');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     const co = getOption(options, 'collation', 'string', undefined, undefined);
@@ -466,19 +481,20 @@
     return this;
   }
   defineClass(Collator, 'Collator', 0);
-  const compareWith = (s, a, b) => Number(op('collate', s.icu, s.sensitivity, String(s.ignorePunctuation), String(a), String(b)));
+  const compareWith = (s, a, b) => Number(op('collate', s.icu, s.sensitivity, String(s.ignorePunctuation), toStr(a), toStr(b)));
   boundGetter(Collator, 'compare', 'Collator', (c) => { const f = (a, b) => compareWith(slots.get(c), a, b); Object.defineProperty(f, 'name', { value: '' }); return f; });
   methods(Collator, {
     resolvedOptions() {
       const s = slot(this, 'Collator', 'resolvedOptions');
-      return { locale: s.locale, usage: s.usage, sensitivity: s.sensitivity, ignorePunctuation: s.ignorePunctuation, collation: s.collation, numeric: s.numeric, caseFirst: s.caseFirst };
+      return dataObject([['locale', s.locale], ['usage', s.usage], ['sensitivity', s.sensitivity], ['ignorePunctuation', s.ignorePunctuation], ['collation', s.collation], ['numeric', s.numeric], ['caseFirst', s.caseFirst]]);
     },
   });
 
   // --- DateTimeFormat ------------------------------------------------------
   const timeZoneOf = (tz) => {
-    const c = op('timeZone', String(tz));
-    if (!c) throw new RangeError(`Invalid time zone specified: ${String(tz)}`);
+    const name = toStr(tz);
+    const c = op('timeZone', name);
+    if (!c) throw new RangeError(`Invalid time zone specified: ${name}`);
     return c;
   };
   const COMPONENTS = [
@@ -495,8 +511,8 @@
   }
   function createDateTimeFormat(dtf, locales, options, required, defaults) {
     const requested = canonicalizeLocaleList(locales);
-    options = getOptionsObject(options);
-    const s = { kind: 'DateTimeFormat' };
+    options = coerceOptions(options);
+    const s = rec('DateTimeFormat');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     const ca = getOption(options, 'calendar', 'string', undefined, undefined);
     if (ca !== undefined && !typeRe.test(ca)) throw new RangeError(`Invalid calendar : ${ca}`);
@@ -505,11 +521,11 @@
     const hour12 = getOption(options, 'hour12', 'boolean', undefined, undefined);
     let hc = getOption(options, 'hourCycle', 'string', ['h11', 'h12', 'h23', 'h24'], undefined);
     if (hour12 !== undefined) hc = null;
-    const r = resolveLocale(requested, { ca, nu, hc }, ['ca', 'hc', 'nu'], check);
+    const r = resolveLocale(requested, { ca: ca && canonCalendar(ca.toLowerCase()), nu, hc }, ['ca', 'hc', 'nu'], check);
     s.locale = r.locale; s.calendar = r.ca || 'gregory'; s.numberingSystem = r.nu || 'latn';
     let tz = options.timeZone;
     s.timeZone = tz === undefined ? timeZoneOf(op('defaultTimeZone')) : timeZoneOf(tz);
-    const fmt = {};
+    const fmt = Object.create(null);
     for (const [k, values] of COMPONENTS) {
       if (k === 'fractionalSecondDigits') fmt[k] = getNumberOption(options, k, 1, 3, undefined);
       else fmt[k] = getOption(options, k, 'string', values, undefined);
@@ -589,12 +605,8 @@
     },
     resolvedOptions() {
       const s = slot(this, 'DateTimeFormat', 'resolvedOptions');
-      const o = { locale: s.locale, calendar: s.calendar, numberingSystem: s.numberingSystem, timeZone: s.timeZone };
-      if (s.hourCycle !== undefined) { o.hourCycle = s.hourCycle; o.hour12 = s.hour12; }
-      for (const [k] of COMPONENTS) if (s.fmt[k] !== undefined) o[k] = s.fmt[k];
-      if (s.dateStyle !== undefined) o.dateStyle = s.dateStyle;
-      if (s.timeStyle !== undefined) o.timeStyle = s.timeStyle;
-      return o;
+      return dataObject([['locale', s.locale], ['calendar', s.calendar], ['numberingSystem', s.numberingSystem], ['timeZone', s.timeZone],
+        ['hourCycle', s.hourCycle], ['hour12', s.hour12], ...COMPONENTS.map(([k]) => [k, s.fmt[k]]), ['dateStyle', s.dateStyle], ['timeStyle', s.timeStyle]]);
     },
   });
 
@@ -604,7 +616,7 @@
     if (!new.target) throw new TypeError("Constructor Intl.RelativeTimeFormat requires 'new'");
     const requested = canonicalizeLocaleList(locales);
     options = coerceOptions(options);
-    const s = { kind: 'RelativeTimeFormat' };
+    const s = rec('RelativeTimeFormat');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     const nu = getOption(options, 'numberingSystem', 'string', undefined, undefined);
     if (nu !== undefined && !typeRe.test(nu)) throw new RangeError(`Invalid numberingSystem : ${nu}`);
@@ -617,8 +629,9 @@
   defineClass(RelativeTimeFormat, 'RelativeTimeFormat', 0);
   function relParts(s, value, unit) {
     const v = Number(value);
-    const u = RT_UNITS[String(unit)];
-    if (!u) throw new RangeError(`Invalid unit argument for format() '${String(unit)}'`);
+    const us = toStr(unit);
+    const u = RT_UNITS[us];
+    if (!u) throw new RangeError(`Invalid unit argument for format() '${us}'`);
     if (!Number.isFinite(v)) throw new RangeError('Invalid value');
     const text = Object.is(v, -0) ? '-0' : expandExponent(String(v));
     return parse(op('relativeTime', withKeys(s.locale, { nu: s.numberingSystem !== 'latn' ? s.numberingSystem : undefined }), s.style, s.numeric, u, text)).map(([t, val]) => (t === 'literal' ? [t, val] : [t, val, u]));
@@ -628,7 +641,7 @@
     formatToParts(value, unit) { return relParts(slot(this, 'RelativeTimeFormat', 'formatToParts'), value, unit).map(([type, value, unit]) => (unit ? { type, value, unit } : { type, value })); },
     resolvedOptions() {
       const s = slot(this, 'RelativeTimeFormat', 'resolvedOptions');
-      return { locale: s.locale, style: s.style, numeric: s.numeric, numberingSystem: s.numberingSystem };
+      return dataObject([['locale', s.locale], ['style', s.style], ['numeric', s.numeric], ['numberingSystem', s.numberingSystem]]);
     },
   });
 
@@ -637,7 +650,7 @@
     if (!new.target) throw new TypeError("Constructor Intl.ListFormat requires 'new'");
     const requested = canonicalizeLocaleList(locales);
     options = getOptionsObject(options);
-    const s = { kind: 'ListFormat' };
+    const s = rec('ListFormat');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     s.locale = resolveLocale(requested, {}, [], check).locale;
     s.type = getOption(options, 'type', 'string', ['conjunction', 'disjunction', 'unit'], 'conjunction');
@@ -658,7 +671,7 @@
   methods(ListFormat, {
     format(list) { const s = slot(this, 'ListFormat', 'format'); return joinParts(listParts(s, stringList(list))); },
     formatToParts(list) { const s = slot(this, 'ListFormat', 'formatToParts'); return parts(listParts(s, stringList(list))); },
-    resolvedOptions() { const s = slot(this, 'ListFormat', 'resolvedOptions'); return { locale: s.locale, type: s.type, style: s.style }; },
+    resolvedOptions() { const s = slot(this, 'ListFormat', 'resolvedOptions'); return dataObject([['locale', s.locale], ['type', s.type], ['style', s.style]]); },
   });
 
   // --- Segmenter -----------------------------------------------------------
@@ -666,7 +679,7 @@
     if (!new.target) throw new TypeError("Constructor Intl.Segmenter requires 'new'");
     const requested = canonicalizeLocaleList(locales);
     options = getOptionsObject(options);
-    const s = { kind: 'Segmenter' };
+    const s = rec('Segmenter');
     getOption(options, 'localeMatcher', 'string', ['lookup', 'best fit'], 'best fit');
     s.locale = resolveLocale(requested, {}, [], check).locale;
     s.granularity = getOption(options, 'granularity', 'string', ['grapheme', 'word', 'sentence'], 'grapheme');
@@ -691,7 +704,7 @@
   def(SegmentsProto, 'containing', { containing(index) {
     const seg = slots.get(this);
     if (!seg || seg.kind !== 'Segments') throw new TypeError('containing called on incompatible receiver');
-    let n = Math.trunc(Number(index)) || 0;
+    let n = Math.trunc(+index) || 0;
     if (n < 0 || n >= seg.string.length) return undefined;
     return segmentAt(seg, n);
   } }.containing);
@@ -714,10 +727,10 @@
     segment(string) {
       const s = slot(this, 'Segmenter', 'segment');
       const o = Object.create(SegmentsProto);
-      slots.set(o, { kind: 'Segments', string: String(string), granularity: s.granularity, locale: s.locale });
+      slots.set(o, { kind: 'Segments', string: toStr(string), granularity: s.granularity, locale: s.locale });
       return o;
     },
-    resolvedOptions() { const s = slot(this, 'Segmenter', 'resolvedOptions'); return { locale: s.locale, granularity: s.granularity }; },
+    resolvedOptions() { const s = slot(this, 'Segmenter', 'resolvedOptions'); return dataObject([['locale', s.locale], ['granularity', s.granularity]]); },
   });
 
   // --- Locale --------------------------------------------------------------
@@ -728,7 +741,7 @@
     let t = isObject(tagArg) && slots.get(tagArg)?.kind === 'Locale' ? slots.get(tagArg).tag : String(tagArg);
     options = coerceOptions(options);
     t = canonical(t);
-    let { base, keys, others } = splitTag(t);
+    let { base, keys, others, attrs } = splitTag(t);
     let [language, ...rest] = base.split('-');
     let script, region; const variants = [];
     for (const p of rest) {
@@ -751,8 +764,21 @@
     const kn = getOption(options, 'numeric', 'boolean', undefined, undefined);
     if (kn !== undefined) keys.kn = String(kn);
     kv('nu', 'numberingSystem');
+    const vs = getOption(options, 'variants', 'string', undefined, undefined);
+    if (vs !== undefined) {
+      const list = vs.split('-');
+      if (!vs || list.some((v) => !/^([a-z0-9]{5,8}|\d[a-z0-9]{3})$/i.test(v)) || new Set(list.map((v) => v.toLowerCase())).size !== list.length) throw new RangeError('Incorrect locale information provided');
+      variants.length = 0; variants.push(...list);
+    }
+    const fw = getOption(options, 'firstDayOfWeek', 'string', undefined, undefined);
+    if (fw !== undefined) {
+      const days = { 0: 'sun', 1: 'mon', 2: 'tue', 3: 'wed', 4: 'thu', 5: 'fri', 6: 'sat', 7: 'sun' };
+      const v = days[fw] || fw;
+      if (!typeRe.test(v)) throw new RangeError('Incorrect locale information provided');
+      keys.fw = v;
+    }
     let nb = [language, script, region, ...variants].filter(Boolean).join('-');
-    let u = '';
+    let u = attrs.length ? '-' + attrs.join('-') : '';
     for (const k of Object.keys(keys).sort()) u += `-${k}${keys[k] === 'true' ? '' : '-' + keys[k]}`;
     const others2 = others.filter((o) => !/^u-/i.test(o));
     let full = nb + (u ? '-u' + u : '') + (others2.length ? '-' + others2.join('-') : '');
@@ -778,6 +804,27 @@
   lget('language', (t) => baseParts(t).language);
   lget('script', (t) => baseParts(t).script);
   lget('region', (t) => baseParts(t).region);
+  lget('variants', (t) => { const p = splitTag(t).base.split('-').slice(1).filter((x) => !scriptRe.test(x) && !regionRe.test(x)); return p.length ? p.join('-') : undefined; });
+  lget('firstDayOfWeek', (t) => splitTag(t).keys.fw);
+  const regionOf = (t) => baseParts(op('maximize', splitTag(t).base)).region;
+  const WEEKEND_FRI_SAT = ['AE', 'BH', 'DZ', 'EG', 'IQ', 'JO', 'KW', 'LY', 'OM', 'QA', 'SA', 'SD', 'SY', 'YE'];
+  const FIRST_SUNDAY = ['AG', 'AS', 'BD', 'BR', 'BS', 'BT', 'BW', 'BZ', 'CA', 'CN', 'CO', 'DM', 'DO', 'ET', 'GT', 'GU', 'HK', 'HN', 'ID', 'IL', 'IN', 'JM', 'JP', 'KE', 'KH', 'KR', 'LA', 'MH', 'MM', 'MO', 'MT', 'MX', 'MZ', 'NI', 'NP', 'PA', 'PE', 'PH', 'PK', 'PR', 'PT', 'PY', 'SA', 'SG', 'SV', 'TH', 'TT', 'TW', 'UM', 'US', 'VE', 'VI', 'WS', 'YE', 'ZA', 'ZW'];
+  methods(Locale, {
+    getCalendars() { const t = slot(this, 'Locale', 'getCalendars').tag; const ca = splitTag(t).keys.ca; if (ca) return [ca]; const r = regionOf(t); return [r === 'TH' ? 'buddhist' : r === 'IR' || r === 'AF' ? 'persian' : 'gregory']; },
+    getCollations() { const t = slot(this, 'Locale', 'getCollations').tag; const co = splitTag(t).keys.co; return co ? [co] : ['emoji', 'eor']; },
+    getHourCycles() { const t = slot(this, 'Locale', 'getHourCycles').tag; const hc = splitTag(t).keys.hc; return [hc || localeHourCycle(op('lookup', splitTag(t).base) || defaultLocale())]; },
+    getNumberingSystems() { const t = slot(this, 'Locale', 'getNumberingSystems').tag; const nu = splitTag(t).keys.nu; return [nu || 'latn']; },
+    getTimeZones() { const t = slot(this, 'Locale', 'getTimeZones').tag; const r = baseParts(t).region; if (!r) return undefined; return r === 'US' ? ['America/New_York'] : []; },
+    getTextInfo() { const t = slot(this, 'Locale', 'getTextInfo').tag; const sc = baseParts(op('maximize', splitTag(t).base)).script; return dataObject([['direction', ['Arab', 'Hebr', 'Thaa', 'Syrc', 'Nkoo', 'Adlm', 'Rohg', 'Mand'].includes(sc) ? 'rtl' : 'ltr']]); },
+    getWeekInfo() {
+      const t = slot(this, 'Locale', 'getWeekInfo').tag;
+      const fw = splitTag(t).keys.fw;
+      const r = regionOf(t);
+      const fromKey = { mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6, sun: 7 }[fw];
+      const firstDay = fromKey || (FIRST_SUNDAY.includes(r) ? 7 : WEEKEND_FRI_SAT.includes(r) ? 6 : 1);
+      return dataObject([['firstDay', firstDay], ['weekend', WEEKEND_FRI_SAT.includes(r) ? [5, 6] : [6, 7]], ['minimalDays', ['AD', 'AN', 'AT', 'AX', 'BE', 'BG', 'CH', 'CZ', 'DE', 'DK', 'EE', 'ES', 'FI', 'FJ', 'FO', 'FR', 'GB', 'GF', 'GG', 'GI', 'GP', 'GR', 'HU', 'IE', 'IM', 'IS', 'IT', 'JE', 'LI', 'LT', 'LU', 'MC', 'MQ', 'NL', 'NO', 'PL', 'RE', 'RU', 'SE', 'SJ', 'SK', 'SM', 'VA'].includes(r) ? 4 : 1]]);
+    },
+  });
   methods(Locale, {
     maximize() { const t = slot(this, 'Locale', 'maximize').tag; return new Locale(op('maximize', t)); },
     minimize() { const t = slot(this, 'Locale', 'minimize').tag; return new Locale(op('minimize', t)); },

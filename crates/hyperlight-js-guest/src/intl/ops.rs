@@ -163,8 +163,7 @@ pub fn canonical_time_zone(name: &str) -> Option<String> {
         let m = off.unsigned_abs() / 60;
         return Some(format!("{sign}{:02}:{:02}", m / 60, m % 60));
     }
-    let upper = name.to_ascii_uppercase();
-    if matches!(upper.as_str(), "UTC" | "ETC/UTC" | "ETC/GMT" | "GMT" | "ETC/UCT" | "UCT" | "ETC/UNIVERSAL" | "UNIVERSAL" | "ETC/ZULU" | "ZULU" | "ETC/GREENWICH" | "GREENWICH" | "ETC/GMT0" | "ETC/GMT+0" | "ETC/GMT-0" | "GMT0" | "GMT+0" | "GMT-0") {
+    if name.eq_ignore_ascii_case("utc") {
         return Some("UTC".into());
     }
     let tz = jiff::tz::db().get(name).ok()?;

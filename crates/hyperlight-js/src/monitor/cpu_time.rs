@@ -43,13 +43,39 @@ impl CpuTimeMonitor {
 #[derive(Clone, Copy)]
 pub(crate) struct ThreadCpuClock(libc::clockid_t);
 
+std::thread_local! {
+    /// The thread that runs the guest when it is not the calling thread
+    /// (a call posted through the warm path runs on the sandbox's own
+    /// thread while the monitors are armed on the poster's).
+    static GUEST_THREAD: std::cell::Cell<Option<libc::pthread_t>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `thread` as the guest's thread for [`ThreadCpuClock::current`].
+pub(crate) fn with_guest_thread<R>(thread: libc::pthread_t, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<libc::pthread_t>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            GUEST_THREAD.with(|g| g.set(self.0));
+        }
+    }
+    let _reset = Reset(GUEST_THREAD.with(|g| g.replace(Some(thread))));
+    f()
+}
+
 impl ThreadCpuClock {
-    /// The CPU clock of the calling thread.
+    /// The CPU clock of the thread that runs the guest: the calling thread,
+    /// unless [`with_guest_thread`] names another.
     pub(crate) fn current() -> Result<Self> {
         let mut id: libc::clockid_t = 0;
-        // SAFETY: `pthread_self()` is always a valid thread handle and `id`
-        // is a valid place for the result.
-        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        // SAFETY: `pthread_self()` is always a valid thread handle.
+        let thread = GUEST_THREAD
+            .with(|g| g.get())
+            .unwrap_or(unsafe { libc::pthread_self() });
+        // SAFETY: `thread` is a live thread (the caller's, or the sandbox's
+        // thread, which serves the posted call and outlives it) and `id` is
+        // a valid place for the result.
+        let rc = unsafe { libc::pthread_getcpuclockid(thread, &mut id) };
         if rc != 0 {
             return Err(Error::Internal(format!(
                 "pthread_getcpuclockid failed: {}",

@@ -1,0 +1,372 @@
+//! Warm calls without a VM exit or a thread hop (`hyperlight_js::WarmPath`).
+//!
+//! After each job, while no other job is queued, a loaded sandbox's thread
+//! lets its guest poll the mailbox for a short window
+//! (`HYPERLIGHT_JS_WARM_WINDOW_US`, default [`DEFAULT_WINDOW_US`]). A
+//! `callHandler` made in that window, with no call or job of this sandbox
+//! in flight and no `signal`, is posted by the JavaScript thread itself and
+//! its answer taken from guest memory while it spins for at most
+//! `HYPERLIGHT_JS_WARM_SPIN_US` (default [`DEFAULT_SPIN_US`]): the Promise
+//! is resolved before `callHandler` returns. A call that takes longer, or
+//! needs a host function, is answered by the sandbox's thread as usual.
+//! Timeouts apply the same way (monitors are armed by the poster and kill
+//! the sandbox's thread). See `docs/warm-path.md`.
+//!
+//! `HYPERLIGHT_JS_WARM_WINDOW_US=0` turns the warm path off.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use hyperlight_js::{CpuTimeMonitor, Handed, WallClockMonitor, WarmCall, WarmOutcome, WarmPath};
+use napi::sys;
+
+use crate::errors::Failure;
+use crate::main_thread::{Deferred, EnvState};
+use crate::worker::Published;
+
+/// How long a guest polls for the next call after the last one, by default.
+pub(crate) const DEFAULT_WINDOW_US: u64 = 200;
+/// How long the JavaScript thread spins for a warm call's answer, by default.
+pub(crate) const DEFAULT_SPIN_US: u64 = 50;
+/// The longest back-off, in jobs, after windows in which no call came.
+const MAX_SKIP: u32 = 64;
+/// The largest value either variable accepts.
+const MAX_US: u64 = 10_000;
+
+fn env_us(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(us) if us <= MAX_US => us,
+            _ => {
+                eprintln!(
+                    "hyperlight-js: {name} must be a whole number of microseconds from 0 to \
+                     {MAX_US}, got {v:?}; using {default}"
+                );
+                default
+            }
+        },
+        Err(_) => default,
+    }
+}
+
+fn window() -> Duration {
+    static W: OnceLock<Duration> = OnceLock::new();
+    *W.get_or_init(|| {
+        Duration::from_micros(env_us("HYPERLIGHT_JS_WARM_WINDOW_US", DEFAULT_WINDOW_US))
+    })
+}
+
+fn spin() -> Duration {
+    static S: OnceLock<Duration> = OnceLock::new();
+    *S.get_or_init(|| Duration::from_micros(env_us("HYPERLIGHT_JS_WARM_SPIN_US", DEFAULT_SPIN_US)))
+}
+
+/// The warm call in flight, shared by the JavaScript thread (which posted
+/// it) and the sandbox's thread (which may deliver its answer).
+struct Slot {
+    deferred: Option<Deferred>,
+    handed: Option<Handed>,
+    result: Option<hyperlight_js::Result<String>>,
+}
+
+/// One sandbox's warm-path state.
+pub(crate) struct Warm {
+    path: Mutex<Option<WarmPath>>,
+    /// Jobs sent to the sandbox's thread and not started yet (a warm call
+    /// must not overtake them; one that runs has the vCPU, so the guest does
+    /// not poll meanwhile).
+    jobs: AtomicUsize,
+    /// Warm calls posted so far (to tell a serving window that paid from
+    /// one that was wasted).
+    posted: AtomicU64,
+    /// Jobs after which the sandbox's thread does not serve (back-off after
+    /// wasted windows), and the current back-off.
+    skip: AtomicU32,
+    penalty: AtomicU32,
+    /// Set by the sandbox's thread from the start of a job after which it
+    /// will serve until that serving ends: a call made meanwhile waits for
+    /// the guest to poll instead of queueing behind it.
+    upcoming: std::sync::atomic::AtomicBool,
+    slot: Mutex<Option<Slot>>,
+    published: Arc<Published>,
+}
+
+/// What [`Warm::try_call`] did with the Promise's deferred.
+pub(crate) enum Tried {
+    /// The call was posted: the Promise is settled now or will be by the
+    /// sandbox's thread.
+    Posted,
+    /// Not posted (nothing ran): send the call through the sandbox's thread.
+    NotPosted(Deferred),
+}
+
+impl Warm {
+    pub(crate) fn new(published: Arc<Published>) -> Self {
+        Self {
+            path: Mutex::new(None),
+            jobs: AtomicUsize::new(0),
+            posted: AtomicU64::new(0),
+            skip: AtomicU32::new(0),
+            penalty: AtomicU32::new(0),
+            upcoming: std::sync::atomic::AtomicBool::new(false),
+            slot: Mutex::new(None),
+            published,
+        }
+    }
+
+    fn path(&self) -> Option<WarmPath> {
+        self.path.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A job is about to be sent: stop the guest's polling so that the
+    /// sandbox's thread takes it at once.
+    pub(crate) fn job_sent(&self) {
+        self.jobs.fetch_add(1, Ordering::AcqRel);
+        if let Some(p) = self.path() {
+            p.release();
+        }
+    }
+
+    /// A job starts on the sandbox's thread (`loaded`: the sandbox is
+    /// loaded, so that the thread will serve after it unless it backs off).
+    pub(crate) fn job_started(&self, loaded: bool) {
+        self.jobs.fetch_sub(1, Ordering::AcqRel);
+        let will_serve = loaded
+            && !window().is_zero()
+            && self.skip.load(Ordering::Relaxed) == 0
+            && self.path().is_some()
+            && !crate::busy::oversubscribed();
+        self.upcoming.store(will_serve, Ordering::Release);
+    }
+
+    /// Sandbox thread, after a job: serves warm calls while they keep
+    /// coming and no job waits.
+    ///
+    /// Backs off when it does not pay: a window in which no call came makes
+    /// the thread skip serving after the next 1, 2, 4, … 64 jobs (reset by a
+    /// window that served a call), and an oversubscribed CPU
+    /// ([`crate::busy`]) skips it altogether.
+    pub(crate) fn serve(&self, loaded: &mut hyperlight_js::LoadedJSSandbox) {
+        let window = window();
+        if window.is_zero() {
+            return;
+        }
+        {
+            let mut path = self.path.lock().unwrap_or_else(|p| p.into_inner());
+            if path.is_none() {
+                *path = Some(loaded.warm_path());
+            }
+        }
+        struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(&self.upcoming);
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::Relaxed);
+            return;
+        }
+        if crate::busy::oversubscribed() {
+            return;
+        }
+        let before = self.posted.load(Ordering::Acquire);
+        let mut served = false;
+        while self.jobs.load(Ordering::Acquire) == 0 {
+            served = true;
+            match loaded.serve_warm(window) {
+                None => break,
+                Some(r) => self.deliver(r, loaded.poisoned()),
+            }
+        }
+        if served && self.posted.load(Ordering::Acquire) == before {
+            let p = (self.penalty.load(Ordering::Relaxed) * 2).clamp(1, MAX_SKIP);
+            self.penalty.store(p, Ordering::Relaxed);
+            self.skip.store(p, Ordering::Relaxed);
+        } else {
+            self.penalty.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Sandbox thread: the sandbox left the loaded stage.
+    pub(crate) fn unloaded(&self) {
+        *self.path.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Sandbox thread: the answer of the warm call in flight came by exit.
+    fn deliver(&self, result: hyperlight_js::Result<String>, poisoned: bool) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = slot.as_mut() else {
+            // No call in flight (the guest failed while only polling): the
+            // sandbox is poisoned and says so on its next call.
+            self.published.poisoned.store(poisoned, Ordering::Release);
+            return;
+        };
+        let Some(handed) = s.handed.take() else {
+            // The poster has not finished handing over: it completes.
+            s.result = Some(result);
+            return;
+        };
+        let deferred = s.deferred.take();
+        *slot = None;
+        drop(slot);
+        let Some(path) = self.path() else { return };
+        let (result, stats) = path.complete(handed, result);
+        self.publish(stats, poisoned || path.poisoned());
+        if let Some(d) = deferred {
+            d.settle(Box::new(move |env| settle_value(env, result, poisoned)));
+        }
+    }
+
+    fn publish(&self, stats: hyperlight_js::CallStats, poisoned: bool) {
+        self.published.poisoned.store(poisoned, Ordering::Release);
+        *self
+            .published
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
+    /// Waits up to the spin for the guest to poll: while it finishes the
+    /// last call's housekeeping, or while the sandbox's thread is about to
+    /// serve (it just answered a call by exit).
+    fn wait_ready(&self, path: &WarmPath) -> bool {
+        let deadline = std::time::Instant::now() + spin();
+        loop {
+            if path.is_ready(Duration::ZERO) {
+                return true;
+            }
+            if !self.upcoming.load(Ordering::Acquire) && !path.is_busy() {
+                return false;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// JavaScript thread: posts the call if the guest is polling and
+    /// nothing else of this sandbox is in flight.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn try_call(
+        &self,
+        env: sys::napi_env,
+        deferred: Deferred,
+        name: &str,
+        event: &str,
+        gc: Option<bool>,
+        wall: Option<u64>,
+        cpu: Option<u64>,
+    ) -> Tried {
+        if self.jobs.load(Ordering::Acquire) != 0 {
+            return Tried::NotPosted(deferred);
+        }
+        let Some(path) = self.path() else {
+            return Tried::NotPosted(deferred);
+        };
+        if crate::busy::oversubscribed() || !self.wait_ready(&path) {
+            return Tried::NotPosted(deferred);
+        }
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Tried::NotPosted(deferred);
+        }
+        let posted = post(&path, name, event, gc.unwrap_or(true), wall, cpu);
+        let call = match posted {
+            Ok(Some(call)) => {
+                self.posted.fetch_add(1, Ordering::AcqRel);
+                call
+            }
+            Ok(None) => return Tried::NotPosted(deferred),
+            Err(e) => {
+                drop(slot);
+                let poisoned = path.poisoned();
+                deferred.settle_here(
+                    env,
+                    Box::new(move |_| Err(crate::loaded::call_failure(e, poisoned))),
+                );
+                return Tried::Posted;
+            }
+        };
+        *slot = Some(Slot {
+            deferred: None,
+            handed: None,
+            result: None,
+        });
+        drop(slot);
+        match path.wait(call, spin()) {
+            WarmOutcome::Done(result, stats) => {
+                *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let poisoned = path.poisoned();
+                self.publish(stats, poisoned);
+                deferred.settle_here(
+                    env,
+                    Box::new(move |env| settle_value(env, result, poisoned)),
+                );
+            }
+            WarmOutcome::Handed(handed) => {
+                let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+                let ready = slot.as_mut().and_then(|s| s.result.take());
+                match ready {
+                    Some(result) => {
+                        // The sandbox's thread delivered meanwhile.
+                        *slot = None;
+                        drop(slot);
+                        let (result, stats) = path.complete(handed, result);
+                        let poisoned =
+                            path.poisoned() || self.published.poisoned.load(Ordering::Acquire);
+                        self.publish(stats, poisoned);
+                        deferred.settle_here(
+                            env,
+                            Box::new(move |env| settle_value(env, result, poisoned)),
+                        );
+                    }
+                    None => {
+                        if let Some(s) = slot.as_mut() {
+                            s.handed = Some(handed);
+                            s.deferred = Some(deferred);
+                        }
+                    }
+                }
+            }
+        }
+        Tried::Posted
+    }
+}
+
+fn post(
+    path: &WarmPath,
+    name: &str,
+    event: &str,
+    gc: bool,
+    wall: Option<u64>,
+    cpu: Option<u64>,
+) -> hyperlight_js::Result<Option<WarmCall>> {
+    let wall = wall
+        .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
+        .transpose()?;
+    let cpu = cpu
+        .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
+        .transpose()?;
+    match (wall, cpu) {
+        (None, None) => path.call::<WallClockMonitor>(name, event, gc, None),
+        (Some(w), None) => path.call(name, event, gc, Some(&w)),
+        (None, Some(c)) => path.call(name, event, gc, Some(&c)),
+        (Some(w), Some(c)) => path.call(name, event, gc, Some(&(w, c))),
+    }
+}
+
+fn settle_value(
+    env: sys::napi_env,
+    result: hyperlight_js::Result<String>,
+    poisoned: bool,
+) -> Result<sys::napi_value, Failure> {
+    let json = result.map_err(|e| crate::loaded::call_failure(e, poisoned))?;
+    EnvState::get(env)
+        .map_err(Failure::internal)?
+        .parse(env, &json)
+}
