@@ -12,8 +12,8 @@
 # scripts/dev.sh sources this file and calls setup_main; run on its own it does the same.
 
 # Debian packages the build needs: the guest links against musl's libc (musl-dev), built with
-# musl-gcc (musl-tools).
-DEBIAN_PACKAGES=(musl-dev musl-tools)
+# musl-gcc (musl-tools); the crash-dump test opens a guest core file with gdb.
+DEBIAN_PACKAGES=(musl-dev musl-tools gdb)
 
 HL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PHASE_REPORT=()

@@ -34,7 +34,18 @@ pub const REQ_CALL: u32 = 5;
 /// when it is 1, `str completion_json` (the script's completion value as
 /// JSON; 0 when it is `undefined`, a function or a symbol), [`RESP_ERROR`]
 /// or [`RESP_EXCEPTION`].
-pub const REQ_EVAL_SCRIPT: u32 = 6;
+pub const REQ_EVAL_SCRIPT: u32 = 7;
+
+/// Host → guest: fault on purpose, by writing to [`DEBUG_FAULT_ADDRESS`]
+/// (in the unmapped null page) from the guest function
+/// `hyperlight_js_debug_fault`. Payload: empty. There is no answer: the
+/// VM reports the page fault and is poisoned. For testing crash dumps; the
+/// guest cannot send it to itself.
+pub const REQ_DEBUG_FAULT: u32 = 6;
+
+/// The address [`REQ_DEBUG_FAULT`] writes to (inside the never-mapped
+/// first page).
+pub const DEBUG_FAULT_ADDRESS: u64 = 0x18;
 
 /// Host → guest: the sandbox's default locale and time zone for `Intl`
 /// (builder options). Payload: `str locale` (a BCP 47 tag), `str

@@ -58,6 +58,11 @@ pub mod layout {
     pub const TLS_PAGE: u64 = 0xA000;
     /// Size of the TLS block.
     pub const TLS_SIZE: u64 = 0x1000;
+    /// Where the guest keeps its [`super::GuestStats`], in the second half
+    /// of the TLS page (the C library's thread block uses a few hundred
+    /// bytes at its start). Guest-written; the host only reads it, and never
+    /// trusts it for anything but reporting.
+    pub const GUEST_STATS: u64 = TLS_PAGE + 0x800;
     /// The [`super::Mailbox`]: the words through which a polling guest and
     /// a host thread exchange requests and answers without a VM exit.
     /// Guest read-write (ring 3), one page.
@@ -352,6 +357,19 @@ pub mod print_level {
     pub const WARN: u32 = 3;
     /// `console.error`.
     pub const ERROR: u32 = 4;
+}
+
+/// Counters the guest keeps up to date at [`layout::GUEST_STATS`] for the
+/// host to report (metrics): plain little-endian `u64`s.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestStats {
+    /// Bytes of the guest heap allocated now (the engine's and the
+    /// runtime's).
+    pub heap_used: u64,
+    /// The most bytes of the guest heap allocated at once since boot (a
+    /// restore rewinds it with the rest of memory).
+    pub heap_peak: u64,
 }
 
 #[cfg(test)]

@@ -41,11 +41,30 @@ static SIZE: Single<Cell<usize>> = Single::new(Cell::new(0));
 const ENGINE_FLOOR: usize = 64 << 10;
 
 fn used_add(n: usize) {
-    USED.get().set(USED.get().get() + n);
+    let used = USED.get().get() + n;
+    USED.get().set(used);
+    publish(used, true);
 }
 
 fn used_sub(n: usize) {
-    USED.get().set(USED.get().get().saturating_sub(n));
+    let used = USED.get().get().saturating_sub(n);
+    USED.get().set(used);
+    publish(used, false);
+}
+
+/// Mirrors the heap counters into `hyperlight_abi::GuestStats` in the TLS
+/// page, where the host reads them for its metrics (no exit needed).
+fn publish(used: usize, grew: bool) {
+    let stats = hyperlight_abi::layout::GUEST_STATS as *mut hyperlight_abi::GuestStats;
+    // SAFETY: the TLS page is mapped read-write for the guest for its whole
+    // life, GUEST_STATS is 8-aligned inside it, and nothing else in the
+    // guest uses those bytes (single threaded).
+    unsafe {
+        (*stats).heap_used = used as u64;
+        if grew && used as u64 > (*stats).heap_peak {
+            (*stats).heap_peak = used as u64;
+        }
+    }
 }
 
 /// Whether the engine may grow its memory by `n` bytes.

@@ -20,6 +20,7 @@ mod builtin_modules;
 mod builtins;
 mod control;
 mod crypto;
+mod debug;
 mod handlers;
 mod heap;
 mod inspect;

@@ -85,6 +85,7 @@ fn dispatch() {
         proto::REQ_LINK => handlers::link().map(|()| None),
         proto::REQ_CALL => handlers::call(payload).map(Some),
         proto::REQ_EVAL_SCRIPT => script::eval(payload).map(Some),
+        proto::REQ_DEBUG_FAULT => crate::debug::fault(),
         proto::REQ_SET_INTL_DEFAULTS => crate::intl::set_defaults_request(payload).map(|()| None),
         other => Err(Failure::code(
             error_code::BAD_REQUEST,

@@ -13,6 +13,7 @@ use crate::proto::ProtoJSSandbox;
 pub struct SandboxBuilder {
     config: hyperlight_vm::VmConfig,
     print: PrintSink,
+    crash_dumps: Option<std::path::PathBuf>,
     /// Default locale and time zone of `Intl`, when not `en-US` and `UTC`.
     intl: Option<(String, String)>,
 }
@@ -37,6 +38,7 @@ impl SandboxBuilder {
         Self {
             config: hyperlight_vm::VmConfig::default(),
             print: stdio_sink(),
+            crash_dumps: None,
             intl: None,
         }
     }
@@ -77,6 +79,23 @@ impl SandboxBuilder {
         self
     }
 
+    /// Writes an ELF core file into `dir` (created if missing) whenever
+    /// the guest crashes — a fault (page fault, invalid opcode, ...), an
+    /// abort, a protocol violation — with the guest's memory and registers,
+    /// and a copy of the guest image beside it. `gdb <image> <core>` then
+    /// shows the faulting instruction, the signal and faulting address,
+    /// and the backtrace (`docs/crash-dumps.md`). The error's message names
+    /// both files.
+    ///
+    /// Off by default: a dump holds everything the guest held, including
+    /// the events and secrets it was handling; keep `dir` private. Without
+    /// this option the environment variable `HYPERLIGHT_JS_CRASH_DUMP_DIR`,
+    /// if set and non-empty, turns dumps on for every sandbox built.
+    pub fn with_crash_dump_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.crash_dumps = Some(dir.into());
+        self
+    }
+
     /// The sandbox's default locale for `Intl` and the locale-sensitive
     /// methods (`toLocaleString` without a locale): a BCP 47 language tag
     /// such as `"de-CH"` (default `"en-US"`). [`build`](Self::build) fails
@@ -112,10 +131,28 @@ impl SandboxBuilder {
 
     /// Validates the sizes, creates the micro-VM and boots the guest.
     pub fn build(self) -> Result<ProtoJSSandbox> {
-        let mut guest = Guest::boot(&self.config, self.print)?;
-        if let Some((locale, tz)) = self.intl {
-            guest.set_intl_defaults(locale, tz)?;
-        }
+        let span = tracing::info_span!(
+            "hyperlight_js.build",
+            sandbox_id = tracing::field::Empty,
+            heap_size = self.config.heap_size,
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let intl = self.intl;
+        let result = Guest::boot(&self.config, self.print).and_then(|mut guest| {
+            if let Some((locale, tz)) = intl {
+                guest.set_intl_defaults(locale, tz)?;
+            }
+            Ok(guest)
+        });
+        span.record("outcome", crate::observability::outcome(&result));
+        let mut guest = result?;
+        guest.crash_dumps = self.crash_dumps.or_else(|| {
+            std::env::var_os("HYPERLIGHT_JS_CRASH_DUMP_DIR")
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        });
+        span.record("sandbox_id", guest.vm.id());
         Ok(ProtoJSSandbox::new(guest))
     }
 }

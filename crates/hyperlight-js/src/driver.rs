@@ -22,6 +22,8 @@ pub(crate) struct Guest {
     pub(crate) base: hyperlight_vm::Snapshot,
     /// Where modules the guest asks for come from.
     pub(crate) modules: ModuleSources,
+    /// Where to write a core file when the guest crashes (opt-in).
+    pub(crate) crash_dumps: Option<std::path::PathBuf>,
     /// Reused request buffer.
     scratch: Vec<u8>,
     /// `Intl` defaults sent after boot and after every reset to `base`
@@ -70,6 +72,7 @@ impl HostHandler for Dispatch<'_> {
             (Ok(m), Ok(f), Ok(a)) => (m, f, a),
             _ => return Err("malformed host call".into()),
         };
+        let _span = tracing::debug_span!("hyperlight_js.host_call", module, function).entered();
         let (tag, text) = match self.fns.get(module, function) {
             None => (
                 js::HC_ERR,
@@ -138,6 +141,7 @@ impl Guest {
             print,
             base,
             modules: ModuleSources::default(),
+            crash_dumps: None,
             scratch: Vec::new(),
             intl: None,
         })
@@ -155,6 +159,7 @@ impl Guest {
             print: Arc::new(|_, _| {}),
             base,
             modules: ModuleSources::default(),
+            crash_dumps: None,
             scratch: Vec::new(),
             intl: None,
         };
@@ -166,6 +171,22 @@ impl Guest {
         guest.call("warm-up", r#"{"a":[1,"b",{"c":null}]}"#, true)?;
         guest.reset()?;
         Ok(guest.vm)
+    }
+
+    /// The counters the guest keeps in its TLS page (0 where unreadable).
+    pub(crate) fn guest_stats(&self) -> hyperlight_abi::GuestStats {
+        let at = hyperlight_abi::layout::GUEST_STATS as usize;
+        let word = |i: usize| {
+            self.vm
+                .memory()
+                .get(at + 8 * i..at + 8 * i + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        hyperlight_abi::GuestStats {
+            heap_used: word(0),
+            heap_peak: word(1),
+        }
     }
 
     /// Bytes a request payload may hold.
@@ -199,11 +220,56 @@ impl Guest {
             print: &self.print,
             modules: &self.modules,
         };
-        let resp = self
-            .vm
-            .call(tag, &self.scratch, &mut dispatch)
-            .map_err(Error::from)?;
+        let resp = match self.vm.call(tag, &self.scratch, &mut dispatch) {
+            Ok(r) => r,
+            Err(e) => return Err(self.crashed(e)),
+        };
         classify(resp.tag, resp.payload)
+    }
+
+    /// Turns a VM error into this crate's, writing a crash dump first when
+    /// the guest crashed and dumps are on (the dump's path is added to the
+    /// message).
+    fn crashed(&self, e: hyperlight_vm::Error) -> Error {
+        use hyperlight_vm::Error as V;
+        let crash = matches!(
+            e,
+            V::GuestAbort { .. } | V::GuestFault(_) | V::Protocol(_) | V::VmExit(_)
+        );
+        let Some(dir) = self.crash_dumps.as_deref().filter(|_| crash) else {
+            return Error::from(e);
+        };
+        let note = match crate::crash_dump::write(dir, &self.vm, crate::guest_image::GUEST_ELF) {
+            Ok(core) => {
+                let elf = dir.join(crate::crash_dump::guest_elf_name(
+                    crate::guest_image::GUEST_ELF,
+                ));
+                tracing::error!(core = %core.display(), sandbox_id = self.vm.id(), error = %e, "guest crashed; core file written");
+                format!(
+                    " (core file: {}; open it with `gdb {} {}`)",
+                    core.display(),
+                    elf.display(),
+                    core.display()
+                )
+            }
+            Err(err) => {
+                tracing::error!(dir = %dir.display(), error = %err, "guest crashed; writing the core file failed");
+                format!(
+                    " (writing the core file into {} failed: {err})",
+                    dir.display()
+                )
+            }
+        };
+        match Error::from(e) {
+            Error::GuestAbort(msg) => Error::GuestAbort(msg + &note),
+            other => other,
+        }
+    }
+
+    /// Makes the guest fault on purpose (`REQ_DEBUG_FAULT`).
+    pub(crate) fn debug_fault(&mut self) -> Result<()> {
+        self.request(js::REQ_DEBUG_FAULT, 0, String::new, |_| Ok(()))?;
+        Ok(())
     }
 
     /// Puts the guest back into its post-boot state.

@@ -10,6 +10,7 @@ use crate::host_functions::HostFunctions;
 use crate::loaded::LoadedJSSandbox;
 use crate::module_loader::{ModuleLoader, ModuleSources};
 use crate::names::{check_name, module_namespace};
+use crate::observability::{self, StageGauge};
 
 /// The namespace of modules added without one.
 pub const DEFAULT_NAMESPACE: &str = "user";
@@ -25,6 +26,7 @@ pub struct JSSandbox {
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
     loaders: BTreeMap<String, Arc<dyn ModuleLoader>>,
+    _stage: StageGauge,
 }
 
 impl std::fmt::Debug for JSSandbox {
@@ -74,6 +76,7 @@ impl JSSandbox {
             handlers: BTreeMap::new(),
             modules: BTreeMap::new(),
             loaders: BTreeMap::new(),
+            _stage: StageGauge::new("runtime"),
         }
     }
 
@@ -192,7 +195,19 @@ impl JSSandbox {
     /// handlers (modules compile lazily on first import). On failure the
     /// sandbox comes back unchanged inside the [`LoadFailure`].
     pub fn get_loaded_sandbox(mut self) -> std::result::Result<LoadedJSSandbox, Box<LoadFailure>> {
-        match self.send_all() {
+        let span = tracing::info_span!(
+            "hyperlight_js.load",
+            sandbox_id = self.guest.vm.id(),
+            handlers = self.handlers.len(),
+            modules = self.modules.len(),
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let sent = self.send_all();
+        let outcome = observability::outcome(&sent);
+        span.record("outcome", outcome);
+        metrics::counter!(observability::LOADS, "outcome" => outcome).increment(1);
+        match sent {
             Ok(()) => {
                 let keys = self.handlers.keys().cloned().collect();
                 Ok(LoadedJSSandbox::new(self.guest, self.host_functions, keys))

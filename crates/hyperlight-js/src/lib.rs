@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod crash_dump;
 mod driver;
 mod error;
 mod guest_image;
@@ -44,6 +45,7 @@ mod loaded;
 mod module_loader;
 pub mod monitor;
 pub mod names;
+pub mod observability;
 mod print;
 mod proto;
 mod stats;

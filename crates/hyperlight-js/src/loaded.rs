@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::host_functions::HostFunctions;
 use crate::js_sandbox::JSSandbox;
 use crate::monitor::{MonitorSet, Watch};
+use crate::observability::{self, StageGauge};
 use crate::stats::{thread_cpu_time, CallStats};
 use crate::warm::WarmPath;
 
@@ -94,6 +95,7 @@ pub struct LoadedJSSandbox {
     /// poisons itself for kills and crashes. Shared with the load's
     /// [`WarmPath`]s, whose calls may run out of memory too.
     poison: Arc<Mutex<Option<String>>>,
+    _stage: StageGauge,
 }
 
 impl std::fmt::Debug for LoadedJSSandbox {
@@ -117,6 +119,7 @@ impl LoadedJSSandbox {
             handlers: Arc::new(handlers),
             last_stats: None,
             poison: Arc::new(Mutex::new(None)),
+            _stage: StageGauge::new("loaded"),
         }
     }
 
@@ -205,13 +208,41 @@ impl LoadedJSSandbox {
         gc: Option<bool>,
         monitor: Option<&M>,
     ) -> Result<String> {
+        let span = tracing::info_span!(
+            "hyperlight_js.call",
+            sandbox_id = self.guest.vm.id(),
+            handler = name,
+            outcome = tracing::field::Empty,
+            terminated_by = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.run_inner(name, event, gc, monitor);
+        span.record("outcome", observability::outcome(&result));
+        if let Err(Error::Cancelled {
+            terminated_by: Some(m),
+        }) = &result
+        {
+            span.record("terminated_by", *m);
+        }
+        result
+    }
+
+    fn run_inner<M: MonitorSet + ?Sized>(
+        &mut self,
+        name: &str,
+        event: &str,
+        gc: Option<bool>,
+        monitor: Option<&M>,
+    ) -> Result<String> {
         crate::names::check_name("the handler name", name)?;
         if !self.handlers.contains(name) {
             return Err(Error::invalid(format!(
                 "no handler named {name:?} is loaded"
             )));
         }
-        self.watched(monitor, |guest| guest.call(name, event, gc.unwrap_or(true)))
+        self.watched(name, monitor, |guest| {
+            guest.call(name, event, gc.unwrap_or(true))
+        })
     }
 
     /// Evaluates `source` as a classic script (an ECMAScript *Script*:
@@ -223,7 +254,8 @@ impl LoadedJSSandbox {
     /// global lexical environment and stay visible to later scripts and to
     /// handlers; `var` and function declarations become properties of the
     /// global object. `filename` (default `<script>`) names the script in
-    /// stack traces.
+    /// stack traces and is the base of relative `import()` specifiers in
+    /// it (name it `<namespace>:<path>` to import beside it).
     ///
     /// Returns the script's completion value as JSON, or `None` when it is
     /// `undefined`, a function or a symbol. Errors: a thrown exception or
@@ -231,10 +263,11 @@ impl LoadedJSSandbox {
     /// throw remain); a completion value that JSON cannot express (a
     /// BigInt, a cycle) or that does not fit the output buffer is
     /// [`Error::Handler`] named `ResultError` after the script ran; a
-    /// source larger than the input buffer is [`Error::InvalidArgument`];
-    /// out of memory poisons the sandbox ([`Error::GuestAbort`]). The
-    /// script's effects persist until the next
-    /// [`restore`](Self::restore) or [`unload`](Self::unload). See
+    /// source larger than the input buffer, or an empty file name, is
+    /// [`Error::InvalidArgument`]; out of memory poisons the sandbox
+    /// ([`Error::GuestAbort`]). The script's effects persist until the next
+    /// [`restore`](Self::restore) or [`unload`](Self::unload). Calls are
+    /// counted in the call metrics under the handler label `<script>`. See
     /// `docs/scripts.md`.
     pub fn eval_script(&mut self, source: &str, filename: Option<&str>) -> Result<Option<String>> {
         self.eval_script_inner(source, filename, None::<&NoMonitor>)
@@ -264,13 +297,26 @@ impl LoadedJSSandbox {
                 "a script's file name must be non-empty and must not contain NUL",
             ));
         }
-        self.watched(monitor, |guest| guest.eval_script(filename, source))
+        let span = tracing::info_span!(
+            "hyperlight_js.eval_script",
+            sandbox_id = self.guest.vm.id(),
+            filename,
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.watched("<script>", monitor, |guest| {
+            guest.eval_script(filename, source)
+        });
+        span.record("outcome", observability::outcome(&result));
+        result
     }
 
-    /// Runs one guest request under the poison check, the monitors, the
-    /// call statistics and the call metrics.
+    /// Runs one guest request under the poison check and the monitors, and
+    /// records its statistics and metrics (`label`: the handler, or
+    /// `<script>`).
     fn watched<M: MonitorSet + ?Sized, T>(
         &mut self,
+        label: &str,
         monitor: Option<&M>,
         request: impl FnOnce(&mut Guest) -> Result<T>,
     ) -> Result<T> {
@@ -310,12 +356,14 @@ impl LoadedJSSandbox {
             Err(Error::Cancelled { terminated_by }) => *terminated_by,
             _ => None,
         };
+        let wall_clock = started.elapsed();
         self.last_stats = Some(CallStats {
-            wall_clock: started.elapsed(),
+            wall_clock,
             cpu_time,
             terminated_by,
         });
-        record_call_metrics(&result, started);
+        let heap = (self.guest.vm.poisoned().is_none()).then(|| self.guest_heap_used());
+        observability::record_call(observability::outcome(&result), label, wall_clock, heap);
         result
     }
 
@@ -343,6 +391,31 @@ impl LoadedJSSandbox {
         self.guest.vm.poisoned().map(str::to_string)
     }
 
+    /// Bytes of the guest heap in use now (the engine's objects and the
+    /// runtime's own), as the guest last reported them. Also recorded after
+    /// every call as the `hyperlight_js_guest_heap_used_bytes` histogram.
+    pub fn guest_heap_used(&self) -> u64 {
+        self.guest.guest_stats().heap_used
+    }
+
+    /// The most bytes of guest heap in use at once since the sandbox was
+    /// built (a [`restore`](Self::restore) rewinds it with the rest of the
+    /// guest's memory). Compare with the heap size
+    /// ([`SandboxBuilder::with_heap_size`](crate::SandboxBuilder::with_heap_size))
+    /// to size sandboxes.
+    pub fn guest_heap_peak(&self) -> u64 {
+        self.guest.guest_stats().heap_peak
+    }
+
+    /// Test hook: makes the guest fault on purpose (a write to the unmapped
+    /// null page from the guest function `hyperlight_js_debug_fault`), to
+    /// test crash dumps end to end. Poisons the sandbox; returns the
+    /// [`Error::GuestAbort`] a crash gives.
+    #[doc(hidden)]
+    pub fn __fault_for_tests(&mut self) -> Result<()> {
+        self.guest.debug_fault()
+    }
+
     /// A handle that can kill the running call from another thread.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle(self.guest.vm.interrupt_handle())
@@ -351,10 +424,13 @@ impl LoadedJSSandbox {
     /// Captures the sandbox's state. A poisoned sandbox cannot be
     /// snapshotted.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let _span = tracing::info_span!("hyperlight_js.snapshot", sandbox_id = self.guest.vm.id())
+            .entered();
         if let Some(reason) = self.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
         let inner = Arc::new(self.guest.vm.snapshot().map_err(Error::from)?);
+        metrics::counter!(observability::SNAPSHOTS).increment(1);
         Ok(Snapshot {
             inner,
             handlers: self.handlers.clone(),
@@ -368,6 +444,20 @@ impl LoadedJSSandbox {
     /// Clears poisoning. A snapshot of another sandbox is an
     /// [`Error::InvalidArgument`] and changes nothing.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let span = tracing::info_span!(
+            "hyperlight_js.restore",
+            sandbox_id = self.guest.vm.id(),
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.restore_inner(snapshot);
+        let outcome = observability::outcome(&result);
+        span.record("outcome", outcome);
+        metrics::counter!(observability::RESTORES, "outcome" => outcome).increment(1);
+        result
+    }
+
+    fn restore_inner(&mut self, snapshot: &Snapshot) -> Result<()> {
         self.guest
             .vm
             .restore(&snapshot.inner)
@@ -386,6 +476,9 @@ impl LoadedJSSandbox {
     /// Drops every handler and module and returns to the state right after
     /// `load_runtime` (works on a poisoned sandbox too).
     pub fn unload(mut self) -> Result<JSSandbox> {
+        let _span =
+            tracing::info_span!("hyperlight_js.unload", sandbox_id = self.guest.vm.id()).entered();
+        metrics::counter!(observability::UNLOADS).increment(1);
         self.guest.reset()?;
         let loaders = std::mem::take(&mut self.guest.modules.loaders);
         self.guest.modules = Default::default();
@@ -404,12 +497,12 @@ impl crate::monitor::ExecutionMonitor for NoMonitor {
     }
 }
 
-pub(crate) fn record_call_metrics<T>(result: &Result<T>, started: Instant) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(e) => e.code().as_str(),
-    };
-    metrics::counter!("hyperlight_js_calls_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("hyperlight_js_call_duration_seconds")
-        .record(started.elapsed().as_secs_f64());
+/// Records a warm call (`crate::warm`) like any other call.
+pub(crate) fn record_call_metrics(result: &Result<String>, started: Instant, handler: &str) {
+    observability::record_call(
+        observability::outcome(result),
+        handler,
+        started.elapsed(),
+        None,
+    );
 }

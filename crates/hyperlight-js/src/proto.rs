@@ -11,6 +11,7 @@ use crate::driver::Guest;
 use crate::error::Result;
 use crate::host_functions::{typed, CancelToken, HostFunctions};
 use crate::js_sandbox::JSSandbox;
+use crate::observability::StageGauge;
 
 /// A sandbox whose micro-VM is running and waiting for the JavaScript
 /// runtime to be loaded. Register host functions here; they are applied by
@@ -18,6 +19,7 @@ use crate::js_sandbox::JSSandbox;
 pub struct ProtoJSSandbox {
     guest: Guest,
     host_functions: HostFunctions,
+    _stage: StageGauge,
 }
 
 impl std::fmt::Debug for ProtoJSSandbox {
@@ -68,6 +70,7 @@ impl ProtoJSSandbox {
         Self {
             guest,
             host_functions: HostFunctions::default(),
+            _stage: StageGauge::new("proto"),
         }
     }
 
@@ -119,7 +122,10 @@ impl ProtoJSSandbox {
         let ProtoJSSandbox {
             guest,
             host_functions,
+            _stage,
         } = self;
+        let _span =
+            tracing::info_span!("hyperlight_js.load_runtime", sandbox_id = guest.vm.id()).entered();
         Ok(JSSandbox::new(guest, Arc::new(host_functions)))
     }
 }

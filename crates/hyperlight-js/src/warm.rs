@@ -71,6 +71,8 @@ impl std::fmt::Debug for Handed {
 }
 
 struct Pending {
+    /// The handler's name, kept only for the metrics' handler label.
+    handler: Option<String>,
     watch: Option<Watch>,
     started: Instant,
     thread: libc::pthread_t,
@@ -195,6 +197,7 @@ impl WarmPath {
         Ok(Some(WarmCall {
             ticket,
             state: Pending {
+                handler: crate::observability::handler_label().then(|| name.to_string()),
                 watch,
                 started,
                 thread,
@@ -266,7 +269,7 @@ impl WarmPath {
             cpu_time,
             terminated_by,
         };
-        crate::loaded::record_call_metrics(&result, p.started);
+        crate::loaded::record_call_metrics(&result, p.started, p.handler.as_deref().unwrap_or(""));
         (result, stats)
     }
 }

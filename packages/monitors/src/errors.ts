@@ -44,7 +44,10 @@ export interface MonitorCancelledError extends Error {
   readonly code: typeof ERR_CANCELLED;
   /** The monitor that ended the call, or `null` when `interruptHandle.kill()` did. */
   readonly terminatedBy: string | null;
-  /** Whether the handler had started: `false` when a monitor fired while monitors started. */
+  /**
+   * Whether the handler had started, so the sandbox is now poisoned: `false` when a monitor fired
+   * before the call reached the guest (while monitors started, or while the call was queued).
+   */
   readonly handlerStarted: boolean;
 }
 

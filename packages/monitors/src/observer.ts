@@ -36,12 +36,19 @@ export interface CallObserver {
    */
   instrument(proto: ProtoJSSandbox): ProtoJSSandbox;
   /**
-   * Reports one line of guest output to the running call's monitors (a print sink calls this);
-   * does nothing while no monitored call runs.
-   * @param level - the line's level, as the print sink received it.
-   * @param text - the line.
+   * Reports one line of guest output to the running call's monitors; does nothing while no
+   * monitored call runs. The arguments are a print sink's (`SandboxBuilder.setPrintSink`).
+   * @param line - the line.
+   * @param level - the line's level (`'print'`, `'debug'`, `'info'`, `'warn'`, `'error'`).
    */
-  output(level: string, text: string): void;
+  output(line: string, level: string): void;
+  /**
+   * A print sink for `SandboxBuilder.setPrintSink` that reports every line to the monitors and
+   * then passes it to `next`.
+   * @param next - where the lines go afterwards.
+   * @defaultValue next: nowhere (the lines are only counted)
+   */
+  printSink(next?: (line: string, level: string) => void): (line: string, level: string) => void;
 }
 
 /** What the observer reports to: the call running now. */
@@ -66,8 +73,6 @@ export function observerState(observer: unknown): ObserverState {
   if (!state) throw invalidArg('observer must be a CallObserver from createCallObserver()');
   return state;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Creates a {@link CallObserver} for one sandbox.
@@ -104,6 +109,9 @@ export function createCallObserver(): CallObserver {
     };
     return view;
   };
+  const output = (line: string, level: string) => {
+    state.current?.output(String(level), Buffer.byteLength(String(line), 'utf8'));
+  };
   const observer: CallObserver = Object.freeze({
     hostFunction,
     instrument(proto: ProtoJSSandbox): ProtoJSSandbox {
@@ -115,8 +123,15 @@ export function createCallObserver(): CallObserver {
         [Symbol.asyncDispose]: () => proto[Symbol.asyncDispose](),
       };
     },
-    output(level: string, text: string) {
-      state.current?.output(String(level), encoder.encode(String(text)).length);
+    output,
+    printSink(next?: (line: string, level: string) => void) {
+      if (next !== undefined && typeof next !== 'function') {
+        throw invalidArg('printSink(next): next must be a function');
+      }
+      return (line: string, level: string) => {
+        output(line, level);
+        next?.(line, level);
+      };
     },
   });
   states.set(observer, state);

@@ -93,10 +93,10 @@ export interface MonitoredSandbox {
    * `MonitoredSandbox` run one at a time, in order (a custom monitor's `kill()` then always
    * reaches its own call). Rejects like `callHandler`, and: `ERR_CANCELLED` with `terminatedBy`
    * naming the monitor that fired first; `ERR_MONITOR_START` when a monitor failed to start (the
-   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor.
+   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor. `R` is the
+   * result type you expect (unchecked: results come from untrusted code).
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  call(handler: string, event: unknown, options?: MonitoredCallOptions): Promise<any>;
+  call<R = unknown>(handler: string, event: unknown, options?: MonitoredCallOptions): Promise<R>;
   /** Statistics of the most recent monitored call; `null` before the first. */
   readonly lastCallStats: MonitoredCallStats | null;
 }
@@ -177,7 +177,7 @@ export function monitorSandbox(
     const cleanups: Array<() => void> = [];
     let killedBy: string | null = null;
     let killReason: unknown;
-    let handlerStarted = false;
+    let submitted = false;
     let hostCalls = 0;
     let outputBytes = 0;
     let retry: ReturnType<typeof setInterval> | undefined;
@@ -197,12 +197,18 @@ export function monitorSandbox(
       if (done || killedBy !== null) return;
       killedBy = name;
       killReason = reason;
-      if (!handlerStarted) return;
-      // The binding may not have started the call yet (kill() is then a no-op): retry until
-      // the call ends. Calls on this MonitoredSandbox are serialised, so this never reaches the
-      // next call.
-      handle.kill();
-      retry = setInterval(() => handle.kill(), KILL_RETRY_MS);
+      if (!submitted) return;
+      // kill() returns true once it reached the call (running, or queued with a binding that
+      // cancels queued calls). Otherwise the call may not have reached the sandbox's thread yet:
+      // repeat until a kill reaches it or the call ends. Calls on this MonitoredSandbox are
+      // serialised, so a repeated kill can never reach the next call.
+      const attempt = () => {
+        if (handle.kill() === true && retry !== undefined) {
+          clearInterval(retry);
+          retry = undefined;
+        }
+      };
+      if ((handle.kill() as unknown) !== true) retry = setInterval(attempt, KILL_RETRY_MS);
     };
     const call: ObservedCall = {
       hostCall(module, name) {
@@ -304,7 +310,7 @@ export function monitorSandbox(
     }
 
     if (observed) observed.current = call;
-    handlerStarted = true;
+    submitted = true;
     let failure: unknown;
     let result: unknown;
     let ok = false;
@@ -323,7 +329,8 @@ export function monitorSandbox(
       return result;
     }
     const stats = loaded.lastCallStats;
-    const cancelled = (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
+    const cancelled =
+      (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
     // The native record wins when both fired: it names the monitor whose kill the VM saw.
     const terminatedBy = cancelled ? (stats?.terminatedBy ?? killedBy) : null;
     last = {
@@ -335,8 +342,11 @@ export function monitorSandbox(
     };
     pending = null;
     if (cancelled && terminatedBy !== null) {
-      report(terminatedBy, handler, last.wallClockMs, true);
-      throw cancelledBy(terminatedBy, handler, true, killReason ?? failure);
+      // A call cancelled before it reached the guest leaves the sandbox usable; one stopped
+      // while running poisons it.
+      const started = loaded.poisoned;
+      report(terminatedBy, handler, last.wallClockMs, started);
+      throw cancelledBy(terminatedBy, handler, started, killReason ?? failure);
     }
     throw failure;
   };
@@ -352,14 +362,14 @@ export function monitorSandbox(
 
   return {
     sandbox: loaded,
-    call(handler, event, callOptions = {}) {
+    call<R>(handler: string, event: unknown, callOptions: MonitoredCallOptions = {}): Promise<R> {
       let monitors: Monitor[];
       try {
         monitors = flatten([callOptions.monitors], 'monitors');
       } catch (error) {
         return Promise.reject(error);
       }
-      const go = () => run(handler, event, monitors, callOptions);
+      const go = () => run(handler, event, monitors, callOptions) as Promise<R>;
       const next = tail.then(go, go);
       tail = next.catch(() => undefined);
       return next;

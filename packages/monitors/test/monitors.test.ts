@@ -1,5 +1,5 @@
 import { SandboxBuilder } from '@hyperlight/js-host-api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   anyOf,
   cpuTime,
@@ -98,6 +98,24 @@ describe('built-in monitors', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
+  it('a signal that aborts just after the call was submitted still ends it', async () => {
+    // The abort lands before, while or just after the binding starts the call on the sandbox's
+    // thread; each time the call must end by the signal, never run on to the backstop.
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const snapshot = await loaded.snapshot();
+    for (let ticks = 0; ticks < 12; ticks++) {
+      const controller = new AbortController();
+      const call = m.call('spin', {}, { monitors: anyOf(signal(controller.signal), BACKSTOP) });
+      for (let i = 0; i < ticks; i++) await null;
+      controller.abort();
+      const error = await rejection(call);
+      expect(error.terminatedBy, `after ${ticks} microtasks`).toBe('signal');
+      if (loaded.poisoned) await loaded.restore(snapshot);
+    }
+    await loaded[Symbol.asyncDispose]();
+  });
+
   it('an already aborted signal keeps the handler from running; not poisoned', async () => {
     const { loaded, observer, ran } = await observedSandbox();
     const m = monitorSandbox(loaded, { observer });
@@ -158,7 +176,9 @@ describe('custom monitors', () => {
     // The print sink calls observer.output(); here a host function does, during the call.
     const observer = createCallObserver();
     const proto = observer.instrument(await new SandboxBuilder().build());
-    proto.register('log', 'line', (text: string) => observer.output('info', text));
+    const lines: string[] = [];
+    const sink = observer.printSink((line) => lines.push(line));
+    proto.register('log', 'line', (text: string) => sink(text, 'info'));
     const js = await proto.loadRuntime();
     js.addHandler(
       'chatty',
@@ -174,6 +194,7 @@ describe('custom monitors', () => {
     });
     expect(await m.call('chatty', { n: 5 }, { monitors: quota })).toBe(1);
     expect(m.lastCallStats?.outputBytes).toBe(100);
+    expect(lines).toHaveLength(5);
     const error = await rejection(m.call('chatty', { n: 6 }, { monitors: quota }));
     expect(error.terminatedBy).toBe('output-quota');
     await loaded[Symbol.asyncDispose]();
@@ -309,14 +330,14 @@ describe('termination hook', () => {
         throw new Error('hook bug');
       },
     });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const error = await rejection(m.call('spin', {}, { monitors: wallClock(20) }));
-    expect(error.terminatedBy).toBe('wall-clock');
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
-    expect(warnings.join()).toContain('hook bug');
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const error = await rejection(m.call('spin', {}, { monitors: wallClock(20) }));
+      expect(error.terminatedBy).toBe('wall-clock');
+      expect(String(warn.mock.calls[0]?.[0])).toContain('hook bug');
+    } finally {
+      warn.mockRestore();
+    }
     await loaded[Symbol.asyncDispose]();
   });
 });

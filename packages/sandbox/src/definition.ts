@@ -10,11 +10,11 @@ import { invalidArg } from './errors';
 export type HandlerFunction = (event: any) => unknown;
 
 /**
- * The handler map of an untyped definition: any routing key, any event, any result.
+ * The handler map of an untyped definition: any routing key, any event, and an `unknown` result
+ * (results come from untrusted code: check them, or give the definition a handler map).
  * @public
  */
-// biome-ignore lint/suspicious/noExplicitAny: untyped calls take and return anything.
-export type AnyHandlers = Record<string, (event: any) => any>;
+export type AnyHandlers = Record<string, (event: unknown) => unknown>;
 
 /**
  * The routing keys of a handler map `H`.
@@ -25,23 +25,21 @@ export type HandlerName<H> = keyof H & string;
 /**
  * The event type of a handler function type: its first parameter (`undefined` for a function
  * without parameters). For anything that is not a function type, e.g. the `unknown` of a handler
- * map inferred from an untyped definition's keys, `any`.
+ * map inferred from an untyped definition's keys, `unknown` (any event is accepted).
  * @public
  */
 export type EventOf<F> = F extends (...args: infer A) => unknown
   ? A extends []
     ? undefined
     : A[0]
-  : // biome-ignore lint/suspicious/noExplicitAny: untyped handlers take anything.
-    any;
+  : unknown;
 
 /**
- * The result type of a handler function type, as a call resolves to it (awaited); `any` for
+ * The result type of a handler function type, as a call resolves to it (awaited); `unknown` for
  * anything that is not a function type.
  * @public
  */
-// biome-ignore lint/suspicious/noExplicitAny: untyped handlers return anything.
-export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : any;
+export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 /**
  * A host module as `@hyperlight/host-modules` makes them (structural, so this package does not

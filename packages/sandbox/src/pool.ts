@@ -6,6 +6,7 @@ import { load } from './load';
 import {
   type CallOptions,
   type CoreHooks,
+  checkCallOptions,
   checkHooks,
   checkOptions,
   checkPolicy,
@@ -326,10 +327,12 @@ export async function createPool<H = AnyHandlers>(
 
   const call = (handler: string, event: unknown, callOptions: CallOptions = {}) => {
     if (!accepting) return Promise.reject(closedError('pool'));
-    const abortSignal = callOptions.signal;
-    if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
-      return Promise.reject(invalidArg('options.signal must be an AbortSignal'));
+    try {
+      checkCallOptions(callOptions);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const abortSignal = callOptions.signal;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         handler,

@@ -258,9 +258,7 @@ export class SandboxCore {
 
   /** The monitors of a call: the definition's limits, the call's monitors, its signal. */
   monitorsOf(options: CallOptions): MonitorInput {
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw invalidArg('options.signal must be an AbortSignal');
-    }
+    checkCallOptions(options);
     if (options.monitors == null && options.signal === undefined) return this.definition.limits;
     return anyOf(
       this.definition.limits,
@@ -273,8 +271,7 @@ export class SandboxCore {
    * Runs one call after the previous ones (and their resets); resolves with its result before
    * the reset that follows it. `whenIdle()` resolves once that reset is done too.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<any> {
+  run(handler: string, event: unknown, options: CallOptions, queuedMs: number): Promise<unknown> {
     let monitors: MonitorInput;
     try {
       monitors = this.monitorsOf(options);
@@ -319,6 +316,13 @@ export class SandboxCore {
         else reject(error);
         const reason = this.resetReason(ok);
         if (reason !== null) await this.restore(reason);
+      });
+      // The chain never rejects: a bug above must not stall every later call (or a pool slot).
+      this.tail = this.tail.catch((error: unknown) => {
+        reject(error);
+        process.emitWarning(
+          `@hyperlight/sandbox: a call's bookkeeping failed (a bug): ${String(error)}`,
+        );
       });
     });
   }
@@ -412,6 +416,18 @@ export class SandboxCore {
   }
 }
 
+const CALL_OPTIONS = ['monitors', 'signal', 'gc'];
+
+/** Checks the options of a call (`ERR_INVALID_ARG`): known keys, a real signal, a boolean gc. */
+export function checkCallOptions(options: unknown): void {
+  checkOptions(options, CALL_OPTIONS, 'the options of call()');
+  const { signal: abortSignal, gc } = (options ?? {}) as CallOptions;
+  if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
+    throw invalidArg('options.signal must be an AbortSignal');
+  }
+  if (gc !== undefined && typeof gc !== 'boolean') throw invalidArg('options.gc must be a boolean');
+}
+
 /** Checks a reset policy. */
 export function checkPolicy(policy: unknown, allowNever: boolean): ResetPolicy {
   if (typeof policy !== 'string' || !POLICIES.has(policy) || (!allowNever && policy === 'never')) {
@@ -490,10 +506,10 @@ export async function createSandbox<H = AnyHandlers>(
     return closing;
   };
   return {
-    call(handler, event, callOptions = {}) {
+    call: ((handler: string, event: unknown, callOptions: CallOptions = {}) => {
       if (core.closed) return Promise.reject(closedError('sandbox'));
       return core.run(handler, event, callOptions, 0);
-    },
+    }) as Sandbox<H>['call'],
     reset: () => (core.closed ? Promise.reject(closedError('sandbox')) : core.reset()),
     close,
     [Symbol.asyncDispose]: close,

@@ -197,6 +197,11 @@ describe('createPool', () => {
       const error = await rejection(createPool(definition(), options as any));
       expect(error.code, JSON.stringify(options)).toBe('ERR_INVALID_ARG');
     }
+    await using pool = await createPool(definition(), { size: 1 });
+    // biome-ignore lint/suspicious/noExplicitAny: bad input on purpose.
+    const bad = await rejection(pool.call('echo', { i: 1 }, { queueTimeoutMs: 5 } as any));
+    expect(bad.code).toBe('ERR_INVALID_ARG');
+    expect(pool.stats.calls).toBe(0);
     expect(thrown(() => defineSandbox({ handlers: { a: ECHO }, limits: 5 as never })).code).toBe(
       'ERR_INVALID_ARG',
     );

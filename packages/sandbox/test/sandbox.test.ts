@@ -1,6 +1,6 @@
 import type { ProtoJSSandbox } from '@hyperlight/js-host-api';
 import { anyOf, cpuTime, hostCallBudget, monitor, wallClock } from '@hyperlight/monitors';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   type CallEvent,
   createSandbox,
@@ -55,10 +55,10 @@ describe('createSandbox', () => {
     await sandbox.call('greet', { name: 42 });
   });
 
-  it('an untyped definition takes any routing key and returns any', async () => {
+  it('an untyped definition takes its routing keys, any event, and returns unknown', async () => {
     await using sandbox = await createSandbox({ handlers: { echo: ECHO } });
     const result = await sandbox.call('echo', [1, 'two']);
-    expectTypeOf(result).toBeAny();
+    expectTypeOf(result).toBeUnknown();
     expect(result).toEqual([1, 'two']);
   });
 
@@ -235,6 +235,12 @@ describe('errors', () => {
     expect((await options({ reset: 'sometimes' })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ hooks: { onCal: () => {} } })).code).toBe('ERR_INVALID_ARG');
     expect((await options({ size: 2 })).code).toBe('ERR_INVALID_ARG');
+    await using sandbox = await createSandbox({ handlers: { a: ECHO } });
+    for (const callOptions of [{ timeoutMs: 5 }, { signal: 'x' }, { gc: 1 }, 5]) {
+      // biome-ignore lint/suspicious/noExplicitAny: bad input on purpose.
+      const error = await rejection(sandbox.call('a', {}, callOptions as any));
+      expect(error.code, JSON.stringify(callOptions)).toBe('ERR_INVALID_ARG');
+    }
   });
 });
 
@@ -256,6 +262,30 @@ describe('hooks', () => {
     ]);
     expect(calls[1]?.error).toMatchObject({ code: 'ERR_HANDLER' });
     expect(terminations).toMatchObject([{ monitor: 'wall-clock', handler: 'spin', sandboxId: 0 }]);
+  });
+});
+
+describe('hooks that throw', () => {
+  it('are reported as warnings and change nothing', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const boom = () => {
+        throw new Error('hook bug');
+      };
+      await using sandbox = await createSandbox(
+        { handlers: { count: COUNTER, spin: SPIN } },
+        { hooks: { onCall: boom, onReset: boom, onTermination: boom } },
+      );
+      expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+      await rejection(sandbox.call('spin', {}, { monitors: wallClock(20) }));
+      expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+      const messages = warn.mock.calls.map((c) => String(c[0]));
+      for (const hook of ['onCall', 'onReset', 'onTermination']) {
+        expect(messages.some((m) => m.includes(hook) && m.includes('hook bug'))).toBe(true);
+      }
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 
@@ -286,7 +316,10 @@ describe('disposal', () => {
   });
 
   it('calls queue in order on one sandbox', async () => {
-    await using sandbox = await createSandbox({ handlers: { count: COUNTER } });
+    const counter = defineSandbox<{ count(event: object): { count: number } }>({
+      handlers: { count: COUNTER },
+    });
+    await using sandbox = await createSandbox(counter);
     const results = await Promise.all(Array.from({ length: 10 }, () => sandbox.call('count', {})));
     expect(results.map((r) => r.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await sleep(0);

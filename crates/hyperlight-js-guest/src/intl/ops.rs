@@ -430,8 +430,12 @@ fn number(a: &[String]) -> R {
     if style == "percent" {
         d.multiply_pow10(2);
     }
+    let notation = arg(a, 14);
+    if (notation == "compact" || notation == "scientific" || notation == "engineering") && style == "decimal" {
+        d.apply_sign_display(sign);
+        return notated(&loc, notation, arg(a, 15), grouping, &digits, d);
+    }
     let mut d = digits.apply(&d);
-    // -0 after rounding shows as 0 unless signDisplay says otherwise.
     d.apply_sign_display(sign);
     let parts = match style {
         "currency" => {
@@ -463,6 +467,63 @@ fn number(a: &[String]) -> R {
         }
     };
     Ok(parts.json())
+}
+
+/// Compact, scientific and engineering notation (ECMA-402
+/// ComputeExponent): the exponent chosen from the magnitude, the
+/// significand rounded with the digit options, once more if rounding
+/// carried into the next power of ten. `d` is already signed as
+/// `signDisplay` says (and, for percent, scaled).
+fn notated(loc: &Locale, notation: &str, display: &str, grouping: icu_decimal::options::GroupingStrategy, digits: &Digits, d: Decimal) -> R {
+    use icu_decimal::options::{CompactDecimalFormatterOptions, DecimalFormatterOptions};
+    use icu_decimal::{CompactDecimalFormatter, DecimalFormatter};
+    let magnitude = |x: &Decimal| if x.absolute.is_zero() { 0 } else { x.absolute.nonzero_magnitude_start() };
+    if notation == "compact" {
+        let mut o = CompactDecimalFormatterOptions::default();
+        o.grouping_strategy = Some(grouping);
+        let f = if display == "long" {
+            CompactDecimalFormatter::try_new_long(loc.into(), o)
+        } else {
+            CompactDecimalFormatter::try_new_short(loc.into(), o)
+        }
+        .map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+        let m = magnitude(&d);
+        let mut e = m.max(0);
+        loop {
+            let mut sig = d.clone();
+            sig.multiply_pow10(-e);
+            let r = digits.apply(&sig);
+            if let Ok(w) = f.format_with_exponent(&r, e as u8) {
+                return Ok(Parts::of(&w).json());
+            }
+            if e == 0 {
+                let r = digits.apply(&d);
+                return Ok(Parts::of(&f.format(&r)).json());
+            }
+            e -= 1;
+        }
+    }
+    let mut o = DecimalFormatterOptions::default();
+    o.grouping_strategy = Some(grouping);
+    let f = DecimalFormatter::try_new(loc.into(), o).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+    let exp_for = |m: i16| if notation == "engineering" { m.div_euclid(3) * 3 } else { m };
+    let mut e = exp_for(magnitude(&d));
+    let mut sig = d.clone();
+    sig.multiply_pow10(-e);
+    let mut r = digits.apply(&sig);
+    if magnitude(&r) - magnitude(&sig) > 0 && !r.absolute.is_zero() {
+        e = exp_for(magnitude(&d) + 1);
+        sig = d.clone();
+        sig.multiply_pow10(-e);
+        r = digits.apply(&sig);
+    }
+    let mut p = Parts::of(&f.format(&r));
+    p.runs.push(("exponentSeparator", "E".into()));
+    if e < 0 {
+        p.runs.push(("exponentMinusSign", "-".into()));
+    }
+    p.runs.push(("exponentInteger", e.unsigned_abs().to_string()));
+    Ok(p.json())
 }
 
 fn plural_rules(tag: &str, kind: &str) -> Result<icu_plurals::PluralRules, Fail> {

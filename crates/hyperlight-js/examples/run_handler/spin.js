@@ -1,0 +1,4 @@
+// Never returns: for trying the limits (--timeout-ms, --cpu-timeout-ms).
+export function handler() {
+  for (;;) {}
+}
