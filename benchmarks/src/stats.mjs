@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 // Summary statistics and timing helpers shared by every engine's measures.
 
 /** Median, p99 and count of a list of numbers (any unit). */
@@ -21,8 +23,18 @@ export async function timeEach(n, fn) {
   return out;
 }
 
-/** Resident set size of this process in bytes. */
-export function rss() {
+/**
+ * Proportional set size of this process in bytes (`Pss` of /proc/self/smaps_rollup): resident
+ * pages, each shared page divided by the number of its mappings. Unlike RSS it counts a page
+ * that many VMs map read-only (the guest image's code and data, see docs/performance.md) once,
+ * not once per mapping. Falls back to RSS where smaps_rollup does not exist.
+ */
+export function pss() {
   globalThis.gc?.();
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = /^Pss:\s+(\d+) kB/m.exec(text);
+    if (kb) return Number(kb[1]) * 1024;
+  } catch {}
   return process.memoryUsage.rss();
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NATIVE_PATH_ENV } from '@hyperlight/js-host-api';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +105,31 @@ describe('examples', () => {
       ].join('\n'),
     );
   });
+
+  it('typescript-handlers/main.js: TypeScript handlers with npm deps and a typed host module', () => {
+    const out = output('typescript-handlers/main.js');
+    expect(out).toMatch(/^handler\s+size\s+gzip/);
+    expect(out).toContain(
+      'schedule(event: { start: string; steps: number }): { start: string; startsOnWeekend: boolean; dates: string[] };',
+    );
+    expect(out).toContain(
+      'invoice(event: { customerId: string; plan: "basic" | "pro"; seats: number; issued: string }): { customer: string; totalCents: number; due: string };',
+    );
+    expect(out).toContain("dates: [ 'Mon 30 Nov 2026', 'Tue 1 Dec 2026', 'Wed 2 Dec 2026' ]");
+    expect(out).toContain(
+      "invoice: { customer: 'ACME Corp.', totalCents: 10000, due: '2026-12-29' }",
+    );
+    expect(out).toContain('error: unknown customer initech');
+    // The frame points at the line of invoice.ts that throws.
+    const source = readFileSync(
+      new URL('../typescript-handlers/guest/src/handlers/invoice.ts', import.meta.url),
+      'utf8',
+    );
+    const line =
+      source.split('\n').findIndex((l) => l.includes('throw new Error(`unknown customer')) + 1;
+    expect(line).toBeGreaterThan(0);
+    expect(out).toContain(`\nat requireCustomer (src/handlers/invoice.ts:${line}:`);
+  }, 120_000);
 
   it('sandbox.js: reset policies, a poisoned call restored, a pool of 4 under 100 calls, a full queue', () => {
     expect(output('sandbox.js')).toBe(

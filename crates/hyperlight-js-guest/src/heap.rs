@@ -67,6 +67,11 @@ fn publish(used: usize, grew: bool) {
     }
 }
 
+/// Bytes allocated now (the engine's and the runtime's).
+pub fn used() -> usize {
+    USED.get().get()
+}
+
 /// Whether the engine may grow its memory by `n` bytes.
 fn engine_may_take(n: usize) -> bool {
     USED.get().get().saturating_add(n).saturating_add(ENGINE_FLOOR) <= SIZE.get().get()

@@ -1,8 +1,9 @@
 //! Console formatting like Node's: `util.format`/`util.inspect` from the
 //! npm package [node-inspect-extracted] (Node's own `lib/internal/util/inspect.js`
 //! with its `require`s replaced, kept in step with Node by its maintainers),
-//! bundled into the image by `build.rs` and evaluated once at start-up (so a
-//! sandbox made from the template pays nothing for it).
+//! bundled into the image by `build.rs` and evaluated the first time a line
+//! needs it (not at boot: see `docs/guest-builtins.md`, "What the built-ins
+//! cost").
 //!
 //! `console.log(...args)` prints `formatWithOptions({}, ...args)`, as Node's
 //! console does without colours: Map/Set contents, cycles as `<ref *1>` …
@@ -19,11 +20,14 @@
 //! Value ownership: the formatter function returned by [`formatter`] is
 //! owned by the caller (it is handed to the builtins prelude).
 
-use core::ffi::c_int;
+use core::cell::RefCell;
+use core::ffi::{c_int, CStr};
+use core::ptr;
 
 use rquickjs_sys as q;
 
-use crate::js::{self, JSContext, JSValue, JsResult, Owned};
+use crate::js::{self, JSContext, JSValue, JsResult, Owned, Pending};
+use crate::sync::Single;
 
 /// node-inspect-extracted's `dist/inspect.js` (copied by `build.rs`).
 const INSPECT_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/inspect.js"));
@@ -86,20 +90,94 @@ const TAIL: &str = r#"
   };
   // Strings alone need no formatting (the common case): join them as
   // util.format does.
-  return function format(args) {
+  const guarded = (f) => function (...a) {
+    if (patched !== null) return f(...a);
+    patched = [];
+    try { return f(...a); } finally { restore(); }
+  };
+  // What the `util` module exports (inspect.rs `new_module`).
+  const exported = {
+    inspect: Object.assign(guarded(util.inspect), { custom, defaultOptions: util.inspect.defaultOptions }),
+    format: guarded(util.format),
+    formatWithOptions: guarded(util.formatWithOptions),
+    stripVTControlCharacters: util.stripVTControlCharacters,
+  };
+  return { exported, format: function format(args) {
     let simple = true;
     for (let i = 0; i < args.length; i++) {
       if (typeof args[i] !== 'string' || (i === 0 && args[i].includes('%'))) { simple = false; break; }
     }
     if (simple) return args.join(' ');
     patched = [];
-    try { return formatWithOptions(opts, ...args); } finally { restore(); }
-  };
+    try {
+      return formatWithOptions(opts, ...args);
+    } catch {
+      // Formatting ran user code that threw (a Proxy trap, a custom
+      // inspect function): print something rather than fail the caller.
+      return args.map((a) => { try { return typeof a === 'string' ? a : String(a); } catch { return '[unprintable]'; } }).join(' ');
+    } finally {
+      restore();
+    }
+  } };
 })(module.exports);
 })"#;
 
-/// Evaluates the bundle and returns the console's formatter function.
+/// The bundle's `{ exported, format }` once loaded.
+static UTIL: Single<RefCell<Option<Owned>>> = Single::new(RefCell::new(None));
+
+/// Names the `util` module exports (besides `default`, the whole object).
+const EXPORTS: [&CStr; 4] = [c"inspect", c"format", c"formatWithOptions", c"stripVTControlCharacters"];
+
+/// The console's formatter `(args) => string`. Lines of plain strings are
+/// joined here; anything else goes to the bundle's formatter.
+const FRONT: &str = r#"(function (load) {
+  'use strict';
+  let full = null;
+  return function format(args) {
+    let simple = true;
+    for (let i = 0; i < args.length; i++) {
+      if (typeof args[i] !== 'string' || (i === 0 && args[i].includes('%'))) { simple = false; break; }
+    }
+    if (simple) return args.join(' ');
+    if (full === null) full = load();
+    return full(args);
+  };
+})"#;
+
+/// Returns the console's formatter function; the bundle is evaluated the
+/// first time a line needs it (see `docs/guest-builtins.md`, "What the
+/// built-ins cost").
 pub fn formatter(ctx: *mut JSContext) -> JsResult<Owned> {
+    let code = js::c_bytes(FRONT.as_bytes());
+    // SAFETY: `code` is NUL-terminated after `FRONT.len()` bytes.
+    let front = Owned::new(ctx, unsafe {
+        q::JS_Eval(ctx, code.as_ptr().cast(), FRONT.len() as _, c"<console>".as_ptr(), q::JS_EVAL_TYPE_GLOBAL as c_int)
+    })?;
+    let load = js::new_function(ctx, load_native, c"load", 0)?;
+    let mut argv = [load.raw()];
+    // SAFETY: `front` and `argv` are borrowed for the call; the result is
+    // owned.
+    Owned::new(ctx, unsafe { q::JS_Call(ctx, front.raw(), q::JS_UNDEFINED, 1, argv.as_mut_ptr()) })
+}
+
+/// The bundle's exports (`{ exported, format }`), evaluating it the first time.
+fn loaded(ctx: *mut JSContext) -> JsResult<Owned> {
+    if let Some(u) = UTIL.get().borrow().as_ref() {
+        return Ok(u.clone_ref());
+    }
+    let both = load(ctx)?;
+    UTIL.get().replace(Some(both.clone_ref()));
+    Ok(both)
+}
+
+unsafe extern "C" fn load_native(ctx: *mut JSContext, _this: JSValue, _argc: c_int, _argv: *mut JSValue) -> JSValue {
+    match loaded(ctx).and_then(|both| js::get(ctx, both.raw(), c"format")) {
+        Ok(f) => f.into_raw(),
+        Err(Pending) => q::JS_EXCEPTION,
+    }
+}
+
+fn load(ctx: *mut JSContext) -> JsResult<Owned> {
     let mut src = alloc::string::String::with_capacity(HEAD.len() + INSPECT_JS.len() + TAIL.len());
     src.push_str(HEAD);
     src.push_str(INSPECT_JS);
@@ -156,5 +234,47 @@ unsafe extern "C" fn promise_state(ctx: *mut JSContext, _this: JSValue, argc: c_
     match r {
         Ok(v) => v.into_raw(),
         Err(js::Pending) => q::JS_EXCEPTION,
+    }
+}
+
+unsafe extern "C" fn module_init(ctx: *mut JSContext, m: *mut q::JSModuleDef) -> c_int {
+    let r = (|| -> JsResult<()> {
+        let util = js::get(ctx, loaded(ctx)?.raw(), c"exported")?;
+        for name in EXPORTS {
+            let v = js::get(ctx, util.raw(), name)?;
+            // SAFETY: `m` is the module being initialised; the export was
+            // declared in `new_module`; the value reference is consumed.
+            if unsafe { q::JS_SetModuleExport(ctx, m, name.as_ptr(), v.into_raw()) } < 0 {
+                return Err(Pending);
+            }
+        }
+        // SAFETY: as above.
+        if unsafe { q::JS_SetModuleExport(ctx, m, c"default".as_ptr(), util.into_raw()) } < 0 {
+            return Err(Pending);
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => 0,
+        Err(Pending) => -1,
+    }
+}
+
+/// Creates the built-in `util` module (`util`, `node:util`): Node's
+/// `inspect`, `format`, `formatWithOptions` and `stripVTControlCharacters`,
+/// from the same bundle as the console.
+pub fn new_module(ctx: *mut JSContext, name: &CStr) -> *mut q::JSModuleDef {
+    // SAFETY: `name` is NUL-terminated; the export names are static.
+    unsafe {
+        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(module_init));
+        if m.is_null() {
+            return m;
+        }
+        for e in EXPORTS.iter().chain([&c"default"]) {
+            if q::JS_AddModuleExport(ctx, m, e.as_ptr()) < 0 {
+                return ptr::null_mut();
+            }
+        }
+        m
     }
 }

@@ -50,6 +50,7 @@ pub extern "C" fn guest_main(control_page: *const ControlPage) -> ! {
     time::resumed();
     rng::reseed();
     runtime::init(&layout);
+    handlers::collect_at_boot();
     protocol::serve()
 }
 

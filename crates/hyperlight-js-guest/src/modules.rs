@@ -2,7 +2,8 @@
 //! on first import), host modules (`host:<name>`, one function per host
 //! function, each a host call) and the built-in `crypto`.
 //!
-//! Module names: `crypto`/`node:crypto` name the built-in; every other
+//! Module names: `crypto`/`node:crypto` and `util`/`node:util` name the
+//! built-ins; every other
 //! specifier is resolved by `hyperlight_abi::specifier::resolve` against
 //! the importing module (relative paths, `<namespace>:<path>`,
 //! `host:<name>`); bare names are "not found". Handler modules are named
@@ -204,6 +205,9 @@ pub unsafe extern "C" fn normalize(
     if spec == "crypto" || spec == "node:crypto" {
         return js_strdup(ctx, "crypto");
     }
+    if spec == "util" || spec == "node:util" {
+        return js_strdup(ctx, "util");
+    }
     if let Some(builtin) = crate::builtin_modules::normalize(&spec) {
         return js_strdup(ctx, builtin);
     }
@@ -312,6 +316,9 @@ pub unsafe extern "C" fn loader(
     };
     if full == "crypto" && kind == ModuleType::JavaScript {
         return crate::crypto::new_module(ctx, name_c);
+    }
+    if full == "util" && kind == ModuleType::JavaScript {
+        return crate::inspect::new_module(ctx, name_c);
     }
     if kind == ModuleType::JavaScript && crate::builtin_modules::normalize(&full).is_some() {
         return crate::builtin_modules::new_module(ctx, name_c);

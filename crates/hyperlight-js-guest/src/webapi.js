@@ -1,8 +1,8 @@
 (function (n) {
   'use strict';
   // Web platform globals of the guest (see webapi.rs and
-  // docs/guest-builtins.md). `n` holds the natives; it is not reachable from
-  // user code once this function returns.
+  // docs/guest-builtins.md), evaluated on first use. `n` holds the natives;
+  // it is not reachable from user code once this function returns.
   const def = (o, k, v) =>
     Object.defineProperty(o, k, { value: v, writable: true, configurable: true, enumerable: false });
   const tag = (C, name) =>
@@ -200,8 +200,6 @@
     'pathname', 'search', 'searchParams', 'hash']) {
     Object.defineProperty(URL.prototype, k, { ...Object.getOwnPropertyDescriptor(URL.prototype, k), enumerable: true });
   }
-  def(globalThis, 'URL', URL);
-  def(globalThis, 'URLSearchParams', URLSearchParams);
 
   // ------------------------------------------------------ structuredClone
   // The HTML structured clone algorithm (StructuredSerializeInternal then
@@ -219,6 +217,7 @@
   const TypedArray = Object.getPrototypeOf(Uint8Array);
   const typedArrayName = getter(TypedArray, Symbol.toStringTag);
   const isDataView = brand(getter(DataView, 'byteLength'));
+  const isDOMException = brand(getter(DOMException, 'name'));
   const wrappers = [
     [brand(Boolean.prototype.valueOf), (v) => new Boolean(Boolean.prototype.valueOf.call(v))],
     [brand(Number.prototype.valueOf), (v) => new Number(Number.prototype.valueOf.call(v))],
@@ -293,6 +292,12 @@
         for (const item of items) Set.prototype.add.call(c, clone(item));
         return c;
       }
+      if (isDOMException(v)) {
+        // A serializable platform object (WebIDL): name and message.
+        const c = new DOMException(getter(DOMException, 'message').call(v), getter(DOMException, 'name').call(v));
+        memory.set(v, c);
+        return c;
+      }
       if (kind === 2) {
         let name = v.name;
         name = typeof name === 'string' && Object.hasOwn(ERRORS, name) ? name : 'Error';
@@ -325,11 +330,6 @@
     };
     return clone(value);
   }
-  def(globalThis, 'structuredClone', structuredClone);
-
-  // ------------------------------------------------------------- timers
-  // Scheduling and the wait through the host are in timers.rs.
-  for (const k of ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval']) def(globalThis, k, named(k, n[k]));
 
   // ------------------------------------------------------- crypto.subtle
   // Web Crypto API (W3C): digests, HMAC and AES-GCM on RustCrypto
@@ -516,7 +516,7 @@
     }));
   }
   const subtle = Object.create(SubtleCrypto.prototype);
-  Object.defineProperty(globalThis.crypto, 'subtle', { get: named('get subtle', () => subtle), configurable: true, enumerable: true });
-  def(globalThis, 'CryptoKey', CryptoKey);
-  def(globalThis, 'SubtleCrypto', SubtleCrypto);
+  // What the loader (webapi.rs STUB) installs where user code did not
+  // replace the placeholder.
+  return { URL, URLSearchParams, structuredClone, CryptoKey, SubtleCrypto, subtle };
 })

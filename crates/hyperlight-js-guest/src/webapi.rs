@@ -22,8 +22,48 @@ use url::Url;
 use crate::js::{self, arg, args, JSContext, JSValue, JsResult, Owned, Pending};
 use crate::{subtle, timers};
 
-/// The JavaScript half: a function expression called once with the natives.
+/// The JavaScript half: a function expression called with the natives the
+/// first time one of its globals is used; it returns them.
 const SOURCE: &str = include_str!("webapi.js");
+
+/// Evaluated at start-up: installs the timers (natives) and a placeholder
+/// accessor for each global of `webapi.js`, whose first read evaluates it.
+/// See `docs/guest-builtins.md` ("Loaded on first use") for the measured
+/// trade-off.
+const STUB: &str = r#"(function (n, load) {
+  'use strict';
+  const hide = { writable: true, configurable: true, enumerable: false };
+  for (const k of ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval']) {
+    Object.defineProperty(globalThis, k, { value: n[k], ...hide });
+  }
+  const places = [
+    [globalThis, 'URL', false], [globalThis, 'URLSearchParams', false], [globalThis, 'structuredClone', false],
+    [globalThis, 'CryptoKey', false], [globalThis, 'SubtleCrypto', false], [globalThis.crypto, 'subtle', true],
+  ];
+  const stubs = new Map();
+  let values = null;
+  const ensure = () => {
+    if (values !== null) return;
+    values = load(n);
+    for (const [obj, k, enumerable] of places) {
+      const d = Object.getOwnPropertyDescriptor(obj, k);
+      if (d === undefined || d.get !== stubs.get(k)) continue;
+      Object.defineProperty(obj, k, k === 'subtle'
+        ? { get: Object.defineProperty(() => values.subtle, 'name', { value: 'get subtle' }), configurable: true, enumerable }
+        : { value: values[k], ...hide });
+    }
+  };
+  for (const [obj, k, enumerable] of places) {
+    const get = function () { ensure(); return values[k]; };
+    stubs.set(k, get);
+    Object.defineProperty(obj, k, {
+      get,
+      set(v) { Object.defineProperty(obj, k, { value: v, ...hide }); },
+      configurable: true,
+      enumerable,
+    });
+  }
+})"#;
 
 /// `url`'s components in the order `webapi.js` reads them.
 fn components(u: &Url) -> [String; 11] {
@@ -275,13 +315,32 @@ pub fn install(ctx: *mut JSContext) -> JsResult<()> {
     for (name, f, len) in natives {
         js::set(ctx, n.raw(), name, js::new_function(ctx, f, name, len)?)?;
     }
-    let src = js::c_bytes(SOURCE.as_bytes());
-    // SAFETY: `src` is NUL-terminated after `SOURCE.len()` bytes.
-    let f = Owned::new(ctx, unsafe {
-        q::JS_Eval(ctx, src.as_ptr().cast(), SOURCE.len() as _, c"<webapi>".as_ptr(), q::JS_EVAL_TYPE_GLOBAL as c_int)
-    })?;
-    let mut argv = [n.raw()];
+    let f = eval_function(ctx, STUB, c"<webapi-stub>")?;
+    let load = js::new_function(ctx, load_native, c"load", 1)?;
+    let mut argv = [n.raw(), load.raw()];
     // SAFETY: `f` and `argv` are borrowed for the call; the result is owned.
-    drop(Owned::new(ctx, unsafe { q::JS_Call(ctx, f.raw(), q::JS_UNDEFINED, 1, argv.as_mut_ptr()) })?);
+    drop(Owned::new(ctx, unsafe { q::JS_Call(ctx, f.raw(), q::JS_UNDEFINED, 2, argv.as_mut_ptr()) })?);
     Ok(())
+}
+
+/// Evaluates `src` (a function expression) as a global script.
+fn eval_function(ctx: *mut JSContext, src: &str, name: &CStr) -> JsResult<Owned> {
+    let code = js::c_bytes(src.as_bytes());
+    // SAFETY: `code` is NUL-terminated after `src.len()` bytes.
+    Owned::new(ctx, unsafe {
+        q::JS_Eval(ctx, code.as_ptr().cast(), src.len() as _, name.as_ptr(), q::JS_EVAL_TYPE_GLOBAL as c_int)
+    })
+}
+
+/// `load(natives)`: evaluates `webapi.js` and returns its globals.
+unsafe extern "C" fn load_native(ctx: *mut JSContext, _this: JSValue, argc: c_int, argv: *mut JSValue) -> JSValue {
+    // SAFETY: QuickJS passes `argc` borrowed arguments.
+    let a = unsafe { args(argc, argv) };
+    let r = eval_function(ctx, SOURCE, c"<webapi>").and_then(|f| {
+        let mut argv = [arg(a, 0)];
+        // SAFETY: `f` and `argv` are borrowed for the call; the result is
+        // owned.
+        Owned::new(ctx, unsafe { q::JS_Call(ctx, f.raw(), q::JS_UNDEFINED, 1, argv.as_mut_ptr()) })
+    });
+    to_raw(r)
 }

@@ -1,7 +1,9 @@
 //! What a sandbox costs the host: guest image size, cold start, resident
 //! memory per loaded sandbox with many alive, creation time, and snapshot
-//! size; each for a handler that never touches `Intl` and for one that
-//! formats a number and a date with it.
+//! size; each for a handler that never touches `Intl`, for one that
+//! formats a number and a date with it, and for handlers that use the
+//! built-ins the guest loads on first use (web APIs, the console
+//! formatter).
 //!
 //! Prints markdown tables. Run with
 //! `cargo bench -p hyperlight-js --bench density` (`DENSITY_N=1000` by
@@ -12,12 +14,18 @@ use std::time::{Duration, Instant};
 use hyperlight_js::{LoadedJSSandbox, SandboxBuilder};
 
 const PLAIN: &str = "function handler(e) { return e; }";
+const WEBAPI: &str =
+    "function handler(e) { return [new URL('https://example.com/a?b=1').searchParams.get('b'), \
+    structuredClone({ m: new Map([[1, 2]]) }).m.size]; }";
+const CONSOLE: &str =
+    "function handler(e) { console.log({ e, m: new Map([[1, { a: [1, 2] }]]) }); return e; }";
 const INTL: &str = "function handler(e) { if (typeof Intl === 'undefined') return null; \
     return [new Intl.NumberFormat('de-DE').format(1234567.891), \
             new Date(0).toLocaleString('en-US', { timeZone: 'Asia/Tokyo' })]; }";
 
 fn loaded(source: &str) -> LoadedJSSandbox {
     let mut sb = SandboxBuilder::new()
+        .with_print_sink(|_, _| {})
         .build()
         .unwrap()
         .load_runtime()
@@ -68,12 +76,26 @@ fn main() {
         ),
         Err(e) => println!("guest image: not found at {elf}: {e}\n"),
     }
-    // Warm the template and the pool.
+    // Warm the template and the pool (the first sandbox of the process
+    // boots the guest image once: engine, built-ins, bundled JavaScript).
+    let t = Instant::now();
     drop(loaded(PLAIN));
+    println!(
+        "first sandbox of the process (boots the template): {:.1} ms\n",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     println!("| handler | cold start median ms (p99) | snapshot of a loaded sandbox KiB | per loaded sandbox, {n} alive: RSS / PSS / anonymous (MiB) | time to create all {n} |");
     println!("|---|---|---|---|---|");
-    for (name, src) in [("never touches Intl", PLAIN), ("formats with Intl", INTL)] {
+    for (name, src) in [
+        ("never touches Intl", PLAIN),
+        ("formats with Intl", INTL),
+        ("uses URL and structuredClone (loaded on first use)", WEBAPI),
+        (
+            "console.log of an object (formatter loaded on first use)",
+            CONSOLE,
+        ),
+    ] {
         let cold: Vec<Duration> = (0..30)
             .map(|_| {
                 let t = Instant::now();

@@ -7,7 +7,7 @@ use crate::proto::ProtoJSSandbox;
 
 /// Configures and creates a sandbox: a micro-VM with the JavaScript guest
 /// booted and waiting. Every size is validated by [`build`](Self::build);
-/// an out-of-range size is an [`Error::InvalidArgument`] that states the
+/// an out-of-range size is an [`Error::InvalidArgument`](crate::Error::InvalidArgument) that states the
 /// limits.
 #[derive(Clone)]
 pub struct SandboxBuilder {

@@ -387,9 +387,11 @@ impl Guest {
             print: &self.print,
             modules: &self.modules,
         };
-        self.vm
-            .poll_mailbox(&mut dispatch, window)
-            .map_err(Error::from)
+        match self.vm.poll_mailbox(&mut dispatch, window) {
+            Ok(end) => Ok(end),
+            // A crash while serving warm calls gets its dump too.
+            Err(e) => Err(self.crashed(e)),
+        }
     }
 }
 

@@ -135,6 +135,7 @@ impl LoadedJSSandbox {
             self.poison.clone(),
             self.guest.print.clone(),
         )
+        .with_sandbox_id(self.guest.vm.id())
     }
 
     /// Serves warm calls ([`WarmPath`]) for up to `window`: the guest polls

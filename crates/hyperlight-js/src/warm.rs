@@ -39,6 +39,8 @@ pub struct WarmPath {
     mailbox: MailboxHandle,
     poison: Arc<Mutex<Option<String>>>,
     print: PrintSink,
+    /// The VM's id, for the calls' tracing spans.
+    sandbox_id: u64,
 }
 
 impl std::fmt::Debug for WarmPath {
@@ -73,6 +75,9 @@ impl std::fmt::Debug for Handed {
 struct Pending {
     /// The handler's name, kept only for the metrics' handler label.
     handler: Option<String>,
+    /// The call's `hyperlight_js.call` span (`path = "warm"`), closed when
+    /// the call ends.
+    span: tracing::Span,
     watch: Option<Watch>,
     started: Instant,
     thread: libc::pthread_t,
@@ -97,7 +102,14 @@ impl WarmPath {
             mailbox,
             poison,
             print,
+            sandbox_id: 0,
         }
+    }
+
+    /// Sets the sandbox id the calls' spans carry.
+    pub(crate) fn with_sandbox_id(mut self, id: u64) -> Self {
+        self.sandbox_id = id;
+        self
     }
 
     /// Whether a warm call ran out of memory or crashed the sandbox (the
@@ -198,6 +210,14 @@ impl WarmPath {
             ticket,
             state: Pending {
                 handler: crate::observability::handler_label().then(|| name.to_string()),
+                span: tracing::info_span!(
+                    "hyperlight_js.call",
+                    sandbox_id = self.sandbox_id,
+                    handler = name,
+                    path = "warm",
+                    outcome = tracing::field::Empty,
+                    terminated_by = tracing::field::Empty,
+                ),
                 watch,
                 started,
                 thread,
@@ -270,6 +290,11 @@ impl WarmPath {
             terminated_by,
         };
         crate::loaded::record_call_metrics(&result, p.started, p.handler.as_deref().unwrap_or(""));
+        p.span
+            .record("outcome", crate::observability::outcome(&result));
+        if let Some(m) = terminated_by {
+            p.span.record("terminated_by", m);
+        }
         (result, stats)
     }
 }

@@ -199,3 +199,54 @@ fn errors_print_their_name_message_and_stack() {
     assert!(lines[2].1.starts_with("TypeError: boom"), "{}", lines[2].1);
     assert!(lines[3].1.ends_with("code: 'E_X'\n}"), "{}", lines[3].1);
 }
+
+#[test]
+fn console_log_never_throws_for_hostile_values() {
+    let (builder, lines) = capturing_builder();
+    let mut sb = builder.build().unwrap().load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"function handler() {
+             const trap = () => { throw new Error('trap'); };
+             const p = new Proxy({}, { get: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, getPrototypeOf: trap, has: trap });
+             console.log('value:', p);
+             console.log({ [Symbol.for('nodejs.util.inspect.custom')]() { throw new Error('custom'); } });
+             return 'survived';
+           }"#,
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    assert_eq!(call(&mut l, "{}"), serde_json::json!("survived"));
+    assert_eq!(lines.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn the_util_module_is_nodes() {
+    let body = r#"const o = { a: [1, { b: new Set([2]) }], e: new RangeError('r') };
+        delete o.e;
+        return [inspect(o), inspect(o, { depth: 0 }), inspect('str'), format('%s=%d', 'x', 42),
+                formatWithOptions({ compact: false }, '%o', [1]), util.inspect === inspect,
+                typeof inspect.custom, stripVTControlCharacters('\u001b[31mred\u001b[39m')];"#;
+    let mut l = loaded_with(&format!(
+        "import util, {{ inspect, format, formatWithOptions, stripVTControlCharacters }} from 'node:util';\n\
+         import again from 'util';\n\
+         function handler() {{ if (again !== util) throw new Error('two util modules'); {body} }}"
+    ));
+    let guest = call(&mut l, "{}");
+    let script = format!(
+        "const util = require('node:util'); const {{ inspect, format, formatWithOptions, stripVTControlCharacters }} = util;\n\
+         process.stdout.write(JSON.stringify((() => {{ {body} }})()));"
+    );
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .output()
+        .expect("`node` must be on PATH");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let node: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(guest, node);
+}

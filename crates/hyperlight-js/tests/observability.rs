@@ -294,4 +294,65 @@ fn metrics_and_spans_cover_the_lifecycle() {
     assert_eq!(spans[4].1["function"], "add");
     assert_eq!(spans[2].1["outcome"], "ok");
     assert_eq!(spans[2].1["handlers"], "1");
+
+    // --- a warm call (exit-less, posted from another thread) has its span ---
+    let mut sb = SandboxBuilder::new()
+        .build()
+        .unwrap()
+        .load_runtime()
+        .unwrap();
+    sb.add_handler("echo", "function handler(e) { return e; }")
+        .unwrap();
+    let loaded = sb.get_loaded_sandbox().unwrap();
+    let warm = loaded.warm_path();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (handed_tx, handed_rx) = std::sync::mpsc::channel();
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut l = loaded;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(r) = l.serve_warm(Duration::from_millis(20)) {
+                    let _ = handed_tx.send(r);
+                }
+            }
+        })
+    };
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let call = loop {
+            if let Some(c) = warm
+                .call::<WallClockMonitor>("echo", r#"{"w":1}"#, true, None)
+                .unwrap()
+            {
+                break c;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the guest never polled"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        let result = match warm.wait(call, Duration::from_secs(5)) {
+            hyperlight_js::WarmOutcome::Done(r, _) => r,
+            hyperlight_js::WarmOutcome::Handed(h) => {
+                let r = handed_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+                warm.complete(h, r).0
+            }
+        };
+        assert_eq!(result.unwrap(), r#"{"w":1}"#);
+    });
+    warm.release();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap();
+    let spans = spans.0.lock().unwrap().clone();
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    let (name, fields) = &spans[0];
+    assert_eq!(name, "hyperlight_js.call");
+    assert_eq!(fields["handler"], "echo");
+    assert_eq!(fields["path"], "warm");
+    assert_eq!(fields["outcome"], "ok");
+    assert!(fields.contains_key("sandbox_id"), "{fields:?}");
 }

@@ -327,6 +327,8 @@ fn structured_clone_copies_what_html_says() {
              class K { constructor() { this.a = 1; } }
              const k = structuredClone(new K());
              out.classInstance = [Object.getPrototypeOf(k) === Object.prototype, k.a];
+             const de = structuredClone(new DOMException('gone', 'NotFoundError'));
+             out.domException = [de instanceof DOMException, de.name, de.message, de.code];
              return out;
            }"#,
     );
@@ -337,7 +339,8 @@ fn structured_clone_copies_what_html_says() {
             "set": true, "u8": true, "error": true, "sparse": true,
             "fn": "DataCloneError:true:25", "sym": "DataCloneError:true:25", "inObject": "DataCloneError:true:25",
             "promise": "DataCloneError:true:25", "weak": "DataCloneError:true:25",
-            "classInstance": [true, 1]
+            "classInstance": [true, 1],
+            "domException": [true, "NotFoundError", "gone", 8]
         })
     );
 }
@@ -562,4 +565,23 @@ fn kill_and_interrupt_end_a_timer_wait_at_once() {
     );
     l.restore(&snap).unwrap();
     assert_eq!(call(&mut l, r#"{"ms":1}"#), json!("done"));
+}
+
+#[test]
+fn lazily_loaded_globals_behave_like_plain_ones() {
+    let mut l = loaded_with(
+        r#"function handler() {
+             const before = [typeof URL, typeof structuredClone, typeof crypto.subtle.digest, 'URL' in globalThis];
+             // A handler that replaces a global before first use keeps its own.
+             globalThis.URLSearchParams = function Mine() {};
+             const mine = URLSearchParams.name;
+             const url = new URL('https://h/p?q=1');
+             return { before, mine, after: URLSearchParams.name, q: url.searchParams.get('q'),
+                      desc: typeof Object.getOwnPropertyDescriptor(globalThis, 'URL').value };
+           }"#,
+    );
+    assert_eq!(
+        call(&mut l, "{}"),
+        json!({ "before": ["function", "function", "function", true], "mine": "Mine", "after": "Mine", "q": "1", "desc": "function" })
+    );
 }

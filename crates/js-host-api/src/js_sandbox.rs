@@ -48,6 +48,9 @@ pub struct JSSandbox {
 struct Registry {
     handlers: BTreeMap<String, String>,
     modules: BTreeMap<(String, String), String>,
+    /// Module directories by namespace (`setModuleDirectory`), opened when
+    /// set.
+    directories: BTreeMap<String, Arc<hyperlight_js::FileSystemLoader>>,
 }
 
 impl JSSandbox {
@@ -191,6 +194,37 @@ impl JSSandbox {
         self.registry().modules.clear();
     }
 
+    /// Serves the imports of `namespace` (default `user`) that no added
+    /// module answers from files under `directory` (Rust's
+    /// `FileSystemLoader`): `import { x } from './lib/x.js'` in a handler
+    /// loads `<directory>/lib/x.js`, relative imports resolve against the
+    /// importing file, and a path that resolves outside `directory` (`..`,
+    /// symbolic links) is refused. The directory is opened now: a missing
+    /// or unreadable one is `ERR_INVALID_ARG`. Replaces the namespace's
+    /// previous directory; kept by `unload()`. After `getLoadedSandbox()`
+    /// was called it is `ERR_CONSUMED`.
+    #[napi(ts_args_type = "directory: string, namespace?: string")]
+    pub fn set_module_directory(
+        &mut self,
+        env: Env,
+        directory: Unknown<'_>,
+        namespace: Option<Unknown<'_>>,
+    ) -> Result<()> {
+        let e = env.raw();
+        let dir = thrown(
+            &env,
+            args::string(e, args::raw(&directory), "the module directory"),
+        )?;
+        let ns = thrown(&env, args::namespace(e, namespace.as_ref().map(args::raw)))?;
+        thrown(&env, self.check_usable())?;
+        let loader = thrown(
+            &env,
+            hyperlight_js::FileSystemLoader::new(&dir).map_err(Failure::from),
+        )?;
+        self.registry().directories.insert(ns, Arc::new(loader));
+        Ok(())
+    }
+
     /// Sends the modules and handlers to the guest and compiles the
     /// handlers (modules compile when first imported). Sends a copy of the
     /// registry as it is now. Consumes this object on success (later
@@ -214,6 +248,7 @@ impl JSSandbox {
         let taken = std::mem::take(&mut *self.registry());
         let handlers = taken.handlers.clone();
         let modules = taken.modules.clone();
+        let directories = taken.directories.clone();
         let registry = self.registry.clone();
         let published = core.published.clone();
         let slot = self.slot.clone();
@@ -227,6 +262,12 @@ impl JSSandbox {
                 js.clear_handlers();
                 js.clear_modules();
                 let added = (|| -> hyperlight_js::Result<()> {
+                    for (ns, loader) in &directories {
+                        let loader = loader.clone();
+                        js.set_module_loader(Some(ns), move |path: &str| {
+                            hyperlight_js::ModuleLoader::load(&*loader, path)
+                        })?;
+                    }
                     for ((ns, name), source) in &modules {
                         js.add_module(name, source, Some(ns))?;
                     }

@@ -28,6 +28,7 @@ mod main_thread;
 mod options;
 mod proto;
 mod spin;
+mod threads;
 mod warm;
 mod worker;
 

@@ -162,8 +162,6 @@ impl Bridge {
     }
 }
 
-static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);
-
 /// A sandbox's thread, as the JavaScript objects see it.
 pub(crate) struct Core {
     tx: mpsc::Sender<Job>,
@@ -205,46 +203,43 @@ impl Core {
             channel: Arc::new(HostChannel::new()),
             warm,
         });
-        let id = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
-        let spawned = std::thread::Builder::new()
-            .name(format!("hyperlight-sandbox-{id}"))
-            .spawn(move || {
-                let mut builder = SandboxBuilder::new();
-                if let Some(n) = sizes.heap {
-                    builder = builder.with_heap_size(n);
+        let spawned = crate::threads::run(Box::new(move || {
+            let mut builder = SandboxBuilder::new();
+            if let Some(n) = sizes.heap {
+                builder = builder.with_heap_size(n);
+            }
+            if let Some(n) = sizes.scratch {
+                builder = builder.with_scratch_size(n);
+            }
+            if let Some(n) = sizes.input {
+                builder = builder.with_input_buffer_size(n);
+            }
+            if let Some(n) = sizes.output {
+                builder = builder.with_output_buffer_size(n);
+            }
+            if let Some(l) = sizes.locale {
+                builder = builder.with_locale(l);
+            }
+            if let Some(tz) = sizes.time_zone {
+                builder = builder.with_time_zone(tz);
+            }
+            let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
+            let mut stage = match built {
+                Ok(Ok(proto)) => {
+                    deferred.settle(Box::new(move |env| finish(env, core)));
+                    Stage::Proto(proto)
                 }
-                if let Some(n) = sizes.scratch {
-                    builder = builder.with_scratch_size(n);
+                Ok(Err(e)) => {
+                    deferred.reject(e.into());
+                    return;
                 }
-                if let Some(n) = sizes.input {
-                    builder = builder.with_input_buffer_size(n);
+                Err(_) => {
+                    deferred.reject(Failure::internal("building the sandbox panicked"));
+                    return;
                 }
-                if let Some(n) = sizes.output {
-                    builder = builder.with_output_buffer_size(n);
-                }
-                if let Some(l) = sizes.locale {
-                    builder = builder.with_locale(l);
-                }
-                if let Some(tz) = sizes.time_zone {
-                    builder = builder.with_time_zone(tz);
-                }
-                let built = std::panic::catch_unwind(AssertUnwindSafe(|| builder.build()));
-                let mut stage = match built {
-                    Ok(Ok(proto)) => {
-                        deferred.settle(Box::new(move |env| finish(env, core)));
-                        Stage::Proto(proto)
-                    }
-                    Ok(Err(e)) => {
-                        deferred.reject(e.into());
-                        return;
-                    }
-                    Err(_) => {
-                        deferred.reject(Failure::internal("building the sandbox panicked"));
-                        return;
-                    }
-                };
-                run_jobs(&rx, &mut stage, &thread_warm);
-            });
+            };
+            run_jobs(&rx, &mut stage, &thread_warm);
+        }));
         if let Err(e) = spawned {
             // The closure (and its deferred) was dropped: that rejects the
             // Promise with ERR_INTERNAL.

@@ -1,6 +1,6 @@
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from '@standard-schema/spec';
 import type { HostModuleDefinition } from './define';
-import { isHostFunctionDefinition } from './define';
+import { isHostFunctionDefinition, isReservedWord } from './define';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -34,9 +34,14 @@ export function declareHostModules(modules: readonly HostModuleDefinition[]): st
   ];
   for (const module of modules) {
     out.push(`declare module 'host:${module.name}' {`);
+    const renamed: string[] = [];
     for (const [fname, entry] of Object.entries(module.functions)) {
+      // A reserved word (`delete`) is a valid export name but not a function name.
+      const local = isReservedWord(fname) ? `${fname}_` : fname;
+      const head = local === fname ? `export function ${fname}` : `function ${local}`;
+      if (local !== fname) renamed.push(`${local} as ${fname}`);
       if (!isHostFunctionDefinition(entry)) {
-        out.push(`  export function ${fname}(...args: unknown[]): unknown;`);
+        out.push(`  ${head}(...args: unknown[]): unknown;`);
         continue;
       }
       const spec = entry.spec;
@@ -62,8 +67,9 @@ export function declareHostModules(modules: readonly HostModuleDefinition[]): st
         return i >= firstOptional ? `${name}?: ${type}` : `${name}: ${type}`;
       });
       const result = spec.returns ? schemaType(spec.returns, 'output') : 'unknown';
-      out.push(`  export function ${fname}(${params.join(', ')}): ${result};`);
+      out.push(`  ${head}(${params.join(', ')}): ${result};`);
     }
+    if (renamed.length > 0) out.push(`  export { ${renamed.join(', ')} };`);
     out.push('}', '');
   }
   return out.join('\n');

@@ -2,6 +2,31 @@
 // checked with Standard Schema before the implementation runs, per-function timeouts, the guest's
 // synchronous view of the types) and ready capability modules: fetch, kv, log, env.
 
+export {
+  type EnvFunctions,
+  type EnvModuleOptions,
+  type EnvValue,
+  envModule,
+} from './capabilities/env';
+export {
+  type FetchFunctions,
+  type FetchModuleOptions,
+  type FetchRule,
+  fetchModule,
+  type GuestRequestInit,
+  type GuestResponse,
+} from './capabilities/fetch';
+export { type KvFunctions, type KvModuleOptions, type KvStore, kvModule } from './capabilities/kv';
+export {
+  consoleLogger,
+  type LogFunctions,
+  type LogLevel,
+  type LogModule,
+  type LogModuleOptions,
+  logModule,
+  type StructuredLogger,
+} from './capabilities/log';
+export type { CapabilitySchema } from './capabilities/schema';
 export { declareHostModules } from './declaration';
 export {
   type ArgumentSchemas,

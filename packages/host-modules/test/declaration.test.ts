@@ -114,7 +114,7 @@ describe('declareHostModules', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
 
 describe('jsonSchemaToType', () => {
@@ -175,5 +175,15 @@ describe('jsonSchemaToType', () => {
       }),
     });
     expect(declareHostModules([m])).toContain('export function f(arg0: string): unknown;');
+  });
+});
+
+describe('declarations of the capability modules', () => {
+  it('reserved-word functions are declared under another name and exported as themselves', async () => {
+    const { kvModule } = await import('../src/index');
+    const text = declareHostModules([kvModule()]);
+    expect(text).toContain('  function delete_(key: string): unknown;');
+    expect(text).toContain('  export { delete_ as delete };');
+    expect(text).toContain('export function list(prefix?: string, limit?: number): unknown;');
   });
 });

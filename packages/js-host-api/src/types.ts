@@ -196,6 +196,21 @@ export interface JSSandbox {
   /** Removes every module. */
   clearModules(): void;
   /**
+   * Serves the imports of `namespace` that no added module answers from files under `directory`:
+   * `import { x } from './lib/x.js'` in a handler loads `<directory>/lib/x.js`, and relative
+   * imports inside it resolve against its directory. A path that resolves outside `directory`
+   * (through `..` or a symbolic link) is refused, as is anything but a regular file. Modules are
+   * read when first imported (at load for static imports, during a call for `import()`), so a
+   * missing file fails `getLoadedSandbox()` with `ERR_INVALID_ARG` naming the importer. JSON,
+   * text and bytes files are imported with `with { type: 'json' | 'text' | 'bytes' }`. The
+   * directory is opened now: a missing or unreadable one is `ERR_INVALID_ARG`. Replaces the
+   * namespace's previous directory and is kept by `unload()`; after `getLoadedSandbox()` was
+   * called it is `ERR_CONSUMED`.
+   * @param namespace - the namespace served; `host` is reserved.
+   * @defaultValue namespace: `'user'`
+   */
+  setModuleDirectory(directory: string, namespace?: string): void;
+  /**
    * Whether an earlier failure left this sandbox's VM unusable (it then cannot load handlers:
    * build a new sandbox). `false` for every sandbox that `loadRuntime()` or `unload()` returns.
    */
