@@ -105,8 +105,10 @@ pub enum Error {
         /// The earlier failure.
         reason: String,
     },
-    /// The call was stopped by [`InterruptHandle::kill`]. Poisons.
-    #[error("the call was cancelled by kill()")]
+    /// The call was stopped by [`InterruptHandle::kill`] (called by the
+    /// embedder, or by an execution monitor whose limit was reached).
+    /// Poisons.
+    #[error("the call was killed (InterruptHandle::kill: a monitor's limit or the embedder)")]
     Cancelled,
     /// The guest aborted with a message (port ABORT). Poisons.
     #[error("the guest aborted (code {code}): {message}")]

@@ -1217,7 +1217,9 @@ impl Vm {
     }
 
     /// Test hook: corrupts the IDT so that the next guest exception cannot
-    /// be delivered and ends in a triple fault (`KVM_EXIT_SHUTDOWN`).
+    /// be delivered and ends in a triple fault (`KVM_EXIT_SHUTDOWN`). Only
+    /// with the `test-hooks` feature (this crate's own tests).
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fn __break_idt_for_tests(&mut self) -> Result<()> {
         let idt = layout::GDT_IDT + layout::IDT_OFFSET;

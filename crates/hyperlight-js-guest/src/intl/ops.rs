@@ -443,7 +443,10 @@ fn number(a: &[String]) -> R {
             use icu_experimental::dimension::currency::options::CurrencyFormatterOptions;
             use icu_experimental::dimension::currency::CurrencyType;
             let code = CurrencyType::try_from_str(&arg(a, 2).to_ascii_lowercase()).map_err(|_| range("Invalid currency code"))?;
-            let opts = CurrencyFormatterOptions::default();
+            let mut opts = CurrencyFormatterOptions::default();
+            if arg(a, 16) == "accounting" {
+                opts.usage = icu_experimental::dimension::currency::options::CurrencyUsage::Accounting;
+            }
             let f = match arg(a, 3) {
                 "code" => CurrencyFormatter::try_new_code((&loc).into(), code, opts),
                 "name" => CurrencyFormatter::try_new_name((&loc).into(), code),
@@ -457,7 +460,26 @@ fn number(a: &[String]) -> R {
         "percent" => {
             use icu_experimental::dimension::percent::formatter::PercentFormatter;
             let f = PercentFormatter::try_new((&loc).into(), Default::default()).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
-            Parts::of(&f.format(&d))
+            // The percent formatter marks no parts: find the number's own
+            // (marked) digits in its output and name what surrounds them.
+            let full = f.format(&d).write_to_string().into_owned();
+            let mut o = DecimalFormatterOptions::default();
+            o.grouping_strategy = Some(grouping);
+            let df = DecimalFormatter::try_new((&loc).into(), o).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+            let mut abs = d.clone();
+            abs.sign = fixed_decimal::Sign::None;
+            let digits = Parts::of(&df.format(&abs));
+            let text: String = digits.runs.iter().map(|r| r.1.as_str()).collect();
+            match full.find(&text) {
+                Some(i) => {
+                    let mut p = Parts::default();
+                    affix_parts(&mut p, &full[..i]);
+                    p.runs.extend(digits.runs);
+                    affix_parts(&mut p, &full[i + text.len()..]);
+                    p
+                }
+                None => Parts { runs: alloc::vec![("literal", full)], ..Default::default() },
+            }
         }
         _ => {
             let mut o = DecimalFormatterOptions::default();
@@ -524,6 +546,23 @@ fn notated(loc: &Locale, notation: &str, display: &str, grouping: icu_decimal::o
     }
     p.runs.push(("exponentInteger", e.unsigned_abs().to_string()));
     Ok(p.json())
+}
+
+/// Names the characters around a number: signs, percent signs, the rest
+/// literal.
+fn affix_parts(p: &mut Parts, s: &str) {
+    for c in s.chars() {
+        let t = match c {
+            '-' | '\u{2212}' => "minusSign",
+            '+' => "plusSign",
+            '%' | '\u{066A}' | '\u{FF05}' | '\u{2030}' => "percentSign",
+            _ => "literal",
+        };
+        match p.runs.last_mut() {
+            Some((l, text)) if *l == t && t == "literal" => text.push(c),
+            _ => p.runs.push((t, c.to_string())),
+        }
+    }
 }
 
 fn plural_rules(tag: &str, kind: &str) -> Result<icu_plurals::PluralRules, Fail> {
