@@ -123,7 +123,7 @@ describe('packed tarballs in a scratch project', () => {
     const probe = path.join(scratch, 'app', 'probe.cjs');
     writeFileSync(
       probe,
-      `const b = require('@hyperlight/js-host-api').nativeBinding();
+      `const b = require('@hyperlight/js-host-api/loader').nativeBinding();
        console.log(require.resolve('@hyperlight/js-host-api-linux-x64-gnu'), typeof b.SandboxBuilder);`,
     );
     const result = run(probe);
