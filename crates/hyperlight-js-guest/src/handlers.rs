@@ -301,11 +301,13 @@ pub fn call(payload: &[u8]) -> Result<(), Failure> {
     };
     let result = run(&func, event);
     drop(func);
-    let outcome = result.and_then(|v| answer(&v));
     // Nothing the handler queued outlives the call: jobs run now, timers
-    // still pending are dropped (see `timers`).
+    // still pending are dropped (see `timers`). Before the answer is
+    // written: a job may exit to the host (a host call, an `import()`
+    // that loads a module), which reuses the output buffer.
     js::drain_jobs();
     timers::clear();
+    let outcome = result.and_then(|v| answer(&v));
     // After running out of memory, collect cycles even if the host did not
     // ask for it, so the next call starts with what can be reclaimed.
     let oom = matches!(&outcome, Err(Failure::Code(error_code::OUT_OF_MEMORY, _)));

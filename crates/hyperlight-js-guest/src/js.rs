@@ -340,6 +340,13 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
     if is_object {
         if let Some(n) = prop_string(ctx, v, c"name", NAME_CHARS) {
             info.name = n;
+        } else if !is_error {
+            // A thrown object of a class that does not extend Error (and
+            // has no `name`), e.g. test262's Test262Error: report its
+            // class, as Node's inspector does.
+            if let Some(n) = constructor_name(ctx, v) {
+                info.name = n;
+            }
         }
         if let Some(m) = prop_string(ctx, v, c"message", TEXT_CHARS) {
             info.message = m;
@@ -409,6 +416,25 @@ pub fn to_string_clipped(ctx: *mut JSContext, v: JSValue, max: i64) -> JsResult<
     let mut out = if head_len <= max { to_string(ctx, head.raw())? } else { String::new() };
     out.push_str(&format!("... [clipped by hyperlight-js: {len} characters in all]"));
     Ok(out)
+}
+
+/// `obj.constructor.name`, if it is a non-empty string other than
+/// `Object`.
+fn constructor_name(ctx: *mut JSContext, obj: JSValue) -> Option<String> {
+    let Ok(c) = get(ctx, obj, c"constructor") else {
+        clear_exception(ctx);
+        return None;
+    };
+    if !is_function(ctx, c.raw()) {
+        return None;
+    }
+    let n = get(ctx, c.raw(), c"name").map_err(|_| clear_exception(ctx)).ok()?;
+    // SAFETY: tag inspection only.
+    if !unsafe { q::JS_IsString(n.raw()) } {
+        return None;
+    }
+    let s = to_string(ctx, n.raw()).map_err(|_| clear_exception(ctx)).ok()?;
+    (!s.is_empty() && s != "Object").then_some(s)
 }
 
 fn prop_string(ctx: *mut JSContext, obj: JSValue, name: &CStr, max: i64) -> Option<String> {
@@ -542,4 +568,28 @@ pub fn drain_jobs() {
 pub fn is_function(ctx: *mut JSContext, v: JSValue) -> bool {
     // SAFETY: inspection only.
     unsafe { q::JS_IsFunction(ctx, v) }
+}
+
+/// A native ES module `name` whose exports are `exports` plus `default`,
+/// filled in by `init` when it is first imported.
+pub fn new_c_module(
+    ctx: *mut JSContext,
+    name: &CStr,
+    init: unsafe extern "C" fn(*mut JSContext, *mut q::JSModuleDef) -> c_int,
+    exports: &[&CStr],
+) -> *mut q::JSModuleDef {
+    // SAFETY: `name` and the export names are NUL-terminated; QuickJS
+    // copies them.
+    unsafe {
+        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(init));
+        if m.is_null() {
+            return m;
+        }
+        for e in exports.iter().chain([&c"default"]) {
+            if q::JS_AddModuleExport(ctx, m, e.as_ptr()) < 0 {
+                return ptr::null_mut();
+            }
+        }
+        m
+    }
 }

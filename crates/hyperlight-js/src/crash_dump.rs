@@ -3,9 +3,9 @@
 //! and `docs/crash-dumps.md`).
 //!
 //! The guest is identity mapped (guest-virtual = guest-physical address),
-//! so the core file has one `PT_LOAD` segment covering all guest memory at
-//! virtual address 0, written sparsely (pages of zeros are holes in the
-//! file). Its notes are those Linux writes for a one-thread process that
+//! so the core file's `PT_LOAD` segments cover all guest memory at its own
+//! addresses, written sparsely (pages of zeros are holes in the file),
+//! except the image's read-only pages, which gdb reads from the image. Its notes are those Linux writes for a one-thread process that
 //! gdb needs (`NT_PRSTATUS`: signal and registers; `NT_SIGINFO`: the
 //! faulting address), so `gdb GUEST.elf CORE` opens it as it would a Linux
 //! core. There is no `NT_PRPSINFO`: gdb compares its program name with the
@@ -148,38 +148,121 @@ pub(crate) fn write(dir: &Path, vm: &Vm, guest_elf: &[u8]) -> std::io::Result<Pa
     note(&mut notes, NT_PRSTATUS, &prstatus(&regs, &signal));
     note(&mut notes, NT_SIGINFO, &siginfo(&signal));
 
-    // Layout: ELF header, 2 program headers, notes, then memory at a
-    // page-aligned offset (offset ≡ address mod page size).
-    let phnum = 2u16;
+    // The image's read-only pages (code, rodata) are left out: they are
+    // the image file's bytes, which gdb reads from the image (as Linux
+    // leaves file-backed read-only mappings out of its core files).
+    let segments = segments(mem.len() as u64, &read_only_pages(guest_elf));
+
+    // Layout: ELF header, program headers (notes, then one PT_LOAD per
+    // range), notes, then memory at page-aligned offsets (file offset ≡
+    // address mod page size).
+    let phnum = 1 + segments.len() as u16;
     let notes_off = 64 + 56 * phnum as u64;
     let mem_off = (notes_off + notes.len() as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let mem_len = mem.len() as u64;
     let mut head = Vec::with_capacity(mem_off as usize);
     elf_header(&mut head, phnum);
     phdr(&mut head, 4, 4, notes_off, 0, notes.len() as u64, 0, 4); // PT_NOTE, R
-    phdr(&mut head, 1, 7, mem_off, 0, mem_len, mem_len, PAGE_SIZE); // PT_LOAD, RWX
+    let mut offset = mem_off;
+    for &(start, end) in &segments {
+        let len = end - start;
+        phdr(&mut head, 1, 7, offset, start, len, len, PAGE_SIZE); // PT_LOAD, RWX
+        offset += len;
+    }
     head.extend_from_slice(&notes);
 
     let mut file = File::options().write(true).create_new(true).open(&path)?;
     file.write_all(&head)?;
-    file.set_len(mem_off + mem_len)?;
-    for (i, page) in mem.chunks(PAGE_SIZE as usize).enumerate() {
-        if page.iter().any(|&b| b != 0) {
-            file.write_all_at(page, mem_off + i as u64 * PAGE_SIZE)?;
+    file.set_len(offset)?;
+    let mut offset = mem_off;
+    for &(start, end) in &segments {
+        let range = &mem[start as usize..end as usize];
+        for (i, page) in range.chunks(PAGE_SIZE as usize).enumerate() {
+            if !is_zero(page) {
+                file.write_all_at(page, offset + i as u64 * PAGE_SIZE)?;
+            }
         }
+        offset += end - start;
     }
-    file.sync_all()?;
     Ok(path)
 }
 
-/// `guest-<64-bit FNV-1a of the image>.elf`: one copy per image per
-/// directory.
+/// `hyperlight-js-guest-<64-bit FNV-1a of the image>.elf`: one copy per
+/// image per directory. Computed once per process (the image is
+/// megabytes).
 pub(crate) fn guest_elf_name(elf: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in elf {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in elf {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("hyperlight-js-guest-{h:016x}.elf")
+    })
+    .clone()
+}
+
+/// Whether a page is all zeros (16 bytes at a time).
+fn is_zero(page: &[u8]) -> bool {
+    let mut chunks = page.chunks_exact(16);
+    chunks.all(|c| u128::from_ne_bytes(c.try_into().unwrap_or([1; 16])) == 0)
+        && chunks.remainder().iter().all(|&b| b == 0)
+}
+
+/// Whole pages of the image's read-only `PT_LOAD` segments, as sorted
+/// `[start, end)` guest addresses (the image is identity mapped). A
+/// malformed header gives none (then everything is dumped).
+fn read_only_pages(elf: &[u8]) -> Vec<(u64, u64)> {
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        elf.get(o..o + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let (Some(phoff), Some(entsize), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in 0..count as usize {
+        let at = phoff as usize + i * entsize as usize;
+        let (Some(kind), Some(flags), Some(vaddr), Some(filesz)) =
+            (u32_at(at), u32_at(at + 4), u64_at(at + 16), u64_at(at + 32))
+        else {
+            return Vec::new();
+        };
+        // PT_LOAD without PF_W.
+        if kind == 1 && flags & 2 == 0 {
+            let start = vaddr.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            let end = vaddr.saturating_add(filesz) / PAGE_SIZE * PAGE_SIZE;
+            if end > start {
+                out.push((start, end));
+            }
+        }
     }
-    format!("hyperlight-js-guest-{h:016x}.elf")
+    out.sort_unstable();
+    out
+}
+
+/// `[0, len)` less the `skip` ranges (sorted), as `[start, end)` ranges.
+fn segments(len: u64, skip: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(s, e) in skip {
+        let (s, e) = (s.min(len), e.min(len));
+        if s > at {
+            out.push((at, s));
+        }
+        at = at.max(e);
+    }
+    if at < len {
+        out.push((at, len));
+    }
+    out
 }
 
 fn signal_of(f: &FaultInfo) -> Signal {
@@ -279,5 +362,31 @@ fn phdr(
     out.extend_from_slice(&flags.to_le_bytes());
     for v in [offset, vaddr, vaddr, filesz, memsz, align] {
         out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_leave_out_the_skipped_ranges() {
+        assert_eq!(segments(100, &[]), [(0, 100)]);
+        assert_eq!(
+            segments(100, &[(10, 20), (50, 60)]),
+            [(0, 10), (20, 50), (60, 100)]
+        );
+        assert_eq!(segments(100, &[(0, 20), (90, 200)]), [(20, 90)]);
+    }
+
+    #[test]
+    fn read_only_pages_of_the_guest_image() {
+        let ro = read_only_pages(crate::guest_image::GUEST_ELF);
+        assert!(!ro.is_empty());
+        assert!(ro
+            .iter()
+            .all(|&(s, e)| s % PAGE_SIZE == 0 && e % PAGE_SIZE == 0 && s < e));
+        assert!(read_only_pages(b"not an elf").is_empty());
+        assert!(is_zero(&[0; 4096]) && !is_zero(&[0, 0, 1]));
     }
 }

@@ -392,7 +392,11 @@ impl Guest {
         };
         let r = self.vm.poll_mailbox(&mut dispatch, window);
         self.print.end_of_request();
-        r.map_err(Error::from)
+        match r {
+            Ok(end) => Ok(end),
+            // A crash while serving warm calls gets its dump too.
+            Err(e) => Err(self.crashed(e)),
+        }
     }
 }
 
@@ -421,6 +425,30 @@ pub(crate) fn call_result(
     interrupt_requested: bool,
 ) -> Result<String> {
     classify(resp.tag, resp.payload, interrupt_requested)?.into_string()
+}
+
+impl Guest {
+    /// Evaluates a classic script; the completion value as JSON (`None`
+    /// when it has none).
+    pub(crate) fn eval_script(&mut self, filename: &str, source: &str) -> Result<Option<String>> {
+        let size = js::str_size(filename) + js::str_size(source);
+        let answer = self.request(
+            js::REQ_EVAL_SCRIPT,
+            size,
+            || "the script".into(),
+            |w| {
+                w.str(filename)?.str(source)?;
+                Ok(())
+            },
+        )?;
+        let mut r = Reader::new(&answer.0);
+        let malformed = || Error::Internal("the guest sent a malformed script result".into());
+        match r.u32().map_err(|_| malformed())? {
+            0 => Ok(None),
+            1 => Ok(Some(r.str().map_err(|_| malformed())?.to_string())),
+            _ => Err(malformed()),
+        }
+    }
 }
 
 /// Turns an answer into a result. Only facts the guest cannot forge decide

@@ -256,12 +256,11 @@ impl JSSandbox {
     )]
     pub fn get_loaded_sandbox(&mut self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
         let e = env.raw();
-        let handle = self.published.handle.get().cloned();
         let limits = match crate::limits::load_options(
             e,
             options.as_ref().map(args::raw),
             "getLoadedSandbox",
-            handle,
+            Some(self.published.clone()),
         ) {
             Ok(o) => o,
             Err(failure) => return rejected(e, failure),

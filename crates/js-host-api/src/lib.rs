@@ -21,6 +21,7 @@ mod args;
 mod builder;
 mod busy;
 mod errors;
+mod hypervisor;
 mod js;
 mod js_sandbox;
 mod limits;
@@ -35,6 +36,7 @@ mod warm;
 mod worker;
 
 pub use builder::SandboxBuilder;
+pub use hypervisor::{check_hypervisor, DeviceAccess, HostInfo, HypervisorCheck, KvmInfo};
 pub use js_sandbox::JSSandbox;
 pub use limits::SandboxLoadOptions;
 pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};

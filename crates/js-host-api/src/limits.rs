@@ -10,7 +10,7 @@ use std::time::Duration;
 use hyperlight_js::{CpuTimeMonitor, JSSandbox, LoadedJSSandbox, WallClockMonitor};
 use napi::sys;
 
-use crate::abort::{AbortMonitor, AbortOptions, Abortable, GRACE_KEY, SIGNAL_KEY};
+use crate::abort::{AbortMonitor, AbortOptions, Abortable, Stops, GRACE_KEY, SIGNAL_KEY};
 use crate::errors::Failure;
 use crate::options::Options;
 
@@ -49,23 +49,27 @@ pub(crate) struct LoadLimits {
 }
 
 /// Parses the options of `method` (`"getLoadedSandbox"`, `"loadRuntime"`)
-/// and arms its signal; `handle` asks the engine to stop (the polite stop
-/// of an abort). Main thread.
+/// and arms its signal (polite stop: the engine's interrupt; forced stop:
+/// `published`'s kill). Main thread.
 pub(crate) fn load_options(
     env: sys::napi_env,
     v: Option<sys::napi_value>,
     method: &'static str,
-    handle: Option<hyperlight_js::InterruptHandle>,
+    published: Option<Arc<crate::worker::Published>>,
 ) -> Result<LoadLimits, Failure> {
     let opts = Options::parse(env, v, method, LOAD_KEYS)?;
     let wall_clock_ms = opts.timeout_ms("wallClockTimeoutMs")?;
     let cpu_ms = opts.timeout_ms("cpuTimeoutMs")?;
     let abort = AbortOptions::from_options(&opts)?;
+    let handle = published.as_ref().and_then(|p| p.handle.get().cloned());
     let abortable = Abortable::arm(
         env,
         &abort,
         "load",
-        Box::new(move || handle.as_ref().is_some_and(|h| h.request_interrupt())),
+        Stops {
+            polite: Box::new(move || handle.as_ref().is_some_and(|h| h.request_interrupt())),
+            kill: Box::new(move || published.as_ref().is_some_and(|p| p.kill())),
+        },
     )?;
     Ok(LoadLimits {
         wall_clock_ms,

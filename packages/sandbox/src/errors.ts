@@ -30,9 +30,13 @@ export const ERR_CLOSED = 'ERR_CLOSED';
  */
 export const SandboxErrorCodes = Object.freeze({
   ...ErrorCodes,
+  /** A monitor failed to start; the handler did not run (`@hyperlight/monitors`). */
   MONITOR_START: ERR_MONITOR_START,
+  /** A pool's queue was full; the call did not run. */
   QUEUE_FULL: ERR_QUEUE_FULL,
+  /** A call waited too long in a pool's queue; it did not run. */
   QUEUE_TIMEOUT: ERR_QUEUE_TIMEOUT,
+  /** The sandbox or pool was closed (or the pool is draining); the call did not run. */
   CLOSED: ERR_CLOSED,
 } as const);
 
@@ -71,7 +75,10 @@ const known: ReadonlySet<string> = new Set(Object.values(SandboxErrorCodes));
 export function isSandboxError<C extends SandboxErrorCode>(
   error: unknown,
   code?: C,
-): error is SandboxError & { readonly code: C } {
+): error is SandboxError & {
+  /** The code that was checked for. */
+  readonly code: C;
+} {
   if (!(error instanceof Error)) return false;
   const actual = (error as { code?: unknown }).code;
   if (typeof actual !== 'string' || !known.has(actual)) return false;

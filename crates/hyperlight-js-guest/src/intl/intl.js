@@ -197,7 +197,7 @@
       case 'numberingSystem': return NUMBERING.slice();
       case 'collation': return ['compat', 'emoji', 'eor', 'phonebk', 'pinyin', 'stroke', 'trad', 'unihan', 'zhuyin'];
       case 'currency': return Object.keys(CURRENCY_DIGITS).concat(['EUR', 'GBP', 'USD', 'CHF', 'CNY', 'INR']).sort();
-      case 'timeZone': return ['UTC'];
+      case 'timeZone': return parse(op('timeZones'));
       case 'unit': return UNITS.slice();
       default: throw new RangeError(`Invalid key : ${toStr(key)}`);
     }
@@ -356,21 +356,20 @@
       if (!probe.some((p) => p[0] === 'fraction' && /[1-9]/.test(p[1]))) { d[1] = 0; }
     }
     const style = s.style === 'unit' ? 'decimal' : s.style;
-    let out = parse(op('number', locale, style, s.currency || '', s.currencyDisplay || '', grouping, sign === 'negative' ? 'negative' : sign, ...d, text, s.notation, s.compactDisplay || ''));
+    let out = parse(op('number', locale, style, s.currency || '', s.currencyDisplay || '', grouping, sign === 'negative' ? 'negative' : sign, ...d, text, s.notation, s.compactDisplay || '', s.currencySign || ''));
     if (s.notation === 'compact') out = out.map(([t, val]) => (t === 'literal' && /\S/.test(val) ? ['compact', val] : [t, val]));
     out = out.map(([t, val]) => {
       if (t !== 'literal') return [t, val];
-      if (s.style === 'percent' && val.includes('%')) return ['percentSign', val];
       if (s.style === 'currency' && val.trim()) return ['currency', val];
       return [t, val];
     });
     // Split a currency literal that carries spacing ("US$ " / " €").
     const split = [];
     for (const [t, val] of out) {
-      if ((t === 'currency' || t === 'percentSign' || t === 'compact') && /^\s|\s$/.test(val)) {
-        const m = /^(\s*)(.*?)(\s*)$/u.exec(val);
+      if ((t === 'currency' || t === 'percentSign' || t === 'compact') && /^[\s()]|[\s()]$/.test(val)) {
+        const m = /^([\s(]*)(.*?)([\s)]*)$/u.exec(val);
         if (m[1]) split.push(['literal', m[1]]);
-        split.push([t, m[2]]);
+        if (m[2]) split.push([t, m[2]]);
         if (m[3]) split.push(['literal', m[3]]);
       } else split.push([t, val]);
     }

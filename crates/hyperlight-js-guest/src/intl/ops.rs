@@ -52,6 +52,7 @@ pub fn run(name: &str, a: &[String]) -> R {
         "maximize" => expand(arg(a, 0), true),
         "minimize" => expand(arg(a, 0), false),
         "timeZone" => Ok(canonical_time_zone(arg(a, 0)).unwrap_or_default()),
+        "timeZones" => Ok(time_zones()),
         "offset" => offset(arg(a, 0), arg(a, 1)),
         "number" => number(a),
         "plural" => plural(a),
@@ -168,6 +169,29 @@ pub fn canonical_time_zone(name: &str) -> Option<String> {
     }
     let tz = jiff::tz::db().get(name).ok()?;
     tz.iana_name().map(ToOwned::to_owned)
+}
+
+/// Every zone of the bundled IANA database whose name is canonical (its
+/// own primary name, not a link), sorted, as a JSON array; `UTC` for the
+/// UTC aliases.
+fn time_zones() -> String {
+    let db = jiff::tz::db();
+    let mut names: Vec<String> = db
+        .available()
+        .map(|n| n.as_str().to_owned())
+        .filter(|n| !n.starts_with("posix") && !n.starts_with("right/") && n.contains('/') || n == "UTC")
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut out = String::from("[");
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(&mut out, n);
+    }
+    out.push(']');
+    out
 }
 
 /// `±HH:MM` (or `±HH`, `±HHMM`) as seconds east of UTC.
@@ -443,7 +467,10 @@ fn number(a: &[String]) -> R {
             use icu_experimental::dimension::currency::options::CurrencyFormatterOptions;
             use icu_experimental::dimension::currency::CurrencyType;
             let code = CurrencyType::try_from_str(&arg(a, 2).to_ascii_lowercase()).map_err(|_| range("Invalid currency code"))?;
-            let opts = CurrencyFormatterOptions::default();
+            let mut opts = CurrencyFormatterOptions::default();
+            if arg(a, 16) == "accounting" {
+                opts.usage = icu_experimental::dimension::currency::options::CurrencyUsage::Accounting;
+            }
             let f = match arg(a, 3) {
                 "code" => CurrencyFormatter::try_new_code((&loc).into(), code, opts),
                 "name" => CurrencyFormatter::try_new_name((&loc).into(), code),
@@ -457,7 +484,26 @@ fn number(a: &[String]) -> R {
         "percent" => {
             use icu_experimental::dimension::percent::formatter::PercentFormatter;
             let f = PercentFormatter::try_new((&loc).into(), Default::default()).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
-            Parts::of(&f.format(&d))
+            // The percent formatter marks no parts: find the number's own
+            // (marked) digits in its output and name what surrounds them.
+            let full = f.format(&d).write_to_string().into_owned();
+            let mut o = DecimalFormatterOptions::default();
+            o.grouping_strategy = Some(grouping);
+            let df = DecimalFormatter::try_new((&loc).into(), o).map_err(|e| range(format!("Intl.NumberFormat: {e}")))?;
+            let mut abs = d.clone();
+            abs.sign = fixed_decimal::Sign::None;
+            let digits = Parts::of(&df.format(&abs));
+            let text: String = digits.runs.iter().map(|r| r.1.as_str()).collect();
+            match full.find(&text) {
+                Some(i) => {
+                    let mut p = Parts::default();
+                    affix_parts(&mut p, &full[..i]);
+                    p.runs.extend(digits.runs);
+                    affix_parts(&mut p, &full[i + text.len()..]);
+                    p
+                }
+                None => Parts { runs: alloc::vec![("literal", full)], ..Default::default() },
+            }
         }
         _ => {
             let mut o = DecimalFormatterOptions::default();
@@ -524,6 +570,23 @@ fn notated(loc: &Locale, notation: &str, display: &str, grouping: icu_decimal::o
     }
     p.runs.push(("exponentInteger", e.unsigned_abs().to_string()));
     Ok(p.json())
+}
+
+/// Names the characters around a number: signs, percent signs, the rest
+/// literal.
+fn affix_parts(p: &mut Parts, s: &str) {
+    for c in s.chars() {
+        let t = match c {
+            '-' | '\u{2212}' => "minusSign",
+            '+' => "plusSign",
+            '%' | '\u{066A}' | '\u{FF05}' | '\u{2030}' => "percentSign",
+            _ => "literal",
+        };
+        match p.runs.last_mut() {
+            Some((l, text)) if *l == t && t == "literal" => text.push(c),
+            _ => p.runs.push((t, c.to_string())),
+        }
+    }
 }
 
 fn plural_rules(tag: &str, kind: &str) -> Result<icu_plurals::PluralRules, Fail> {
