@@ -374,7 +374,10 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
     if info.name == "InternalError" {
         // With the heap exhausted, even reading the message of the engine's
         // "out of memory" error can fail, leaving it empty.
-        if (info.message == "out of memory" || info.message.is_empty()) && crate::heap::engine_refused() {
+        // QuickJS falls back to "Invalid error message" when even the
+        // message string of its out-of-memory error cannot be allocated.
+        let oom_text = matches!(info.message.as_str(), "out of memory" | "" | "Invalid error message");
+        if oom_text && crate::heap::engine_refused() {
             info.out_of_memory = true;
         } else if info.message == "interrupted" && uncatchable {
             info.interrupted = true;
