@@ -1,7 +1,10 @@
 /**
  * A bad argument: an empty name, a zero or fractional timeout, a size that is not a positive
- * integer, an unknown handler, an event too large for the input buffer... Reported before any
- * other check, so a bad argument is `ERR_INVALID_ARG` even on a consumed object.
+ * integer, an unknown option, an unknown handler, an event too large for the input buffer...
+ * The order of the checks: a malformed argument (wrong type, out of range, unknown option) first,
+ * so it is `ERR_INVALID_ARG` even on a consumed or poisoned object; then `ERR_CONSUMED`; then an
+ * unknown handler (`ERR_INVALID_ARG`, on a poisoned sandbox too); then `ERR_POISONED`; the
+ * event's size against the input buffer last.
  * @public
  */
 export const ERR_INVALID_ARG = 'ERR_INVALID_ARG';
