@@ -4,7 +4,7 @@
 #   ./scripts/dev.sh demo   set up and build everything, then run examples/simple.js
 #   ./scripts/dev.sh test   set up and build everything, run the KVM preflight, then every check
 #                           and test: Rust format and clippy, the guest ELF check, TypeScript lint, types, API
-#                           reports, docs and packages, `cargo test --workspace`, vitest
+#                           reports, docs and packages, `cargo test --workspace`, vitest, test262
 #
 # Exits non-zero when anything fails. Setup is scripts/setup.sh (idempotent, quick when done).
 set -euo pipefail
@@ -36,6 +36,12 @@ rust_tests() {
 rust_examples() {
   cargo run -q -p hyperlight-js --example custom_monitor &&
     cargo run -q -p hyperlight-js --example prometheus_metrics >/dev/null
+}
+
+# test262 through the public API, checked against crates/test262-runner/expected-failures.txt
+# (the whole suite: about 5 minutes on two cores; see crates/test262-runner/README.md).
+test262() {
+  cargo run -q --release -p test262-runner
 }
 
 ts_tests() {
@@ -80,6 +86,7 @@ run_tests() {
   phase rust-tests rust_tests || true
   phase rust-examples rust_examples || true
   phase ts-tests ts_tests || true
+  phase test262 test262 || true
   print_phase_report
   log "total time: $(elapsed_since "$START")s"
   if [ "${#FAILED_PHASES[@]}" -gt 0 ]; then

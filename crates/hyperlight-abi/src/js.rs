@@ -28,6 +28,13 @@ pub const REQ_LINK: u32 = 4;
 /// `u32 flags` ([`CALL_FLAG_GC`]). Answer: [`RESP_OK`] with `str
 /// result_json`, [`RESP_ERROR`] or [`RESP_EXCEPTION`].
 pub const REQ_CALL: u32 = 5;
+/// Host → guest: evaluate a classic script (ECMAScript *Script*, global
+/// code) in the guest's realm, then run the pending jobs. Payload: `str
+/// filename`, `str source`. Answer: [`RESP_OK`] with `u32 has_value` and,
+/// when it is 1, `str completion_json` (the script's completion value as
+/// JSON; 0 when it is `undefined`, a function or a symbol), [`RESP_ERROR`]
+/// or [`RESP_EXCEPTION`].
+pub const REQ_EVAL_SCRIPT: u32 = 7;
 
 /// Host → guest: fault on purpose, by writing to [`DEBUG_FAULT_ADDRESS`]
 /// (in the unmapped null page) from the guest function

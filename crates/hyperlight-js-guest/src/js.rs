@@ -323,6 +323,13 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
     if is_object {
         if let Some(n) = prop_string(ctx, v, c"name") {
             info.name = n;
+        } else if !is_error {
+            // A thrown object of a class that does not extend Error (and
+            // has no `name`), e.g. test262's Test262Error: report its
+            // class, as Node's inspector does.
+            if let Some(n) = constructor_name(ctx, v) {
+                info.name = n;
+            }
         }
         if let Some(m) = prop_string(ctx, v, c"message") {
             info.message = m;
@@ -360,6 +367,25 @@ pub fn describe(ctx: *mut JSContext, exc: &Owned) -> ErrorInfo {
         }
     }
     info
+}
+
+/// `obj.constructor.name`, if it is a non-empty string other than
+/// `Object`.
+fn constructor_name(ctx: *mut JSContext, obj: JSValue) -> Option<String> {
+    let Ok(c) = get(ctx, obj, c"constructor") else {
+        clear_exception(ctx);
+        return None;
+    };
+    if !is_function(ctx, c.raw()) {
+        return None;
+    }
+    let n = get(ctx, c.raw(), c"name").map_err(|_| clear_exception(ctx)).ok()?;
+    // SAFETY: tag inspection only.
+    if !unsafe { q::JS_IsString(n.raw()) } {
+        return None;
+    }
+    let s = to_string(ctx, n.raw()).map_err(|_| clear_exception(ctx)).ok()?;
+    (!s.is_empty() && s != "Object").then_some(s)
 }
 
 fn prop_string(ctx: *mut JSContext, obj: JSValue, name: &CStr) -> Option<String> {

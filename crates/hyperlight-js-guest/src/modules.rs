@@ -208,6 +208,9 @@ pub unsafe extern "C" fn normalize(
     if spec == "util" || spec == "node:util" {
         return js_strdup(ctx, "util");
     }
+    if let Some(builtin) = crate::builtin_modules::normalize(&spec) {
+        return js_strdup(ctx, builtin);
+    }
     let importer = (!base.is_empty()).then_some(base.as_str());
     match specifier::resolve(importer, &spec) {
         Ok(full) => {
@@ -316,6 +319,9 @@ pub unsafe extern "C" fn loader(
     }
     if full == "util" && kind == ModuleType::JavaScript {
         return crate::inspect::new_module(ctx, name_c);
+    }
+    if kind == ModuleType::JavaScript && crate::builtin_modules::normalize(&full).is_some() {
+        return crate::builtin_modules::new_module(ctx, name_c);
     }
     // The specifier and importer of this name, from the normalizer (it
     // runs right before the loader for the same import).

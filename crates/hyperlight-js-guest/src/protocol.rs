@@ -15,7 +15,7 @@ use hyperlight_abi::js::{self as proto, error_code, Writer};
 use hyperlight_abi::MSG_HEADER_SIZE;
 
 use crate::js::{self, ErrorInfo};
-use crate::{arch, control, handlers, mailbox, modules, rng};
+use crate::{arch, control, handlers, mailbox, modules, rng, script};
 
 /// Why a request failed.
 pub enum Failure {
@@ -84,6 +84,7 @@ fn dispatch() {
         proto::REQ_ADD_HANDLER => handlers::add(payload).map(|()| None),
         proto::REQ_LINK => handlers::link().map(|()| None),
         proto::REQ_CALL => handlers::call(payload).map(Some),
+        proto::REQ_EVAL_SCRIPT => script::eval(payload).map(Some),
         proto::REQ_DEBUG_FAULT => crate::debug::fault(),
         proto::REQ_SET_INTL_DEFAULTS => crate::intl::set_defaults_request(payload).map(|()| None),
         other => Err(Failure::code(

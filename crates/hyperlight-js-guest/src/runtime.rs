@@ -11,7 +11,7 @@ use rquickjs_sys as q;
 
 use crate::abort::{abort_fmt, code};
 use crate::control::{self, Layout};
-use crate::{builtins, crypto, heap, js, modules, webapi};
+use crate::{builtin_modules, builtins, crypto, heap, js, modules, webapi};
 
 static MALLOC_FUNCTIONS: q::JSMallocFunctions = q::JSMallocFunctions {
     js_calloc: Some(heap::js_calloc),
@@ -75,6 +75,7 @@ pub fn init(layout: &Layout) {
         || builtins::install(ctx).is_err()
         || webapi::install(ctx).is_err()
         || crate::intl::install(ctx).is_err()
+        || builtin_modules::install(ctx).is_err()
     {
         let exc = js::take_exception(ctx);
         let info = js::describe(ctx, &exc);

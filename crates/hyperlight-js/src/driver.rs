@@ -417,6 +417,30 @@ pub(crate) fn call_result(resp: hyperlight_vm::Response) -> Result<String> {
     classify(resp.tag, resp.payload)?.into_string()
 }
 
+impl Guest {
+    /// Evaluates a classic script; the completion value as JSON (`None`
+    /// when it has none).
+    pub(crate) fn eval_script(&mut self, filename: &str, source: &str) -> Result<Option<String>> {
+        let size = js::str_size(filename) + js::str_size(source);
+        let answer = self.request(
+            js::REQ_EVAL_SCRIPT,
+            size,
+            || "the script".into(),
+            |w| {
+                w.str(filename)?.str(source)?;
+                Ok(())
+            },
+        )?;
+        let mut r = Reader::new(&answer.0);
+        let malformed = || Error::Internal("the guest sent a malformed script result".into());
+        match r.u32().map_err(|_| malformed())? {
+            0 => Ok(None),
+            1 => Ok(Some(r.str().map_err(|_| malformed())?.to_string())),
+            _ => Err(malformed()),
+        }
+    }
+}
+
 /// Turns an answer into a result.
 fn classify(tag: u32, payload: Vec<u8>) -> Result<Answer> {
     let malformed = || Error::Internal(format!("the guest sent a malformed answer (tag {tag:#x})"));

@@ -242,6 +242,86 @@ impl LoadedJSSandbox {
                 "no handler named {name:?} is loaded"
             )));
         }
+        self.watched(name, monitor, |guest| {
+            guest.call(name, event, gc.unwrap_or(true))
+        })
+    }
+
+    /// Evaluates `source` as a classic script (an ECMAScript *Script*:
+    /// global code, sloppy unless it starts with `"use strict"`) in the
+    /// sandbox's realm, then runs the pending jobs (promise reactions), as
+    /// a call does. This is what a `<script>` element or Node's
+    /// `vm.runInThisContext` does, and what indirect `eval` does not:
+    /// top-level `let`, `const` and `class` declarations land in the
+    /// global lexical environment and stay visible to later scripts and to
+    /// handlers; `var` and function declarations become properties of the
+    /// global object. `filename` (default `<script>`) names the script in
+    /// stack traces and is the base of relative `import()` specifiers in
+    /// it (name it `<namespace>:<path>` to import beside it).
+    ///
+    /// Returns the script's completion value as JSON, or `None` when it is
+    /// `undefined`, a function or a symbol. Errors: a thrown exception or
+    /// a syntax error is [`Error::Handler`] (the script's effects up to the
+    /// throw remain); a completion value that JSON cannot express (a
+    /// BigInt, a cycle) or that does not fit the output buffer is
+    /// [`Error::Handler`] named `ResultError` after the script ran; a
+    /// source larger than the input buffer, or an empty file name, is
+    /// [`Error::InvalidArgument`]; out of memory poisons the sandbox
+    /// ([`Error::GuestAbort`]). The script's effects persist until the next
+    /// [`restore`](Self::restore) or [`unload`](Self::unload). Calls are
+    /// counted in the call metrics under the handler label `<script>`. See
+    /// `docs/scripts.md`.
+    pub fn eval_script(&mut self, source: &str, filename: Option<&str>) -> Result<Option<String>> {
+        self.eval_script_inner(source, filename, None::<&NoMonitor>)
+    }
+
+    /// Like [`eval_script`](Self::eval_script), watched by a monitor or a
+    /// tuple of monitors, as in
+    /// [`handle_event_with_monitor`](Self::handle_event_with_monitor).
+    pub fn eval_script_with_monitor<M: MonitorSet + ?Sized>(
+        &mut self,
+        source: &str,
+        filename: Option<&str>,
+        monitor: &M,
+    ) -> Result<Option<String>> {
+        self.eval_script_inner(source, filename, Some(monitor))
+    }
+
+    fn eval_script_inner<M: MonitorSet + ?Sized>(
+        &mut self,
+        source: &str,
+        filename: Option<&str>,
+        monitor: Option<&M>,
+    ) -> Result<Option<String>> {
+        let filename = filename.unwrap_or("<script>");
+        if filename.is_empty() || filename.contains('\0') {
+            return Err(Error::invalid(
+                "a script's file name must be non-empty and must not contain NUL",
+            ));
+        }
+        let span = tracing::info_span!(
+            "hyperlight_js.eval_script",
+            sandbox_id = self.guest.vm.id(),
+            filename,
+            outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let result = self.watched("<script>", monitor, |guest| {
+            guest.eval_script(filename, source)
+        });
+        span.record("outcome", observability::outcome(&result));
+        result
+    }
+
+    /// Runs one guest request under the poison check and the monitors, and
+    /// records its statistics and metrics (`label`: the handler, or
+    /// `<script>`).
+    fn watched<M: MonitorSet + ?Sized, T>(
+        &mut self,
+        label: &str,
+        monitor: Option<&M>,
+        request: impl FnOnce(&mut Guest) -> Result<T>,
+    ) -> Result<T> {
         if let Some(reason) = self.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
@@ -256,7 +336,7 @@ impl LoadedJSSandbox {
             }
             None => None,
         };
-        let result = self.guest.call(name, event, gc.unwrap_or(true));
+        let result = request(&mut self.guest);
         let fired = watch.and_then(Watch::finish);
         let cpu_time = match (cpu_start, thread_cpu_time()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -293,7 +373,7 @@ impl LoadedJSSandbox {
             terminated_by,
         });
         let heap = (self.guest.vm.poisoned().is_none()).then(|| self.guest_heap_used());
-        observability::record_call(observability::outcome(&result), name, wall_clock, heap);
+        observability::record_call(observability::outcome(&result), label, wall_clock, heap);
         result
     }
 
