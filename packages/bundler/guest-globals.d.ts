@@ -349,14 +349,11 @@ declare module 'node:util' {
   export { default } from 'util';
 }
 
-/** The guest's built-in `console` module (also `node:console`): the global console's methods. */
+/**
+ * The guest's built-in `console` module (also `node:console`): the global console as its default
+ * export (the guest exports no named bindings from it).
+ */
 declare module 'console' {
-  export const debug: Console['debug'];
-  export const trace: Console['trace'];
-  export const log: Console['log'];
-  export const info: Console['info'];
-  export const warn: Console['warn'];
-  export const error: Console['error'];
   const console: Console;
   export default console;
 }
