@@ -46,7 +46,9 @@ describe('bundle() into real micro-VMs', () => {
     expect(out.handlers.greet?.bytes).toBeLessThan(plain.handlers.greet?.bytes ?? 0);
     const loaded = await loadBundle(out);
     try {
-      expect((await loaded.callHandler('greet', { name: 'Bo' })).message).toBe('Hello, Bo!');
+      expect((await loaded.callHandler<{ message: string }>('greet', { name: 'Bo' })).message).toBe(
+        'Hello, Bo!',
+      );
     } finally {
       await loaded[Symbol.asyncDispose]();
     }

@@ -56,7 +56,12 @@ beforeAll(async () => {
   );
   const loaded = await sandbox.getLoadedSandbox();
   try {
-    const result = await loaded.callHandler('globals', {
+    const result = await loaded.callHandler<{
+      names: string[];
+      members: Record<string, string>;
+      crypto: string[];
+      util: string[];
+    }>('globals', {
       members: ['Atomics.waitAsync', 'Intl', 'fetch', 'setTimeout', 'structuredClone', 'URL'],
     });
     guestGlobals = result.names;
