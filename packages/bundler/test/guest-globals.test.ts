@@ -61,6 +61,7 @@ beforeAll(async () => {
       members: Record<string, string>;
       crypto: string[];
       util: string[];
+      modules: Record<string, string[]>;
     }>('globals', {
       members: ['Atomics.waitAsync', 'Intl', 'fetch', 'setTimeout', 'structuredClone', 'URL'],
     });
