@@ -55,6 +55,7 @@ beforeAll(async () => {
       names: string[];
       members: Record<string, string>;
       crypto: string[];
+      util: string[];
     }>('globals', {
       members: ['Atomics.waitAsync', 'Intl', 'fetch', 'setTimeout', 'structuredClone', 'URL'],
     });

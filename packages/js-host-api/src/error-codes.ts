@@ -2,8 +2,11 @@ import { ERR_NO_NATIVE_BINDING, type NativeBindingError } from './errors';
 
 /**
  * A bad argument: an empty name, a zero or fractional timeout, a size that is not a positive
- * integer, an unknown handler, an event too large for the input buffer... Reported before any
- * other check, so a bad argument is `ERR_INVALID_ARG` even on a consumed object.
+ * integer, an unknown option key, an unknown handler, an event too large for the input buffer...
+ * What the host can check alone (types, names, ranges, option keys) is checked before anything
+ * else, so such an argument is `ERR_INVALID_ARG` even on a consumed object; an unknown handler or
+ * an event too large for the input buffer is found by the sandbox, after the `ERR_CONSUMED` and
+ * `ERR_POISONED` checks.
  * @public
  */
 export const ERR_INVALID_ARG = 'ERR_INVALID_ARG';
