@@ -11,6 +11,8 @@
 //      Nothing is rebuilt: ./scripts/setup.sh builds them (and skips an up-to-date binding).
 //   4. publint and are-the-types-wrong on every published package (its `check:package` script).
 //   5. `pnpm publish --dry-run --no-git-checks` of each published package, dependencies first.
+//   6. The glibc floor of the native binding and its absolute build paths, printed (not enforced
+//      yet: see docs/releasing.md#glibc-floor).
 //
 // Exits 1 at the end when any step failed, naming them; every step runs even after a failure.
 import { spawnSync } from 'node:child_process';
@@ -90,6 +92,9 @@ for (const p of packages) {
   run(`${p.name}: publint + are-the-types-wrong`, 'pnpm', ['run', '--silent', 'check:package'], p.dir);
   run(`${p.name}: pnpm publish --dry-run`, 'pnpm', ['publish', '--dry-run', '--no-git-checks'], p.dir);
 }
+
+// 6. The glibc floor of the native binding, printed (docs/releasing.md#glibc-floor).
+run('glibc floor of the native binding', 'bash', [path.join(ROOT, 'scripts/release/glibc-floor.sh')]);
 
 const took = ((performance.now() - started) / 1000).toFixed(1);
 if (failed.length > 0) {
