@@ -8,7 +8,7 @@
 //
 //   node scripts/release/cargo-version.mjs [ROOT]          write the version (run by `pnpm run version`)
 //   node scripts/release/cargo-version.mjs --check [ROOT]  exit 1 when the crates drifted
-import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './packages.mjs';
 
@@ -16,7 +16,9 @@ const args = process.argv.slice(2);
 const check = args.includes('--check');
 const root = args.find((a) => a !== '--check') ?? ROOT;
 
-const binding = JSON.parse(readFileSync(path.join(root, 'packages/js-host-api/package.json'), 'utf8'));
+const binding = JSON.parse(
+  readFileSync(path.join(root, 'packages/js-host-api/package.json'), 'utf8'),
+);
 const want = binding.version;
 
 // Host crates inheriting the workspace version.
@@ -25,30 +27,41 @@ const crates = readdirSync(path.join(root, 'crates')).filter((d) => {
   return existsSync(f) && /^version\.workspace\s*=\s*true/m.test(readFileSync(f, 'utf8'));
 });
 const crateNames = crates.map((d) => {
-  const m = /^name\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(root, 'crates', d, 'Cargo.toml'), 'utf8'));
+  const m = /^name\s*=\s*"([^"]+)"/m.exec(
+    readFileSync(path.join(root, 'crates', d, 'Cargo.toml'), 'utf8'),
+  );
   return m ? m[1] : d;
 });
 
 const drift = [];
 const tomlPath = path.join(root, 'Cargo.toml');
 let toml = readFileSync(tomlPath, 'utf8');
-toml = toml.replace(/(\[workspace\.package\][^[]*?\nversion\s*=\s*")([^"]+)(")/, (all, a, v, b) => {
-  if (v !== want) drift.push(`Cargo.toml [workspace.package] version is ${v}`);
-  return a + want + b;
-});
-toml = toml.replace(/^([\w-]+)(\s*=\s*\{\s*path\s*=\s*"crates\/[^"]+",\s*version\s*=\s*")([^"]+)(")/gm, (all, name, a, v, b) => {
-  if (v !== want) drift.push(`Cargo.toml [workspace.dependencies] ${name} version is ${v}`);
-  return name + a + want + b;
-});
+toml = toml.replace(
+  /(\[workspace\.package\][^[]*?\nversion\s*=\s*")([^"]+)(")/,
+  (_all, a, v, b) => {
+    if (v !== want) drift.push(`Cargo.toml [workspace.package] version is ${v}`);
+    return a + want + b;
+  },
+);
+toml = toml.replace(
+  /^([\w-]+)(\s*=\s*\{\s*path\s*=\s*"crates\/[^"]+",\s*version\s*=\s*")([^"]+)(")/gm,
+  (_all, name, a, v, b) => {
+    if (v !== want) drift.push(`Cargo.toml [workspace.dependencies] ${name} version is ${v}`);
+    return name + a + want + b;
+  },
+);
 
 const lockPath = path.join(root, 'Cargo.lock');
 let lock = existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null;
 if (lock !== null) {
-  lock = lock.replace(/(\[\[package\]\]\nname = "([^"]+)"\nversion = ")([^"]+)("\n)(?!source)/g, (all, a, name, v, b) => {
-    if (!crateNames.includes(name)) return all;
-    if (v !== want) drift.push(`Cargo.lock ${name} is ${v}`);
-    return a + want + b;
-  });
+  lock = lock.replace(
+    /(\[\[package\]\]\nname = "([^"]+)"\nversion = ")([^"]+)("\n)(?!source)/g,
+    (all, a, name, v, b) => {
+      if (!crateNames.includes(name)) return all;
+      if (v !== want) drift.push(`Cargo.lock ${name} is ${v}`);
+      return a + want + b;
+    },
+  );
 }
 
 if (check) {
@@ -64,5 +77,7 @@ if (check) {
 } else {
   writeFileSync(tomlPath, toml);
   if (lock !== null) writeFileSync(lockPath, lock);
-  console.log(`cargo-version: ${crateNames.join(', ')} set to ${want}${drift.length ? ` (was: ${drift.join('; ')})` : ''}`);
+  console.log(
+    `cargo-version: ${crateNames.join(', ')} set to ${want}${drift.length ? ` (was: ${drift.join('; ')})` : ''}`,
+  );
 }

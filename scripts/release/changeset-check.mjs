@@ -22,11 +22,14 @@ function log(message) {
 
 let target = process.env.HYPERLIGHT_CHANGESET_BASE || null;
 if (!target && process.env.GITHUB_BASE_REF) target = `origin/${process.env.GITHUB_BASE_REF}`;
-if (!target) target = ['main', 'origin/main'].find((ref) => git('rev-parse', '--verify', '-q', ref)) ?? null;
+if (!target)
+  target = ['main', 'origin/main'].find((ref) => git('rev-parse', '--verify', '-q', ref)) ?? null;
 
 const head = git('rev-parse', 'HEAD');
 if (!target || !head) {
-  log(`no base to compare with (no ${target ?? 'main branch'}${head ? '' : ', no HEAD'}): nothing to check`);
+  log(
+    `no base to compare with (no ${target ?? 'main branch'}${head ? '' : ', no HEAD'}): nothing to check`,
+  );
   process.exit(0);
 }
 const base = git('merge-base', 'HEAD', target);

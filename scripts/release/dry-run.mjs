@@ -16,7 +16,16 @@
 //
 // Exits 1 at the end when any step failed, naming them; every step runs even after a failure.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { publishedPackages, ROOT } from './packages.mjs';
@@ -67,7 +76,10 @@ try {
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
   const changeset = path.join(ROOT, 'node_modules/.bin/changeset');
   if (run('changeset version (in a temporary copy)', changeset, ['version'], copy)) {
-    run('cargo version sync (in the copy)', process.execPath, [path.join(ROOT, 'scripts/release/cargo-version.mjs'), copy]);
+    run('cargo version sync (in the copy)', process.execPath, [
+      path.join(ROOT, 'scripts/release/cargo-version.mjs'),
+      copy,
+    ]);
     run('cargo version check (in the copy)', process.execPath, [
       path.join(ROOT, 'scripts/release/cargo-version.mjs'),
       '--check',
@@ -77,24 +89,41 @@ try {
     for (const p of packages) {
       const rel = path.relative(ROOT, p.dir);
       const next = JSON.parse(readFileSync(path.join(copy, rel, 'package.json'), 'utf8')).version;
-      log(`  ${p.name.padEnd(40)} ${p.version} -> ${next}${next === p.version ? ' (unchanged)' : ''}`);
+      log(
+        `  ${p.name.padEnd(40)} ${p.version} -> ${next}${next === p.version ? ' (unchanged)' : ''}`,
+      );
     }
   }
 } finally {
   rmSync(copy, { recursive: true, force: true });
 }
-run('cargo version check (working tree)', process.execPath, [path.join(ROOT, 'scripts/release/cargo-version.mjs'), '--check']);
+run('cargo version check (working tree)', process.execPath, [
+  path.join(ROOT, 'scripts/release/cargo-version.mjs'),
+  '--check',
+]);
 
 // 3-5. Per package: build outputs present, publint + attw, publish dry run.
 for (const p of packages) {
   const guard = path.join(ROOT, 'scripts/release/prepack-guard.mjs');
   if (!run(`${p.name}: build outputs (prepack guard)`, process.execPath, [guard], p.dir)) continue;
-  run(`${p.name}: publint + are-the-types-wrong`, 'pnpm', ['run', '--silent', 'check:package'], p.dir);
-  run(`${p.name}: pnpm publish --dry-run`, 'pnpm', ['publish', '--dry-run', '--no-git-checks'], p.dir);
+  run(
+    `${p.name}: publint + are-the-types-wrong`,
+    'pnpm',
+    ['run', '--silent', 'check:package'],
+    p.dir,
+  );
+  run(
+    `${p.name}: pnpm publish --dry-run`,
+    'pnpm',
+    ['publish', '--dry-run', '--no-git-checks'],
+    p.dir,
+  );
 }
 
 // 6. The glibc floor of the native binding, printed (docs/releasing.md#glibc-floor).
-run('glibc floor of the native binding', 'bash', [path.join(ROOT, 'scripts/release/glibc-floor.sh')]);
+run('glibc floor of the native binding', 'bash', [
+  path.join(ROOT, 'scripts/release/glibc-floor.sh'),
+]);
 
 const took = ((performance.now() - started) / 1000).toFixed(1);
 if (failed.length > 0) {

@@ -1,6 +1,6 @@
 // The published packages of the workspace (`packages/*` that are not private), in dependency
 // order (a package after every published package it depends on). Shared by the release scripts.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +16,10 @@ export function publishedPackages(root = ROOT) {
     .map((d) => path.join(root, 'packages', d))
     .filter((d) => existsSync(path.join(d, 'package.json')));
   const all = dirs
-    .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) }))
+    .map((dir) => ({
+      dir,
+      manifest: JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')),
+    }))
     .filter((p) => !p.manifest.private)
     .map((p) => ({ ...p, name: p.manifest.name, version: p.manifest.version }));
   const byName = new Map(all.map((p) => [p.name, p]));
@@ -25,7 +28,9 @@ export function publishedPackages(root = ROOT) {
   const visit = (p, trail) => {
     if (state.get(p.name) === 'done') return;
     if (state.get(p.name) === 'visiting') {
-      throw new Error(`dependency cycle between published packages: ${[...trail, p.name].join(' -> ')}`);
+      throw new Error(
+        `dependency cycle between published packages: ${[...trail, p.name].join(' -> ')}`,
+      );
     }
     state.set(p.name, 'visiting');
     const m = p.manifest;

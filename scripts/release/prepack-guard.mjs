@@ -8,7 +8,7 @@
 // `exports`) and every literal (non-glob) entry of `files`; a missing `.node` file also gets a note
 // that it is built by `pnpm run build:native`. It also checks that a `.node` file is an ELF shared
 // object. Exits 1 with one line per missing file and what to run; 0 when everything is there.
-import { existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.cwd();
@@ -17,7 +17,8 @@ const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')
 /** Every relative file path a manifest field names (strings found anywhere in `exports`). */
 function targets(value, out = []) {
   if (typeof value === 'string') out.push(value);
-  else if (value && typeof value === 'object') for (const v of Object.values(value)) targets(v, out);
+  else if (value && typeof value === 'object')
+    for (const v of Object.values(value)) targets(v, out);
   return out;
 }
 
