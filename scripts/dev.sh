@@ -86,6 +86,7 @@ run_tests() {
   phase ts-docs pnpm run docs:check || true
   # The release dry run runs every published package's check:package (publint, attw) itself.
   phase release-dry-run pnpm run --silent release:dry-run || true
+  phase deploy-lint bash scripts/lint-deploy.sh || true
   phase rust-tests rust_tests || true
   phase rust-examples rust_examples || true
   phase ts-tests ts_tests || true
