@@ -1,28 +1,18 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+import { checkHypervisor } from '../packages/js-host-api/src/index';
 
 /**
- * Vitest global setup: runs the `kvm-preflight` binary (crates/kvm-preflight) once before any
- * test file. When this machine cannot run micro-VMs the whole run FAILS with the preflight's
- * diagnosis; nothing is skipped.
+ * Vitest global setup: runs the package's own `checkHypervisor()` (the `kvm-preflight` crate,
+ * through the native binding) once before any test file. When this machine cannot run micro-VMs
+ * the whole run FAILS with the diagnosis; nothing is skipped. Without a built native binding it
+ * fails too, with the loader's message (`./scripts/setup.sh` builds it).
  */
 export default function kvmPreflight(): void {
-  const run = spawnSync(
-    'cargo',
-    ['run', '--quiet', '--package', 'kvm-preflight', '--bin', 'kvm-preflight'],
-    { cwd: repoRoot, encoding: 'utf8' },
-  );
-  if (run.error) {
+  const check = checkHypervisor();
+  if (!check.ok) {
     throw new Error(
-      `KVM preflight could not start \`cargo run -p kvm-preflight\`: ${run.error.message}. ` +
-        'Install Rust (cargo) or run ./scripts/setup.sh first.',
+      `KVM preflight FAILED (${check.problem}): ${check.message}\n` +
+        'The hyperlight-js test suites need a working KVM and do not skip tests without it.',
     );
   }
-  if (run.status !== 0) {
-    const output = `${run.stdout}${run.stderr}`.trim();
-    throw new Error(`KVM preflight failed (exit ${run.status ?? run.signal}):\n${output}`);
-  }
-  process.stdout.write(run.stdout);
+  process.stdout.write(`kvm-preflight: ${check.message}\n`);
 }

@@ -6,9 +6,13 @@ import { join } from 'node:path';
  * Runs the first ```js block of a package's README.md with `node`, as an ES module inside the
  * package (so it imports the package by its own name, as users do), and returns what it printed
  * with what the README says it prints: the `// ...` comment at the end of each `console.log`
- * line, in order.
+ * line, in order. `runIn` runs it from another package instead (one that depends on the packages
+ * the example imports), e.g. for the repository's own README.
  */
-export function runReadmeExample(packageDir: string): {
+export function runReadmeExample(
+  packageDir: string,
+  runIn: string = packageDir,
+): {
   status: number | null;
   stdout: string[];
   stderr: string;
@@ -26,12 +30,12 @@ export function runReadmeExample(packageDir: string): {
         throw new Error(`README console.log line without "// output": ${line}`);
       return comment;
     });
-  const dir = join(packageDir, 'temp');
+  const dir = join(runIn, 'temp');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'readme-example.mjs');
   writeFileSync(file, block);
   const run = spawnSync(process.execPath, [file], {
-    cwd: packageDir,
+    cwd: runIn,
     encoding: 'utf8',
     timeout: 120_000,
   });

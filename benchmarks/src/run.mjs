@@ -357,7 +357,7 @@ function render(floor) {
       '×',
     ],
     [
-      'PSS per loaded sandbox, 1000 alive',
+      `PSS per loaded sandbox, ${N(1000, 200)} alive`,
       '≤ 1.0 MiB at default sizes',
       h(`PSS per loaded sandbox, ${N(1000, 200)} alive`),
       (v) => v <= 1.0,

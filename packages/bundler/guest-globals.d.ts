@@ -1,5 +1,5 @@
-// The globals of the hyperlight-js guest (QuickJS-ng in a micro-VM) and its built-in module
-// `crypto`: exactly what the guest has, so that a TypeScript guest gets an error for what would
+// The globals of the hyperlight-js guest (QuickJS-ng in a micro-VM) and its built-in modules
+// `crypto` and `util`: exactly what the guest has, so that a TypeScript guest gets an error for what would
 // fail at run time (`process`, `require`, `Buffer`, `fetch`, `setImmediate`, the DOM,
 // `Atomics.waitAsync`...). What each global does: docs/guest-builtins.md. Use it with `lib: ["ES2023"]` and no other `types`:
 //
@@ -293,4 +293,50 @@ declare module 'node:crypto' {
   export * from 'crypto';
   // biome-ignore lint/style/useNodejsImportProtocol: the guest's own crypto module, not Node's.
   export { default } from 'crypto';
+}
+
+/** The guest's built-in `util` module (also `node:util`): Node's formatter, as `console` uses it. */
+declare module 'util' {
+  /** Options of `inspect` (Node's). */
+  interface InspectOptions {
+    depth?: number | null;
+    colors?: boolean;
+    compact?: boolean | number;
+    breakLength?: number;
+    showHidden?: boolean;
+    sorted?: boolean;
+    getters?: boolean;
+    maxArrayLength?: number | null;
+    maxStringLength?: number | null;
+    numericSeparator?: boolean;
+    customInspect?: boolean;
+    showProxy?: boolean;
+  }
+  interface Inspect {
+    (value: unknown, options?: InspectOptions): string;
+    /** The symbol of custom inspection methods (`Symbol.for('nodejs.util.inspect.custom')`). */
+    readonly custom: unique symbol;
+    defaultOptions: InspectOptions;
+  }
+  export const inspect: Inspect;
+  export function format(format?: unknown, ...args: unknown[]): string;
+  export function formatWithOptions(
+    options: InspectOptions,
+    format?: unknown,
+    ...args: unknown[]
+  ): string;
+  export function stripVTControlCharacters(text: string): string;
+  const util: {
+    inspect: typeof inspect;
+    format: typeof format;
+    formatWithOptions: typeof formatWithOptions;
+    stripVTControlCharacters: typeof stripVTControlCharacters;
+  };
+  export default util;
+}
+declare module 'node:util' {
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own util module, not Node's.
+  export * from 'util';
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own util module, not Node's.
+  export { default } from 'util';
 }

@@ -423,17 +423,5 @@ fn fill_module(ctx: *mut JSContext, m: *mut q::JSModuleDef) -> JsResult<()> {
 
 /// Creates the `crypto` module (for the module loader).
 pub fn new_module(ctx: *mut JSContext, name: &CStr) -> *mut q::JSModuleDef {
-    // SAFETY: `name` is NUL-terminated; the export names are static.
-    unsafe {
-        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(module_init));
-        if m.is_null() {
-            return m;
-        }
-        for e in EXPORTS.iter().chain([&c"default"]) {
-            if q::JS_AddModuleExport(ctx, m, e.as_ptr()) < 0 {
-                return ptr::null_mut();
-            }
-        }
-        m
-    }
+    js::new_c_module(ctx, name, module_init, &EXPORTS)
 }

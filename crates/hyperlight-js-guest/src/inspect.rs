@@ -22,7 +22,6 @@
 
 use core::cell::RefCell;
 use core::ffi::{c_int, CStr};
-use core::ptr;
 
 use rquickjs_sys as q;
 
@@ -264,17 +263,5 @@ unsafe extern "C" fn module_init(ctx: *mut JSContext, m: *mut q::JSModuleDef) ->
 /// `inspect`, `format`, `formatWithOptions` and `stripVTControlCharacters`,
 /// from the same bundle as the console.
 pub fn new_module(ctx: *mut JSContext, name: &CStr) -> *mut q::JSModuleDef {
-    // SAFETY: `name` is NUL-terminated; the export names are static.
-    unsafe {
-        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(module_init));
-        if m.is_null() {
-            return m;
-        }
-        for e in EXPORTS.iter().chain([&c"default"]) {
-            if q::JS_AddModuleExport(ctx, m, e.as_ptr()) < 0 {
-                return ptr::null_mut();
-            }
-        }
-        m
-    }
+    js::new_c_module(ctx, name, module_init, &EXPORTS)
 }

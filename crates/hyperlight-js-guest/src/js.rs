@@ -520,3 +520,27 @@ pub fn is_function(ctx: *mut JSContext, v: JSValue) -> bool {
     // SAFETY: inspection only.
     unsafe { q::JS_IsFunction(ctx, v) }
 }
+
+/// A native ES module `name` whose exports are `exports` plus `default`,
+/// filled in by `init` when it is first imported.
+pub fn new_c_module(
+    ctx: *mut JSContext,
+    name: &CStr,
+    init: unsafe extern "C" fn(*mut JSContext, *mut q::JSModuleDef) -> c_int,
+    exports: &[&CStr],
+) -> *mut q::JSModuleDef {
+    // SAFETY: `name` and the export names are NUL-terminated; QuickJS
+    // copies them.
+    unsafe {
+        let m = q::JS_NewCModule(ctx, name.as_ptr(), Some(init));
+        if m.is_null() {
+            return m;
+        }
+        for e in exports.iter().chain([&c"default"]) {
+            if q::JS_AddModuleExport(ctx, m, e.as_ptr()) < 0 {
+                return ptr::null_mut();
+            }
+        }
+        m
+    }
+}

@@ -12,6 +12,9 @@ use hyperlight_js::{LoadedJSSandbox, SandboxBuilder};
 
 const MIB: u64 = 1 << 20;
 
+/// A configuration of the comparison: its name and how to make its builder.
+type Config = (&'static str, fn() -> SandboxBuilder);
+
 fn old_defaults() -> SandboxBuilder {
     SandboxBuilder::new()
         .with_heap_size(16 * MIB)
@@ -52,7 +55,7 @@ const CASES: [(&str, &str, &str); 6] = [
 
 fn main() {
     kvm_preflight::require_kvm();
-    let configs: [(&str, fn() -> SandboxBuilder); 2] = [
+    let configs: [Config; 2] = [
         (
             "old defaults (16 MiB heap, 1 MiB scratch, 1 MiB buffers)",
             old_defaults,

@@ -40,6 +40,7 @@ mod driver;
 mod error;
 mod guest_image;
 mod host_functions;
+mod hypervisor;
 mod js_sandbox;
 mod loaded;
 mod module_loader;
@@ -56,6 +57,9 @@ mod warm;
 pub use builder::SandboxBuilder;
 pub use error::{Error, ErrorCode, GuestError, Result};
 pub use host_functions::{CancelToken, CancellableHostFunction, RawHostFunction};
+pub use hypervisor::{
+    check_hypervisor, is_hypervisor_present, AccessInfo, HostFacts, KvmReport, PreflightError,
+};
 pub use js_sandbox::{JSSandbox, LoadFailure, DEFAULT_NAMESPACE, HOST_NAMESPACE};
 pub use loaded::{InterruptHandle, LoadedJSSandbox, Snapshot};
 pub use module_loader::{

@@ -342,9 +342,17 @@ impl LoadedJSSandbox {
             _ => None,
         };
         let result = match result {
-            Err(Error::Cancelled { .. }) => Err(Error::Cancelled {
-                terminated_by: fired,
-            }),
+            Err(Error::Cancelled { .. }) => {
+                if let (Some(name), true) = (fired, self.guest.vm.poisoned().is_some()) {
+                    // Say which limit ended it in later ERR_POISONED messages.
+                    self.set_poison(Some(format!(
+                        "the previous call was killed by the {name} monitor"
+                    )));
+                }
+                Err(Error::Cancelled {
+                    terminated_by: fired,
+                })
+            }
             Err(Error::GuestAbort(msg)) if self.guest.vm.poisoned().is_none() => {
                 // Out of memory: the engine survived, but its state cannot
                 // be trusted any more.

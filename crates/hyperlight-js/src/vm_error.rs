@@ -18,17 +18,14 @@ impl From<hyperlight_vm::Error> for Error {
             },
             V::GuestAbort { message, .. } => Error::GuestAbort(message),
             V::GuestFault(_) | V::Protocol(_) | V::VmExit(_) => Error::GuestAbort(e.to_string()),
-            V::Kvm { op, .. } if is_setup(op) => Error::NoHypervisor(format!(
-                "{e}. Check that /dev/kvm exists and is readable and writable by this user, \
-                 and that virtualisation is enabled (run the kvm-preflight binary for a diagnosis)"
+            // By kind: the VM layer says which failures mean the machine
+            // has no usable hypervisor (open, not a KVM device, VM creation).
+            V::Unavailable { .. } => Error::NoHypervisor(format!(
+                "{e}.\n{}\n(The same diagnosis as data: hyperlight_js::check_hypervisor() in Rust, \
+                 checkHypervisor() from @hyperlight/js-host-api in Node.js.)",
+                crate::hypervisor::diagnosis()
             )),
             other => Error::Internal(other.to_string()),
         }
     }
-}
-
-/// KVM operations whose failure means "no usable hypervisor" rather than a
-/// bug.
-fn is_setup(op: &str) -> bool {
-    op.contains("open") || op.contains("create_vm") || op.contains("api version")
 }

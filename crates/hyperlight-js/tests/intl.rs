@@ -96,6 +96,7 @@ fn dates_in_time_zones_styles_components_and_parts() {
         "JSON.stringify(new Intl.DateTimeFormat('en-US').resolvedOptions())",
         "new Intl.DateTimeFormat('en', { timeZone: 'Nowhere/Special' })",
         "new Intl.DateTimeFormat('en', { timeZone: 'america/new_york' }).resolvedOptions().timeZone",
+        "['Europe/Zurich', 'Asia/Kolkata', 'Etc/GMT+1', 'UTC'].every(z => Intl.supportedValuesOf('timeZone').includes(z))",
     ]);
     assert_eq!(
         v,
@@ -114,6 +115,7 @@ fn dates_in_time_zones_styles_components_and_parts() {
             ),
             json!("threw RangeError: Invalid time zone specified: Nowhere/Special"),
             json!("America/New_York"),
+            json!(true),
         ]
     );
 }

@@ -354,3 +354,23 @@ fn a_missing_directory_is_an_invalid_argument() {
         "{err}"
     );
 }
+
+#[test]
+fn an_import_left_running_by_the_handler_does_not_clobber_its_result() {
+    // The import's module load exits to the host after the handler
+    // returned, while its jobs drain: the answer must survive it.
+    let mut sb = js_sandbox();
+    sb.set_module_loader(None, |path: &str| match path {
+        "late.js" => Ok(b"globalThis.late = (globalThis.late ?? 0) + 1;".to_vec()),
+        _ => Err(ModuleLoadError::NotFound),
+    })
+    .unwrap();
+    sb.add_handler(
+        "h",
+        "function handler() { import('./late.js'); return globalThis.late ?? 0; }",
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    assert_eq!(call(&mut l, "{}"), json!(0));
+    assert_eq!(call(&mut l, "{}"), json!(1));
+}

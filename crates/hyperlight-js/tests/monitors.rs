@@ -50,6 +50,13 @@ fn wall_clock_kills_an_infinite_loop() {
     );
     assert!(l.last_call_stats().unwrap().wall_clock >= Duration::from_millis(100));
     assert!(l.poisoned());
+    // The refusal names the limit that ended the previous call.
+    let refused = l.handle_event("h", "{}", None).unwrap_err();
+    assert_eq!(refused.code(), hyperlight_js::ErrorCode::Poisoned);
+    assert!(
+        refused.to_string().contains("wall-clock monitor"),
+        "{refused}"
+    );
     l.restore(&snap).unwrap();
     assert_eq!(l.handle_event("h", "{}", None).unwrap(), "\"done\"");
 }

@@ -86,6 +86,22 @@ fn expected_failures() -> Vec<(String, Value, String)> {
         .collect()
 }
 
+/// Prints the pass rate of `file` and fails on any difference from the
+/// expected-failures list (see `check_against_list`).
+fn report(file: &str, kind: &str, outcomes: Vec<(Value, Vec<String>)>) {
+    let total = outcomes.len();
+    let (passed, excluded, failures) = check_against_list(kind, outcomes);
+    eprintln!(
+        "WPT {file}: {passed} of {total} cases pass, {excluded} expected failures (wpt-url-expected-failures.tsv)"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Compares outcomes with the expected-failures list: a failure not on
 /// the list, or a listed case that passes or does not exist, is an error.
 fn check_against_list(
@@ -183,17 +199,7 @@ fn wpt_urltestdata_passes() {
         }
         outcomes.push((json!([c["input"], c["base"]]), problems));
     }
-    let (passed, excluded, failures) = check_against_list("constructor", outcomes);
-    eprintln!(
-        "WPT urltestdata.json: {passed} of {} cases pass, {excluded} expected failures (wpt-url-expected-failures.tsv)",
-        cases.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    report("urltestdata.json", "constructor", outcomes);
 }
 
 #[test]
@@ -238,17 +244,7 @@ fn wpt_setters_tests_pass() {
         }
         outcomes.push((json!([c["href"], setter, c["new_value"]]), problems));
     }
-    let (passed, excluded, failures) = check_against_list("setter", outcomes);
-    eprintln!(
-        "WPT setters_tests.json: {passed} of {} cases pass, {excluded} expected failures (wpt-url-expected-failures.tsv)",
-        cases.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    report("setters_tests.json", "setter", outcomes);
 }
 
 #[test]

@@ -73,7 +73,17 @@ pub enum Error {
     /// The guest image is not a static x86-64 executable that fits.
     #[error("invalid guest image: {0}")]
     Elf(String),
-    /// `/dev/kvm` could not be opened or a KVM ioctl failed.
+    /// No usable hypervisor: `/dev/kvm` could not be opened, is not a KVM
+    /// device (it does not answer the KVM ioctls), or refuses to create a
+    /// VM. The machine, not the sandbox, is the problem.
+    #[error("KVM is not usable here: {op} failed: {source}")]
+    Unavailable {
+        /// The operation that failed.
+        op: &'static str,
+        /// The errno from the kernel.
+        source: kvm_ioctls::Error,
+    },
+    /// A KVM ioctl failed on a VM that was created.
     #[error("KVM {op} failed: {source}")]
     Kvm {
         /// The operation that failed.
@@ -95,8 +105,10 @@ pub enum Error {
         /// The earlier failure.
         reason: String,
     },
-    /// The call was stopped by [`InterruptHandle::kill`]. Poisons.
-    #[error("the call was cancelled by kill()")]
+    /// The call was stopped by [`InterruptHandle::kill`] (called by the
+    /// embedder, or by an execution monitor whose limit was reached).
+    /// Poisons.
+    #[error("the call was killed (InterruptHandle::kill: a monitor's limit or the embedder)")]
     Cancelled,
     /// The guest aborted with a message (port ABORT). Poisons.
     #[error("the guest aborted (code {code}): {message}")]
@@ -142,5 +154,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn kvm(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
         move |source| Error::Kvm { op, source }
+    }
+
+    /// For the operations whose failure means there is no usable hypervisor.
+    pub(crate) fn unavailable(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
+        move |source| Error::Unavailable { op, source }
     }
 }

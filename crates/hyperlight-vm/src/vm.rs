@@ -93,10 +93,12 @@ fn host() -> Result<&'static Host> {
     if let Some(h) = HOST.get() {
         return Ok(h);
     }
-    let kvm = Kvm::new().map_err(Error::kvm("open /dev/kvm"))?;
+    let kvm = Kvm::new().map_err(Error::unavailable("open /dev/kvm"))?;
+    // A file that is not a KVM device (a bind-mounted /dev/null, say)
+    // opens, and fails here.
     let cpuid = kvm
         .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
-        .map_err(Error::kvm("GET_SUPPORTED_CPUID"))?;
+        .map_err(Error::unavailable("GET_SUPPORTED_CPUID"))?;
     let _ = HOST.set(Host { kvm, cpuid });
     Ok(HOST.get().expect("just set"))
 }
@@ -295,7 +297,10 @@ impl Vm {
         let image = elf::parse(elf)?;
         let layout = Layout::new(config, image.end)?;
         let host = host()?;
-        let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
+        let vm_fd = host
+            .kvm
+            .create_vm()
+            .map_err(Error::unavailable("CREATE_VM"))?;
         let heap = layout.heap.base as usize..layout.heap.end() as usize;
         let mut mem = GuestMemory::new(layout.total as usize, config.huge_pages.then_some(heap))?;
 
@@ -425,7 +430,10 @@ impl Vm {
         let snap = &t.snapshot.inner;
         let layout = t.layout;
         let host = host()?;
-        let vm_fd = host.kvm.create_vm().map_err(Error::kvm("CREATE_VM"))?;
+        let vm_fd = host
+            .kvm
+            .create_vm()
+            .map_err(Error::unavailable("CREATE_VM"))?;
         let heap = layout.heap.base as usize..layout.heap.end() as usize;
         let mut mem = GuestMemory::new(layout.total as usize, t.huge_pages.then_some(heap))?;
         let page = PAGE_SIZE as usize;
@@ -1209,7 +1217,9 @@ impl Vm {
     }
 
     /// Test hook: corrupts the IDT so that the next guest exception cannot
-    /// be delivered and ends in a triple fault (`KVM_EXIT_SHUTDOWN`).
+    /// be delivered and ends in a triple fault (`KVM_EXIT_SHUTDOWN`). Only
+    /// with the `test-hooks` feature (this crate's own tests).
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fn __break_idt_for_tests(&mut self) -> Result<()> {
         let idt = layout::GDT_IDT + layout::IDT_OFFSET;

@@ -5,8 +5,9 @@
 //! How an operation uses it:
 //! 1. main thread: read [`AbortOptions::from_options`] from its validated
 //!    [`Options`](crate::options::Options) (its key list includes
-//!    [`ABORT_KEYS`]), then [`Abortable::arm`] with a *polite* stop (for a
-//!    call: `InterruptHandle::request_interrupt`). An already-aborted
+//!    [`ABORT_KEYS`]), then [`Abortable::arm`] with the operation's
+//!    [`Stops`] (for a call: `InterruptHandle::request_interrupt` and
+//!    `InterruptHandle::kill` plus a wake-up of a waiting host call). An already-aborted
 //!    signal gives the `ERR_CANCELLED` failure to reject with at once,
 //!    without running anything;
 //! 2. create the Promise's [`Deferred`] and wrap it in a [`Ticket`];
@@ -108,9 +109,15 @@ fn is_abort_signal(env: sys::napi_env, v: sys::napi_value) -> bool {
     aborted.is_some() && is_fn("addEventListener") && is_fn("removeEventListener")
 }
 
-/// The polite stop of a running operation; returns whether something was
-/// running.
-pub(crate) type Polite = Box<dyn Fn() -> bool + Send + Sync>;
+/// How to stop a running operation. Each returns whether something was
+/// running; both are only called while the operation runs (under its
+/// phase lock), so they never reach the sandbox's next operation.
+pub(crate) struct Stops {
+    /// The polite stop (the engine's interrupt).
+    pub(crate) polite: Box<dyn Fn() -> bool + Send + Sync>,
+    /// The forced stop, after the grace period (poisons the sandbox).
+    pub(crate) kill: Box<dyn Fn() -> bool + Send + Sync>,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -158,7 +165,7 @@ pub(crate) struct Abortable {
     /// What is cancelled, for messages: `"handler call"`.
     what: &'static str,
     grace: Duration,
-    polite: Polite,
+    stops: Stops,
     phase: Mutex<Phase>,
     aborted: AtomicBool,
     /// Whether the work was stopped by the kill (sandbox poisoned).
@@ -177,7 +184,7 @@ impl Abortable {
         env: sys::napi_env,
         options: &AbortOptions,
         what: &'static str,
-        polite: Polite,
+        stops: Stops,
     ) -> Result<Option<Arc<Abortable>>, Failure> {
         let Some(signal) = options.signal else {
             return Ok(None);
@@ -199,7 +206,7 @@ impl Abortable {
         let abortable = Arc::new(Abortable {
             what,
             grace: options.grace,
-            polite,
+            stops,
             phase: Mutex::new(Phase::Queued),
             aborted: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
@@ -263,7 +270,7 @@ impl Abortable {
             Phase::Running => {
                 // Under the phase lock: the work cannot end (and another
                 // operation start) between this check and the request.
-                (self.polite)();
+                (self.stops.polite)();
                 drop(phase);
                 if let Some(waker) = lock(&self.waker).take() {
                     waker.wake();
@@ -307,6 +314,14 @@ impl Abortable {
             };
             Err(Failure::cancelled(message, Some(MONITOR_NAME)).with_cause(reason))
         }));
+    }
+
+    /// The grace period is over: kill the work if it still runs.
+    fn force(&self) {
+        let phase = lock(&self.phase);
+        if *phase == Phase::Running {
+            (self.stops.kill)();
+        }
     }
 
     fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
@@ -384,7 +399,13 @@ impl hyperlight_js::ExecutionMonitor for AbortMonitor {
         let abortable = self.0.clone();
         Ok(async move {
             std::future::poll_fn(|cx| abortable.poll_aborted(cx)).await;
-            hyperlight_js::monitor::sleep(abortable.grace).await;
+            if !abortable.grace.is_zero() {
+                hyperlight_js::monitor::sleep(abortable.grace).await;
+            }
+            // Kill here rather than leave it to the monitor runtime: the
+            // operation's kill also wakes a host call waiting for
+            // JavaScript, which otherwise notices only at its next poll.
+            abortable.force();
         })
     }
 

@@ -19,17 +19,20 @@ pub(crate) struct Failure {
     cause: Option<JsRef>,
 }
 
-/// A JavaScript value kept alive for a [`Failure`]: created on the main
-/// thread (in a settle closure or a listener) and dropped there too, since
-/// a `Failure` carrying one only travels to the main thread.
+/// A JavaScript value kept alive while it travels with a [`Failure`] or a
+/// Promise: created on the main thread, read there only. Dropped on
+/// another thread (a task that could not be posted because the environment
+/// is shutting down), it leaks the reference rather than touch the
+/// environment from the wrong thread.
 #[derive(Debug)]
 pub(crate) struct JsRef {
     env: usize,
     reference: usize,
+    thread: std::thread::ThreadId,
 }
 
-// SAFETY: see the type's docs: only created, read and dropped on the main
-// thread of `env`; `Send` only so that a `Failure` stays `Send`.
+// SAFETY: the reference is only read on its environment's thread (callers
+// are main-thread code), and `Drop` deletes it only on that thread.
 unsafe impl Send for JsRef {}
 
 impl JsRef {
@@ -38,10 +41,11 @@ impl JsRef {
         Ok(Self {
             env: env as usize,
             reference: crate::js::reference(env, value)? as usize,
+            thread: std::thread::current().id(),
         })
     }
 
-    fn value(&self, env: sys::napi_env) -> napi::Result<sys::napi_value> {
+    pub(crate) fn value(&self, env: sys::napi_env) -> napi::Result<sys::napi_value> {
         crate::js::deref(env, self.raw())
     }
 
@@ -53,8 +57,10 @@ impl JsRef {
 
 impl Drop for JsRef {
     fn drop(&mut self) {
-        // SAFETY: created in this env, deleted once, on its thread (see the
-        // type's docs).
+        if std::thread::current().id() != self.thread {
+            return;
+        }
+        // SAFETY: created in this env, deleted once, on its thread.
         unsafe {
             sys::napi_delete_reference(self.env as sys::napi_env, self.reference as sys::napi_ref)
         };

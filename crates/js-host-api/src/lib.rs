@@ -21,6 +21,7 @@ mod args;
 mod builder;
 mod busy;
 mod errors;
+mod hypervisor;
 mod js;
 mod js_sandbox;
 mod loaded;
@@ -33,6 +34,7 @@ mod warm;
 mod worker;
 
 pub use builder::SandboxBuilder;
+pub use hypervisor::{check_hypervisor, DeviceAccess, HostInfo, HypervisorCheck, KvmInfo};
 pub use js_sandbox::JSSandbox;
 pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};
 pub use proto::{HostModule, ProtoJSSandbox};

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::{ClassInstance, FromNapiValue, ToNapiValue, Unknown};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
 
-use crate::abort::{AbortMonitor, AbortOptions, Abortable, Ticket};
+use crate::abort::{AbortMonitor, AbortOptions, Abortable, Stops, Ticket};
 use crate::args;
 use crate::errors::Failure;
 use crate::js::Raw;
@@ -229,12 +229,16 @@ impl LoadedJSSandbox {
             let state = EnvState::get(e).map_err(Failure::internal)?;
             let event = state.stringify(e, args::raw(&event_data), "the event")?;
             let core = self.core()?.clone();
-            let handle = self.handle.clone();
+            let polite = self.handle.clone();
+            let kill = self.interrupt_handle();
             let abortable = Abortable::arm(
                 e,
                 &abort,
                 "handler call",
-                Box::new(move || handle.request_interrupt()),
+                Stops {
+                    polite: Box::new(move || polite.request_interrupt()),
+                    kill: Box::new(move || kill.kill()),
+                },
             )?;
             Ok((name, wall, cpu, gc, abortable, event, core))
         })();

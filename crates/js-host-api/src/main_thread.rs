@@ -404,6 +404,9 @@ unsafe extern "C" fn settle_host_call(
 pub(crate) struct Deferred {
     raw: Option<RawDeferred>,
     dispatcher: Arc<Dispatcher>,
+    /// An `Error` made when the Promise was, so a rejection carries the
+    /// caller's JavaScript stack (see [`caller_stack`]).
+    origin: Option<crate::errors::JsRef>,
 }
 
 struct RawDeferred(sys::napi_deferred);
@@ -429,6 +432,7 @@ impl Deferred {
             Deferred {
                 raw: Some(RawDeferred(deferred)),
                 dispatcher: state.dispatcher.clone(),
+                origin: capture_stack(env),
             },
             promise,
         ))
@@ -438,14 +442,17 @@ impl Deferred {
     /// Callable from any thread.
     pub(crate) fn settle(mut self, settle: Settle) {
         let raw = self.raw.take().expect("settled once");
-        self.dispatcher
-            .post(Box::new(move |env| settle_now(env, raw, settle(env))));
+        let origin = self.origin.take();
+        self.dispatcher.post(Box::new(move |env| {
+            settle_now(env, raw, settle(env), origin.as_ref())
+        }));
     }
 
     /// Settles the Promise now. Main thread only (`env` is its env).
     pub(crate) fn settle_here(mut self, env: sys::napi_env, settle: Settle) {
         let raw = self.raw.take().expect("settled once");
-        settle_now(env, raw, settle(env));
+        let origin = self.origin.take();
+        settle_now(env, raw, settle(env), origin.as_ref());
     }
 
     /// Rejects the Promise with `failure`.
@@ -461,13 +468,72 @@ impl Drop for Deferred {
                 "the sandbox thread stopped before it answered (it panicked); \
                  this sandbox can no longer be used",
             );
-            self.dispatcher
-                .post(Box::new(move |env| settle_now(env, raw, Err(failure))));
+            let origin = self.origin.take();
+            self.dispatcher.post(Box::new(move |env| {
+                settle_now(env, raw, Err(failure), origin.as_ref())
+            }));
+        }
+        if let Some(origin) = self.origin.take() {
+            // Settled already: the reference must be deleted on the main
+            // thread (`JsRef` leaks it elsewhere).
+            if !self.dispatcher.on_main_thread() {
+                self.dispatcher.post(Box::new(move |_| drop(origin)));
+            }
         }
     }
 }
 
-fn settle_now(env: sys::napi_env, raw: RawDeferred, result: Result<sys::napi_value, Failure>) {
+/// An `Error` holding the JavaScript stack of the caller of an async
+/// method (made on the main thread, inside the method's native call; about
+/// 1 µs, see `docs/node-binding.md`). A rejection is built later, from a
+/// task with no JavaScript frames, so without this its `stack` would be the
+/// message alone.
+fn capture_stack(env: sys::napi_env) -> Option<crate::errors::JsRef> {
+    let message = crate::js::string(env, "").ok()?;
+    let mut error = std::ptr::null_mut();
+    // SAFETY: valid env on the main thread, valid values.
+    let status = unsafe { sys::napi_create_error(env, std::ptr::null_mut(), message, &mut error) };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    crate::errors::JsRef::new(env, error).ok()
+}
+
+/// Gives `error` (built on the main thread with no JavaScript frames) the
+/// frames captured in `origin`: its `stack` becomes its own first line(s)
+/// followed by the caller's frames.
+fn caller_stack(env: sys::napi_env, error: sys::napi_value, origin: &crate::errors::JsRef) {
+    let _ = (|| -> napi::Result<()> {
+        let origin = origin.value(env)?;
+        let Some(frames) =
+            crate::js::get_string(env, crate::js::global_property(env, origin, "stack")?)
+        else {
+            return Ok(());
+        };
+        // The origin's message is empty: its first line is "Error".
+        let frames = frames.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let own = crate::js::get_string(env, crate::js::global_property(env, error, "stack")?)
+            .unwrap_or_default();
+        // Own stack lines (if any) are native-task frames: keep the header.
+        let header = own
+            .lines()
+            .take_while(|l| !l.trim_start().starts_with("at "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let stack = crate::js::string(env, &format!("{header}\n{frames}"))?;
+        crate::js::set_property(env, error, "stack", stack)
+    })();
+}
+
+fn settle_now(
+    env: sys::napi_env,
+    raw: RawDeferred,
+    result: Result<sys::napi_value, Failure>,
+    origin: Option<&crate::errors::JsRef>,
+) {
     if let Ok(state) = EnvState::get(env) {
         state.adjust_pending(env, false);
     }
@@ -479,6 +545,9 @@ fn settle_now(env: sys::napi_env, raw: RawDeferred, result: Result<sys::napi_val
             }
             Err(failure) => {
                 let error = failure.to_js(env);
+                if let Some(origin) = origin {
+                    caller_stack(env, error, origin);
+                }
                 sys::napi_reject_deferred(env, raw.0, error);
             }
         }

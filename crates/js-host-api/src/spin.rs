@@ -38,19 +38,74 @@ type UvHandle = c_void;
 type UvIdleCb = unsafe extern "C" fn(*mut UvHandle);
 type UvCloseCb = unsafe extern "C" fn(*mut UvHandle);
 
-// libuv, as exported by the `node` binary (resolved when the addon loads,
-// like the N-API functions).
-extern "C" {
-    fn uv_handle_size(kind: c_int) -> usize;
-    fn uv_handle_type_name(kind: c_int) -> *const c_char;
-    fn uv_idle_init(lp: *mut sys::uv_loop_s, idle: *mut UvHandle) -> c_int;
-    fn uv_idle_start(idle: *mut UvHandle, cb: UvIdleCb) -> c_int;
-    fn uv_idle_stop(idle: *mut UvHandle) -> c_int;
-    fn uv_unref(handle: *mut UvHandle);
-    fn uv_close(handle: *mut UvHandle, cb: UvCloseCb);
-    fn uv_handle_get_data(handle: *const UvHandle) -> *mut c_void;
-    fn uv_handle_set_data(handle: *mut UvHandle, data: *mut c_void);
-    fn uv_hrtime() -> u64;
+/// libuv's functions, as the host process exports them (the `node` binary
+/// does). Looked up at run time with `dlsym` rather than imported: an
+/// import would make the dynamic loader refuse the whole addon in an N-API
+/// host that does not export libuv (the addon is linked with `-z now`), while
+/// the spin is only an optimisation. Without them the spin is off and
+/// everything else works (see `docs/node-binding.md`).
+struct Uv {
+    handle_size: unsafe extern "C" fn(c_int) -> usize,
+    handle_type_name: unsafe extern "C" fn(c_int) -> *const c_char,
+    idle_init: unsafe extern "C" fn(*mut sys::uv_loop_s, *mut UvHandle) -> c_int,
+    idle_start: unsafe extern "C" fn(*mut UvHandle, UvIdleCb) -> c_int,
+    idle_stop: unsafe extern "C" fn(*mut UvHandle) -> c_int,
+    unref: unsafe extern "C" fn(*mut UvHandle),
+    close: unsafe extern "C" fn(*mut UvHandle, UvCloseCb),
+    handle_get_data: unsafe extern "C" fn(*const UvHandle) -> *mut c_void,
+    handle_set_data: unsafe extern "C" fn(*mut UvHandle, *mut c_void),
+    hrtime: unsafe extern "C" fn() -> u64,
+}
+
+/// The address of `name` (NUL-terminated) in the process, if it exports it.
+fn lookup(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: `RTLD_DEFAULT` searches the global scope; `name` is a valid C
+    // string. dlsym has no other precondition.
+    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!address.is_null()).then_some(address)
+}
+
+/// libuv's functions, or `None` when the host does not export them all.
+fn uv() -> Option<&'static Uv> {
+    static UV: std::sync::OnceLock<Option<Uv>> = std::sync::OnceLock::new();
+    UV.get_or_init(|| {
+        macro_rules! function {
+            ($name:literal: $ty:ty) => {{
+                let address = lookup($name)?;
+                // SAFETY: libuv's exported function of that name has this
+                // signature (libuv's `uv.h`).
+                unsafe { std::mem::transmute::<*mut c_void, $ty>(address) }
+            }};
+        }
+        Some(Uv {
+            handle_size: function!(c"uv_handle_size": unsafe extern "C" fn(c_int) -> usize),
+            handle_type_name: function!(
+                c"uv_handle_type_name": unsafe extern "C" fn(c_int) -> *const c_char
+            ),
+            idle_init: function!(
+                c"uv_idle_init": unsafe extern "C" fn(*mut sys::uv_loop_s, *mut UvHandle) -> c_int
+            ),
+            idle_start: function!(
+                c"uv_idle_start": unsafe extern "C" fn(*mut UvHandle, UvIdleCb) -> c_int
+            ),
+            idle_stop: function!(c"uv_idle_stop": unsafe extern "C" fn(*mut UvHandle) -> c_int),
+            unref: function!(c"uv_unref": unsafe extern "C" fn(*mut UvHandle)),
+            close: function!(c"uv_close": unsafe extern "C" fn(*mut UvHandle, UvCloseCb)),
+            handle_get_data: function!(
+                c"uv_handle_get_data": unsafe extern "C" fn(*const UvHandle) -> *mut c_void
+            ),
+            handle_set_data: function!(
+                c"uv_handle_set_data": unsafe extern "C" fn(*mut UvHandle, *mut c_void)
+            ),
+            hrtime: function!(c"uv_hrtime": unsafe extern "C" fn() -> u64),
+        })
+    })
+    .as_ref()
+}
+
+/// libuv, once a handle exists (which implies it was found).
+fn uv_found() -> &'static Uv {
+    uv().expect("libuv was found when the idle handle was made")
 }
 
 /// The window, from `HYPERLIGHT_JS_EVENT_LOOP_SPIN_US`: `Ok(None)` when the
@@ -96,8 +151,11 @@ impl Spin {
         if window_us == 0 {
             return Spin::disabled();
         }
+        let Some(uv) = uv() else {
+            return Spin::disabled();
+        };
         // SAFETY: libuv returns a static string (or "unknown") for any kind.
-        let name = unsafe { CStr::from_ptr(uv_handle_type_name(UV_IDLE)) };
+        let name = unsafe { CStr::from_ptr((uv.handle_type_name)(UV_IDLE)) };
         if name.to_bytes() != b"idle" {
             return Spin::disabled();
         }
@@ -108,7 +166,7 @@ impl Spin {
             return Spin::disabled();
         }
         // SAFETY: `uv_handle_size` is a pure lookup.
-        let size = unsafe { uv_handle_size(UV_IDLE) };
+        let size = unsafe { (uv.handle_size)(UV_IDLE) };
         let layout = match std::alloc::Layout::from_size_align(size, 16) {
             Ok(l) if size > 0 => l,
             _ => return Spin::disabled(),
@@ -120,7 +178,7 @@ impl Spin {
         }
         // SAFETY: `handle` is zeroed memory of the size libuv asked for;
         // `lp` is this thread's loop.
-        if unsafe { uv_idle_init(lp, handle) } != 0 {
+        if unsafe { (uv.idle_init)(lp, handle) } != 0 {
             // SAFETY: allocated above with this layout, never given to libuv.
             unsafe { std::alloc::dealloc(handle.cast(), layout) };
             return Spin::disabled();
@@ -134,8 +192,8 @@ impl Spin {
         // SAFETY: `handle` was initialised above. The handle's data is one
         // strong count of the spinner, given back in `on_closed`.
         unsafe {
-            uv_unref(handle);
-            uv_handle_set_data(handle, Rc::into_raw(spin.clone()) as *mut c_void);
+            (uv.unref)(handle);
+            (uv.handle_set_data)(handle, Rc::into_raw(spin.clone()) as *mut c_void);
         }
         let mut remove = std::ptr::null_mut();
         // SAFETY: valid env; the hook's argument is the handle, closed once
@@ -152,7 +210,7 @@ impl Spin {
             // Without a hook the handle could outlive the loop: close it now.
             spin.handle.set(std::ptr::null_mut());
             // SAFETY: initialised, not closing yet; `on_closed` frees it.
-            unsafe { uv_close(handle, on_closed) };
+            unsafe { (uv.close)(handle, on_closed) };
             return Spin::disabled();
         }
         spin
@@ -161,6 +219,7 @@ impl Spin {
     /// Keeps the loop from sleeping for the window from now: a job was
     /// sent, or a host function called, and an answer is due soon.
     pub(crate) fn arm(&self) {
+        let uv = uv_found();
         let handle = self.handle.get();
         if handle.is_null() || crate::busy::oversubscribed() {
             // Spinning on an oversubscribed CPU steals the core from the
@@ -168,34 +227,36 @@ impl Spin {
             return;
         }
         // SAFETY: plain clock read.
-        self.deadline.set(unsafe { uv_hrtime() } + self.window_ns);
+        self.deadline.set(unsafe { (uv.hrtime)() } + self.window_ns);
         if !self.active.get() {
             self.active.set(true);
             // SAFETY: initialised, not closing (the pointer is nulled before
             // `uv_close`), on its loop's thread.
-            unsafe { uv_idle_start(handle, on_idle) };
+            unsafe { (uv.idle_start)(handle, on_idle) };
         }
     }
 
     /// Lets the loop sleep again (no Promise of the addon is pending).
     pub(crate) fn disarm(&self) {
+        let uv = uv_found();
         let handle = self.handle.get();
         if handle.is_null() || !self.active.get() {
             return;
         }
         self.active.set(false);
         // SAFETY: as in `arm`.
-        unsafe { uv_idle_stop(handle) };
+        unsafe { (uv.idle_stop)(handle) };
     }
 }
 
 /// Runs once per loop iteration while armed: stops at the deadline.
 unsafe extern "C" fn on_idle(handle: *mut UvHandle) {
+    let uv = uv_found();
     // SAFETY: the handle's data is the spinner's strong count (see
     // `Spin::new`), alive until `on_closed`.
-    let spin = unsafe { &*uv_handle_get_data(handle).cast::<Spin>() };
+    let spin = unsafe { &*(uv.handle_get_data)(handle).cast::<Spin>() };
     // SAFETY: plain clock read.
-    if unsafe { uv_hrtime() } >= spin.deadline.get() {
+    if unsafe { (uv.hrtime)() } >= spin.deadline.get() {
         spin.disarm();
     } else {
         // The thread that will answer may be waiting for this CPU (a
@@ -210,21 +271,22 @@ unsafe extern "C" fn close_on_teardown(
     remove: sys::napi_async_cleanup_hook_handle,
     arg: *mut c_void,
 ) {
+    let uv = uv_found();
     let handle = arg.cast::<UvHandle>();
     // SAFETY: the handle is alive (closed only here); its data is the
     // spinner, alive until `on_closed`.
     unsafe {
-        let spin = &*uv_handle_get_data(handle).cast::<Spin>();
+        let spin = &*(uv.handle_get_data)(handle).cast::<Spin>();
         spin.disarm();
         spin.handle.set(std::ptr::null_mut());
         // Keep the hook's removal handle for `on_closed`: the data pointer
         // becomes a small box holding both.
         let closing = Box::new(Closing {
-            spin: uv_handle_get_data(handle).cast::<Spin>(),
+            spin: (uv.handle_get_data)(handle).cast::<Spin>(),
             remove,
         });
-        uv_handle_set_data(handle, Box::into_raw(closing).cast());
-        uv_close(handle, on_teardown_closed);
+        (uv.handle_set_data)(handle, Box::into_raw(closing).cast());
+        (uv.close)(handle, on_teardown_closed);
     }
 }
 
@@ -235,10 +297,11 @@ struct Closing {
 
 /// The handle closed at teardown: free it and let Node go on.
 unsafe extern "C" fn on_teardown_closed(handle: *mut UvHandle) {
+    let uv = uv_found();
     // SAFETY: the data is the box made in `close_on_teardown`, taken back
     // once; its spinner pointer is the strong count from `Spin::new`.
     unsafe {
-        let closing = Box::from_raw(uv_handle_get_data(handle).cast::<Closing>());
+        let closing = Box::from_raw((uv.handle_get_data)(handle).cast::<Closing>());
         drop(Rc::from_raw(closing.spin));
         free_handle(handle);
         sys::napi_remove_async_cleanup_hook(closing.remove);
@@ -247,9 +310,10 @@ unsafe extern "C" fn on_teardown_closed(handle: *mut UvHandle) {
 
 /// The handle closed early (no cleanup hook): free it.
 unsafe extern "C" fn on_closed(handle: *mut UvHandle) {
+    let uv = uv_found();
     // SAFETY: the data is the spinner's strong count from `Spin::new`.
     unsafe {
-        drop(Rc::from_raw(uv_handle_get_data(handle).cast::<Spin>()));
+        drop(Rc::from_raw((uv.handle_get_data)(handle).cast::<Spin>()));
         free_handle(handle);
     }
 }
@@ -259,9 +323,10 @@ unsafe extern "C" fn on_closed(handle: *mut UvHandle) {
 /// # Safety
 /// `handle` was allocated in `Spin::new` and libuv is done with it.
 unsafe fn free_handle(handle: *mut UvHandle) {
+    let uv = uv_found();
     // SAFETY: the caller's contract; same size and alignment as allocated.
     unsafe {
-        let size = uv_handle_size(UV_IDLE);
+        let size = (uv.handle_size)(UV_IDLE);
         let layout = std::alloc::Layout::from_size_align_unchecked(size, 16);
         std::alloc::dealloc(handle.cast(), layout);
     }

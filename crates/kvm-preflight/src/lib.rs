@@ -237,6 +237,60 @@ pub enum PreflightError {
     },
 }
 
+impl PreflightError {
+    /// A short, stable name of the problem, for programs: `device-missing`,
+    /// `permission-denied`, `no-driver`, `open-failed`, `not-kvm`,
+    /// `api-version`, `create-vm-failed`, `create-vcpu-failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PreflightError::DeviceMissing { .. } => "device-missing",
+            PreflightError::PermissionDenied { .. } => "permission-denied",
+            PreflightError::NoDriver { .. } => "no-driver",
+            PreflightError::Open { .. } => "open-failed",
+            PreflightError::NotKvm { .. } => "not-kvm",
+            PreflightError::ApiVersion { .. } => "api-version",
+            PreflightError::CreateVm { .. } => "create-vm-failed",
+            PreflightError::CreateVcpu { .. } => "create-vcpu-failed",
+        }
+    }
+
+    /// The device that was checked.
+    pub fn device(&self) -> &Path {
+        match self {
+            PreflightError::DeviceMissing { device, .. }
+            | PreflightError::PermissionDenied { device, .. }
+            | PreflightError::NoDriver { device, .. }
+            | PreflightError::Open { device, .. }
+            | PreflightError::NotKvm { device, .. }
+            | PreflightError::ApiVersion { device, .. }
+            | PreflightError::CreateVm { device, .. }
+            | PreflightError::CreateVcpu { device, .. } => device,
+        }
+    }
+
+    /// Whether the device node exists.
+    pub fn device_present(&self) -> bool {
+        !matches!(self, PreflightError::DeviceMissing { .. })
+    }
+
+    /// Who owns the device and who asked, when permission was denied.
+    pub fn access(&self) -> Option<&AccessInfo> {
+        match self {
+            PreflightError::PermissionDenied { access, .. } => Some(access),
+            _ => None,
+        }
+    }
+
+    /// What to do about it: the "What to do" part of the message.
+    pub fn what_to_do(&self) -> String {
+        let text = self.to_string();
+        match text.split_once("What to do: ") {
+            Some((_, fix)) => fix.trim().to_owned(),
+            None => text,
+        }
+    }
+}
+
 /// Ownership of the device and the identity of this process, for permission advice.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessInfo {
@@ -253,7 +307,8 @@ pub struct AccessInfo {
 }
 
 impl AccessInfo {
-    fn of(device: &Path) -> Self {
+    /// Reads the ownership of `device` and this process's effective uid.
+    pub fn of(device: &Path) -> Self {
         let meta = std::fs::metadata(device).ok();
         let group_gid = meta.as_ref().map_or(0, MetadataExt::gid);
         Self {

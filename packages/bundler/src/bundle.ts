@@ -18,7 +18,12 @@ export const GUEST_TARGET = 'es2023';
  * npm is bundled in.
  * @public
  */
-export const GUEST_BUILTIN_MODULES: readonly string[] = Object.freeze(['crypto', 'node:crypto']);
+export const GUEST_BUILTIN_MODULES: readonly string[] = Object.freeze([
+  'crypto',
+  'node:crypto',
+  'util',
+  'node:util',
+]);
 
 /**
  * Options of {@link bundle}.
@@ -43,8 +48,8 @@ export interface BundleOptions {
   readonly minify?: boolean;
   /**
    * More import specifiers left as imports, with `*` wildcards (e.g. `'mylib:*'` for modules you
-   * add with `addModule(…, 'mylib')`). `host:*`, `user:*` and the guest's built-in modules always
-   * are.
+   * add with `addModule(…, 'mylib')`). `host:*`, `user:*` and the guest's built-in modules
+   * ({@link GUEST_BUILTIN_MODULES}) always are.
    * @defaultValue `[]`
    */
   readonly external?: readonly string[];

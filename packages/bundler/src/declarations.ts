@@ -161,9 +161,27 @@ class JsonTypePrinter {
       if (signature) return this.top(signature.getReturnType());
     }
     if (type.getCallSignatures().length > 0) return 'never';
+    // JSON.stringify writes collections as `{}` (they have no enumerable own properties).
+    const collection = type.getSymbol()?.getName();
+    if (
+      collection &&
+      ['Map', 'Set', 'WeakMap', 'WeakSet', 'ReadonlyMap', 'ReadonlySet'].includes(collection)
+    ) {
+      return 'Record<string, never>';
+    }
     if (checker.isTupleType(type)) {
       const args = checker.getTypeArguments(type as TS.TypeReference);
-      return `[${args.map((t) => this.element(t, depth)).join(', ')}]`;
+      const flags = ((type as TS.TypeReference).target as TS.TupleType).elementFlags ?? [];
+      const f = this.ts.ElementFlags;
+      return `[${args
+        .map((t, i) => {
+          const flag = flags[i] ?? f.Required;
+          const printed = this.element(t, depth);
+          if (flag & f.Optional) return `${this.wrap(printed)}?`;
+          if (flag & f.Rest) return `...${this.wrap(printed)}[]`;
+          return printed;
+        })
+        .join(', ')}]`;
     }
     if (checker.isArrayType(type)) {
       const element = checker.getTypeArguments(type as TS.TypeReference)[0];
@@ -188,10 +206,16 @@ class JsonTypePrinter {
     return members.length === 0 ? 'Record<string, never>' : `{ ${members.join('; ')} }`;
   }
 
-  /** An array or tuple element: what JSON.stringify turns into null is null. */
+  /** An array or tuple element: what JSON.stringify turns into null (undefined, functions) is null. */
   private element(type: TS.Type, depth: number): string {
     const printed = this.print(type, depth + 1);
-    return printed === 'never' ? 'null' : printed;
+    if (printed === 'never') return 'null';
+    const f = this.ts.TypeFlags;
+    const parts = type.isUnion() ? type.types : [type];
+    const dropped = parts.some(
+      (t) => (t.flags & (f.Undefined | f.Void)) !== 0 || t.getCallSignatures().length > 0,
+    );
+    return dropped && !/(^| )null$/.test(printed) ? `${printed} | null` : printed;
   }
 
   private acceptsUndefined(type: TS.Type): boolean {

@@ -46,7 +46,9 @@ describe('bundle() into real micro-VMs', () => {
     expect(out.handlers.greet?.bytes).toBeLessThan(plain.handlers.greet?.bytes ?? 0);
     const loaded = await loadBundle(out);
     try {
-      expect((await loaded.callHandler('greet', { name: 'Bo' })).message).toBe('Hello, Bo!');
+      expect((await loaded.callHandler<{ message: string }>('greet', { name: 'Bo' })).message).toBe(
+        'Hello, Bo!',
+      );
     } finally {
       await loaded[Symbol.asyncDispose]();
     }
@@ -62,6 +64,7 @@ describe('bundle() into real micro-VMs', () => {
     expect(out.handlers.modules?.code).toContain('from "user:strings"');
     expect(out.handlers.modules?.code).toContain('from "mylib:tags"');
     expect(out.handlers.fail?.code).toContain('from "crypto"');
+    expect(out.handlers.modules?.code).toContain('from "util"');
     const loaded = await loadBundle(
       out,
       (proto) => proto.register('db', 'get', (id: string) => ({ name: `user ${id}` })),
@@ -75,6 +78,7 @@ describe('bundle() into real micro-VMs', () => {
         user: { name: 'user ab' },
         loud: 'AB!',
         tag: 't1',
+        formatted: 'n=1',
       });
     } finally {
       await loaded[Symbol.asyncDispose]();
@@ -143,7 +147,7 @@ describe('the handler-map declaration and size report', () => {
         '  /** src/fail.ts */',
         '  fail(event: { input: string }): string;',
         '  /** src/modules.ts */',
-        '  "a-b"(event: { id: string }): { user: { name: string } | null; loud: string; tag: string };',
+        '  "a-b"(event: { id: string }): { user: { name: string } | null; loud: string; tag: string; formatted: string };',
         '}',
         '',
       ].join('\n'),
@@ -152,6 +156,27 @@ describe('the handler-map declaration and size report', () => {
     expect(out.sizeReport).toMatch(
       /\ngreet\s+\d+\.\d KiB\s+\d+\.\d KiB\s+valibot\/dist\/index\.mjs/,
     );
+  }, 60_000);
+
+  it('JSON edge cases: collections, functions in tuples, recursion, bigint, Date, template keys', async () => {
+    const out = await bundle({ root: basic, handlers: { shapes: 'src/shapes.ts' } });
+    const line = out.declaration?.split('\n').find((l) => l.includes('shapes(event'));
+    expect(line?.trim()).toBe(
+      'shapes(event: { ids: Record<string, never> | null }): { env?: string; map: Record<string, never>; tuple: [number, null, (string | null)?]; list: { value: number; next?: unknown }; when: string | null; nested: { deeper: { flag: boolean } }[] };',
+    );
+    // process.env.NODE_ENV is defined as "production" (npm libraries read it; the guest has no process).
+    const loaded = await loadBundle(out);
+    try {
+      const result = await loaded.callHandler('shapes', { ids: null });
+      expect(result).toMatchObject({
+        env: 'production',
+        map: {},
+        tuple: [1, null, 'none'],
+        when: null,
+      });
+    } finally {
+      await loaded[Symbol.asyncDispose]();
+    }
   }, 60_000);
 
   it('a custom interface name', async () => {

@@ -27,6 +27,7 @@ const ABSENT = [
 let guestGlobals: string[] = [];
 let guestMembers: Record<string, string> = {};
 let guestCrypto: string[] = [];
+let guestUtil: string[] = [];
 let typed: Set<string> = new Set();
 let declaredMembers: string[] = [];
 let missingMembers: string[] = [];
@@ -37,6 +38,7 @@ beforeAll(async () => {
   sandbox.addHandler(
     'globals',
     `import * as crypto from 'crypto';
+     import * as util from 'util';
      function handler(event) {
        const members = {};
        for (const path of event.members) {
@@ -44,17 +46,23 @@ beforeAll(async () => {
          for (const k of path.split('.')) v = v == null ? undefined : v[k];
          members[path] = typeof v;
        }
-       return { names: Object.getOwnPropertyNames(globalThis), members, crypto: Object.keys(crypto) };
+       return { names: Object.getOwnPropertyNames(globalThis), members, crypto: Object.keys(crypto), util: Object.keys(util) };
      }`,
   );
   const loaded = await sandbox.getLoadedSandbox();
   try {
-    const result = await loaded.callHandler('globals', {
+    const result = await loaded.callHandler<{
+      names: string[];
+      members: Record<string, string>;
+      crypto: string[];
+      util: string[];
+    }>('globals', {
       members: ['Atomics.waitAsync', 'Intl', 'fetch', 'setTimeout', 'structuredClone', 'URL'],
     });
     guestGlobals = result.names;
     guestMembers = result.members;
     guestCrypto = result.crypto;
+    guestUtil = result.util;
   } finally {
     await loaded[Symbol.asyncDispose]();
   }
@@ -203,26 +211,35 @@ describe('guest-globals.d.ts matches the real guest', () => {
     expect(text).not.toContain('reference lib="es2024"');
   });
 
-  it('the crypto module declares exactly the guest module’s exports', { timeout: 60_000 }, () => {
-    const probe = '/crypto-probe.ts';
-    const host = ts.createCompilerHost({});
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (name, version) =>
-      name === probe
-        ? ts.createSourceFile(name, "import * as c from 'crypto'; export { c };", version)
-        : getSourceFile(name, version);
-    const program = ts.createProgram({
-      rootNames: [probe, GUEST_GLOBALS_DTS],
-      options: { lib: ['lib.es2023.d.ts'], types: [], noEmit: true },
-      host,
-    });
-    const checker = program.getTypeChecker();
-    const source = program.getSourceFile(probe) as ts.SourceFile;
-    const crypto = checker.getSymbolAtLocation(source) as ts.Symbol;
-    const c = checker.getExportsOfModule(crypto).find((s) => s.name === 'c') as ts.Symbol;
-    const declared = checker.getExportsOfModule(checker.getAliasedSymbol(c)).map((s) => s.name);
-    expect(declared.sort()).toEqual([...guestCrypto].sort());
-  });
+  it.each([
+    ['crypto', () => guestCrypto],
+    ['util', () => guestUtil],
+    ['node:crypto', () => guestCrypto],
+    ['node:util', () => guestUtil],
+  ])(
+    'the %s module declares exactly the guest module’s exports',
+    { timeout: 60_000 },
+    (name, guest) => {
+      const probe = '/module-probe.ts';
+      const host = ts.createCompilerHost({});
+      const getSourceFile = host.getSourceFile.bind(host);
+      host.getSourceFile = (file, version) =>
+        file === probe
+          ? ts.createSourceFile(file, `import * as m from '${name}'; export { m };`, version)
+          : getSourceFile(file, version);
+      const program = ts.createProgram({
+        rootNames: [probe, GUEST_GLOBALS_DTS],
+        options: { lib: ['lib.es2023.d.ts'], types: [], noEmit: true },
+        host,
+      });
+      const checker = program.getTypeChecker();
+      const source = program.getSourceFile(probe) as ts.SourceFile;
+      const probeModule = checker.getSymbolAtLocation(source) as ts.Symbol;
+      const m = checker.getExportsOfModule(probeModule).find((s) => s.name === 'm') as ts.Symbol;
+      const declared = checker.getExportsOfModule(checker.getAliasedSymbol(m)).map((s) => s.name);
+      expect(declared.sort()).toEqual([...guest()].sort());
+    },
+  );
 
   it('web APIs are typed exactly when the guest has them', () => {
     for (const name of ['fetch', 'setTimeout', 'structuredClone', 'URL']) {

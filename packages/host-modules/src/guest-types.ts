@@ -43,7 +43,10 @@ export type JsonDropped = undefined | symbol | ((...args: never[]) => unknown);
  * The JSON form of a value inside an object or array (see {@link Jsonified}).
  * @public
  */
-export type JsonifiedValue<T> = T extends { toJSON(): infer J }
+export type JsonifiedValue<T> = T extends {
+  /** What `JSON.stringify` calls: its result is what crosses. */
+  toJSON(): infer J;
+}
   ? Jsonified<J>
   : T extends string | number | boolean | null
     ? T

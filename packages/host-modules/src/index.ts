@@ -23,6 +23,7 @@ export {
   type LogLevel,
   type LogModule,
   type LogModuleOptions,
+  type LogStats,
   logModule,
   type StructuredLogger,
 } from './capabilities/log';

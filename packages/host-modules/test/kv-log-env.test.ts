@@ -263,7 +263,9 @@ describe('capability modules in a micro-VM', () => {
         keys: ['visits'],
       });
       log.beginCall();
-      expect((await loaded.callHandler('handler', { name: 'Bob' })).visits).toBe(2);
+      expect(
+        (await loaded.callHandler<{ visits: number }>('handler', { name: 'Bob' })).visits,
+      ).toBe(2);
       expect(store.get('visits')).toBe(2);
       expect(records.map((r) => r.message)).toEqual(['hello Ada', 'hello Bob']);
       expect(records[1]?.fields).toEqual({ visits: 2 });

@@ -69,7 +69,10 @@ const HANDLER = `
 describe('host modules in a micro-VM', () => {
   it('the guest gets results, and catchable errors listing the issues', async () => {
     const loaded = await load([db], HANDLER);
-    const result = await loaded.callHandler('handler', {});
+    type Caught = { name: string; message: string };
+    type Result = Record<'found' | 'missing', unknown> &
+      Record<'wrongType' | 'badUser' | 'tooMany' | 'timedOut' | 'failed', Caught>;
+    const result = await loaded.callHandler<Result>('handler', {});
     expect(result.found).toEqual({ ok: { name: 'Ada', born: '1815-12-10T00:00:00.000Z' } });
     expect(result.missing).toEqual({ ok: null });
     expect(result.wrongType.name).toBe('Error');
@@ -92,7 +95,8 @@ describe('host modules in a micro-VM', () => {
     expect(result.failed).toEqual({ name: 'Error', message: 'the database is down' });
     // The sandbox is still healthy after every failure.
     expect(loaded.poisoned).toBe(false);
-    expect((await loaded.callHandler('handler', {})).found.ok.name).toBe('Ada');
+    type Found = { found: { ok: { name: string } } };
+    expect((await loaded.callHandler<Found>('handler', {})).found.ok.name).toBe('Ada');
   });
 
   it('an uncaught validation error is the handler’s error (ERR_HANDLER) with the issues', async () => {

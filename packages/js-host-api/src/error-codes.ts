@@ -1,7 +1,12 @@
+import { ERR_NO_NATIVE_BINDING, type NativeBindingError } from './errors';
+
 /**
  * A bad argument: an empty name, a zero or fractional timeout, a size that is not a positive
- * integer, an unknown handler, an event too large for the input buffer... Reported before any
- * other check, so a bad argument is `ERR_INVALID_ARG` even on a consumed object.
+ * integer, an unknown option key, an unknown handler, an event too large for the input buffer...
+ * What the host can check alone (types, names, ranges, option keys) is checked before anything
+ * else, so such an argument is `ERR_INVALID_ARG` even on a consumed object; an unknown handler or
+ * an event too large for the input buffer is found by the sandbox, after the `ERR_CONSUMED` and
+ * `ERR_POISONED` checks.
  * @public
  */
 export const ERR_INVALID_ARG = 'ERR_INVALID_ARG';
@@ -22,9 +27,10 @@ export const ERR_CONSUMED = 'ERR_CONSUMED';
 export const ERR_POISONED = 'ERR_POISONED';
 
 /**
- * The call was cancelled by a monitor (`wallClockTimeoutMs`, `cpuTimeoutMs`) or by
- * `interruptHandle.kill()`. The error's `terminatedBy` names the monitor (`'wall-clock'`,
- * `'cpu-time'`), or is `null` for `kill()`. The sandbox is now poisoned.
+ * The call was cancelled: by a monitor (`wallClockTimeoutMs`, `cpuTimeoutMs`; the sandbox is
+ * poisoned), by its `AbortSignal` (`terminatedBy: 'abort'`, `cause: signal.reason`; poisoned only
+ * if the guest had to be killed after the grace period), by `interruptHandle.kill()` (poisoned)
+ * or `interruptHandle.requestInterrupt()` (not poisoned). See {@link CancelledError}.
  * @public
  */
 export const ERR_CANCELLED = 'ERR_CANCELLED';
@@ -44,8 +50,10 @@ export const ERR_GUEST_ABORT = 'ERR_GUEST_ABORT';
 export const ERR_HANDLER = 'ERR_HANDLER';
 
 /**
- * No usable hypervisor: `/dev/kvm` is missing or cannot be opened. The message says what to fix
- * (permissions, the `kvm` group, virtualisation being enabled).
+ * No usable hypervisor: `/dev/kvm` is missing, cannot be opened, is not a KVM device, or refuses to
+ * create a VM. The message carries the diagnosis of `checkHypervisor()` (what is wrong and what
+ * to do: permissions and the group to join, the module to load, nested virtualisation); call
+ * `checkHypervisor()` for the same diagnosis as data.
  * @public
  */
 export const ERR_NO_HYPERVISOR = 'ERR_NO_HYPERVISOR';
@@ -62,15 +70,24 @@ export const ERR_INTERNAL = 'ERR_INTERNAL';
  * @public
  */
 export const ErrorCodes = Object.freeze({
+  /** `ERR_INVALID_ARG`: A bad argument or an unknown option key. */
   INVALID_ARG: ERR_INVALID_ARG,
+  /** `ERR_CONSUMED`: The object was consumed by a transition or released. */
   CONSUMED: ERR_CONSUMED,
+  /** `ERR_POISONED`: The sandbox is poisoned: restore a snapshot or unload it. */
   POISONED: ERR_POISONED,
+  /** `ERR_CANCELLED`: The call was cancelled (a monitor, its signal, kill() or requestInterrupt()). */
   CANCELLED: ERR_CANCELLED,
+  /** `ERR_GUEST_ABORT`: The guest aborted or crashed; the sandbox is poisoned. */
   GUEST_ABORT: ERR_GUEST_ABORT,
+  /** `ERR_HANDLER`: The handler threw; the sandbox stays usable. */
   HANDLER: ERR_HANDLER,
+  /** `ERR_NO_HYPERVISOR`: No usable hypervisor (see checkHypervisor()). */
   NO_HYPERVISOR: ERR_NO_HYPERVISOR,
+  /** `ERR_INTERNAL`: A bug of this package. */
   INTERNAL: ERR_INTERNAL,
-  NO_NATIVE_BINDING: 'ERR_NO_NATIVE_BINDING',
+  /** `ERR_NO_NATIVE_BINDING`: No native binding for this platform, or it did not load. */
+  NO_NATIVE_BINDING: ERR_NO_NATIVE_BINDING,
 } as const);
 
 /**
@@ -80,20 +97,22 @@ export const ErrorCodes = Object.freeze({
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /**
- * An error thrown or rejected by this package: a plain `Error` with a stable `code`.
+ * An error thrown or rejected by this package: a plain `Error` with a stable `code`. The rejection
+ * of an async method carries the caller's JavaScript stack (the frames of the code that called the
+ * method), although the error is made later, when the sandbox thread answers.
+ * @typeParam C - the `code`; narrow with {@link isHyperlightError}.
  * @public
  */
-export interface HyperlightError extends Error {
+export interface HyperlightError<C extends ErrorCode = ErrorCode> extends Error {
   /** What went wrong, for programs to switch on. */
-  readonly code: ErrorCode;
+  readonly code: C;
 }
 
 /**
  * The rejection of `callHandler()` when the handler threw (`code: 'ERR_HANDLER'`).
  * @public
  */
-export interface HandlerError extends HyperlightError {
-  readonly code: typeof ERR_HANDLER;
+export interface HandlerError extends HyperlightError<typeof ERR_HANDLER> {
   /** The guest error's `name`, e.g. `'TypeError'`. */
   readonly guestName: string;
   /** The guest error's `message`. */
@@ -103,34 +122,63 @@ export interface HandlerError extends HyperlightError {
 }
 
 /**
+ * What ended a cancelled call: a monitor (`'wall-clock'`, `'cpu-time'`), the call's
+ * `AbortSignal` (`'abort'`), or `null` for `interruptHandle.kill()` and
+ * `interruptHandle.requestInterrupt()`.
+ * @public
+ */
+export type TerminatedBy = 'wall-clock' | 'cpu-time' | 'abort' | null;
+
+/**
  * The rejection of `callHandler()` when the call was cancelled (`code: 'ERR_CANCELLED'`).
  * @public
  */
-export interface CancelledError extends HyperlightError {
-  readonly code: typeof ERR_CANCELLED;
-  /** The monitor that ended the call (`'wall-clock'`, `'cpu-time'`), or `null` for `kill()`. */
-  readonly terminatedBy: string | null;
+export interface CancelledError extends HyperlightError<typeof ERR_CANCELLED> {
+  /** What ended the call. */
+  readonly terminatedBy: TerminatedBy;
+  /** For `terminatedBy: 'abort'`: the signal's `reason` (by default a `DOMException` named `AbortError`). */
+  readonly cause?: unknown;
 }
+
+/**
+ * The error type {@link isHyperlightError} narrows to for a `code`: {@link HandlerError} for
+ * `ERR_HANDLER`, {@link CancelledError} for `ERR_CANCELLED`, {@link NativeBindingError} for
+ * `ERR_NO_NATIVE_BINDING`, else {@link HyperlightError} with that `code`. For the union of every
+ * code it is the union of every error type.
+ * @public
+ */
+export type HyperlightErrorOf<C extends ErrorCode> = C extends typeof ERR_HANDLER
+  ? HandlerError
+  : C extends typeof ERR_CANCELLED
+    ? CancelledError
+    : C extends typeof ERR_NO_NATIVE_BINDING
+      ? NativeBindingError
+      : HyperlightError<C>;
 
 const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 
 /**
- * Whether `error` is an error of this package, optionally with a given `code`.
+ * Whether `error` is an error of this package, optionally with a given `code`; narrows its type
+ * accordingly ({@link HyperlightErrorOf}), so the fields of that kind of error need no cast.
  *
  * @example
  * ```ts
  * try {
  *   await loaded.callHandler('handler', {}, { cpuTimeoutMs: 500 });
  * } catch (error) {
- *   if (!isHyperlightError(error, ERR_CANCELLED)) throw error;
+ *   if (isHyperlightError(error, ERR_HANDLER)) console.log(error.guestName, error.guestStack);
+ *   else if (isHyperlightError(error, ERR_CANCELLED)) console.log('ended by', error.terminatedBy);
+ *   else throw error;
  * }
  * ```
+ * @param error - any value, typically what a `catch` caught.
+ * @param code - the code to test for; any code of this package when omitted.
  * @public
  */
-export function isHyperlightError<C extends ErrorCode>(
+export function isHyperlightError<C extends ErrorCode = ErrorCode>(
   error: unknown,
   code?: C,
-): error is HyperlightError & { readonly code: C } {
+): error is HyperlightErrorOf<C> {
   if (!(error instanceof Error)) return false;
   const actual = (error as { code?: unknown }).code;
   if (typeof actual !== 'string' || !knownCodes.has(actual)) return false;

@@ -8,11 +8,10 @@ export const ERR_NO_NATIVE_BINDING = 'ERR_NO_NATIVE_BINDING';
  * Where the loader looked for the native binding.
  *
  * - `env`: the file named by `HYPERLIGHT_JS_NATIVE_PATH`;
- * - `dev-build`: a `.node` file built in a checkout of the repository (`crates/js-host-api`);
  * - `package`: the prebuilt platform package, e.g. `@hyperlight/js-host-api-linux-x64-gnu`.
  * @public
  */
-export type BindingSource = 'env' | 'dev-build' | 'package';
+export type BindingSource = 'env' | 'package';
 
 /**
  * One place the loader tried, and why it did not give a binding.
@@ -28,12 +27,27 @@ export interface LoadAttempt {
 }
 
 /**
+ * Marks a {@link NativeBindingError}: registered in the global symbol registry, so the ESM and the
+ * CJS build of this package (each with its own copy of the class) recognise each other's errors.
+ */
+const BRAND = Symbol.for('@hyperlight/js-host-api:NativeBindingError');
+
+/**
  * Thrown when the native binding cannot be loaded: the platform has no prebuilt binding, the
  * platform package is not installed, or loading the binary failed. `err.code` is
  * `'ERR_NO_NATIVE_BINDING'`; the message names the platform triple, what was tried and what to do.
  * @public
  */
 export class NativeBindingError extends Error {
+  /**
+   * `instanceof NativeBindingError` holds for errors made by either build of this package (ESM or
+   * CJS), which a program loading both (directly and through a dependency) would otherwise see as
+   * two unrelated classes.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && BRAND in value;
+  }
+
   /** Always `'ERR_NO_NATIVE_BINDING'`. */
   readonly code: typeof ERR_NO_NATIVE_BINDING = ERR_NO_NATIVE_BINDING;
   /** The platform triple the binding was looked for, e.g. `linux-x64-gnu`. */
@@ -55,6 +69,7 @@ export class NativeBindingError extends Error {
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'NativeBindingError';
+    Object.defineProperty(this, BRAND, { value: true });
     this.triple = details.triple;
     this.packageName = details.packageName;
     this.attempts = details.attempts;

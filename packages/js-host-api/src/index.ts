@@ -1,7 +1,8 @@
 // Node.js API of hyperlight-js: run untrusted JavaScript handlers inside hardware-isolated KVM
 // micro-VMs. The classes are the native binding's (crates/js-host-api), loaded on first use from
-// the platform package (`@hyperlight/js-host-api-<triple>`), a local build, or the file named by
-// `HYPERLIGHT_JS_NATIVE_PATH`; the loader explains what to do when there is none.
+// the platform package (`@hyperlight/js-host-api-<triple>`) or the file named by
+// `HYPERLIGHT_JS_NATIVE_PATH`; the loader explains what to do when there is none. The loader's
+// own API is the `@hyperlight/js-host-api/loader` entry point.
 
 export {
   type CancelledError,
@@ -17,7 +18,9 @@ export {
   ErrorCodes,
   type HandlerError,
   type HyperlightError,
+  type HyperlightErrorOf,
   isHyperlightError,
+  type TerminatedBy,
 } from './error-codes';
 export {
   type BindingSource,
@@ -25,23 +28,15 @@ export {
   type LoadAttempt,
   NativeBindingError,
 } from './errors';
-export type { NativeConstructor } from './lazy';
 export {
-  type LoadOptions,
-  loadNativeBinding,
-  NATIVE_PATH_ENV,
-  type NativeBinding,
-  nativeBinding,
-} from './loader';
-export {
-  bindingFileName,
-  currentPlatform,
-  detectLibc,
-  type Libc,
-  PLATFORM_PACKAGES,
-  type PlatformInfo,
-  platformTriple,
-} from './platform';
+  checkHypervisor,
+  type DeviceAccess,
+  type HostInfo,
+  type HypervisorCheck,
+  type HypervisorProblem,
+  type KvmInfo,
+} from './hypervisor';
+export { NATIVE_PATH_ENV } from './loader';
 export {
   type CallHandlerOptions,
   type CallStats,
@@ -49,6 +44,7 @@ export {
   HostModule,
   InterruptHandle,
   JSSandbox,
+  type JsonValue,
   LoadedJSSandbox,
   type NativeClass,
   ProtoJSSandbox,

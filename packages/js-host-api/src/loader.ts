@@ -1,15 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LoadAttempt, NativeBindingError } from './errors';
-import {
-  bindingFileName,
-  currentPlatform,
-  PLATFORM_PACKAGES,
-  type PlatformInfo,
-  platformTriple,
-} from './platform';
+import { currentPlatform, PLATFORM_PACKAGES, type PlatformInfo, platformTriple } from './platform';
 
 /**
  * The environment variable that names a native binding file to load instead of the usual ones.
@@ -41,24 +34,15 @@ export interface LoadOptions {
    */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /**
-   * A folder holding a binding built from source; `null` to skip it.
-   * @defaultValue `crates/js-host-api` of the repository when this package runs from a checkout
-   * of it (not from `node_modules`), else `null`
+   * The version the platform package must have: this package's own.
+   * @defaultValue the `version` of this package's `package.json`
    */
-  readonly devBuildDir?: string | null;
+  readonly version?: string;
   /**
    * Loads a module by absolute path or package name.
    * @defaultValue Node's `require`, relative to this package
    */
   readonly require?: (id: string) => unknown;
-}
-
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/** The `crates/js-host-api` folder of the repository this package was built in, if it was. */
-function defaultDevBuildDir(): string | null {
-  if (packageRoot.split(path.sep).includes('node_modules')) return null;
-  return path.resolve(packageRoot, '..', '..', 'crates', 'js-host-api');
 }
 
 function defaultRequire(id: string): unknown {
@@ -87,21 +71,27 @@ function asBinding(value: unknown, from: string): NativeBinding {
   return value as NativeBinding;
 }
 
-/** The `.node` files of a local build, the one named after the triple first. */
-function devBuildCandidates(dir: string, triple: string): string[] {
-  let names: string[];
+/** This package's own version, from its `package.json` (`dist/` and `src/` are one level down). */
+function ownVersion(): string {
+  return (
+    defaultRequire(fileURLToPath(new URL('../package.json', import.meta.url))) as {
+      version: string;
+    }
+  ).version;
+}
+
+/** The `version` of an installed package's `package.json`, or `null` when it cannot be read. */
+function installedVersion(load: (id: string) => unknown, packageName: string): string | null {
   try {
-    names = readdirSync(dir).filter((name) => name.endsWith('.node'));
+    const manifest = load(`${packageName}/package.json`) as { version?: unknown };
+    return typeof manifest.version === 'string' ? manifest.version : null;
   } catch {
-    return [];
+    return null;
   }
-  const preferred = bindingFileName(triple);
-  names.sort((a, b) => Number(b === preferred) - Number(a === preferred) || a.localeCompare(b));
-  return names.map((name) => path.join(dir, name));
 }
 
 function listAttempts(attempts: readonly LoadAttempt[]): string {
-  const what = { env: 'file', 'dev-build': 'local build', package: 'package' } as const;
+  const what = { env: 'file', package: 'package' } as const;
   return attempts
     .map((attempt) => `  - ${what[attempt.source]} ${attempt.target}: ${attempt.reason}`)
     .join('\n');
@@ -116,11 +106,12 @@ function supportedTriples(): string {
 /**
  * Loads the native binding of hyperlight-js for this platform.
  *
- * It tries, in order: the file named by `HYPERLIGHT_JS_NATIVE_PATH` (and nothing else when that
- * is set); a `.node` file built from source in the repository's `crates/js-host-api` (only when
- * this package runs from a checkout); the prebuilt platform package, such as
- * `@hyperlight/js-host-api-linux-x64-gnu` on Linux x64 with glibc, which npm installs as an
- * optional dependency.
+ * It loads the file named by `HYPERLIGHT_JS_NATIVE_PATH` when that is set (and nothing else);
+ * otherwise the prebuilt platform package, such as `@hyperlight/js-host-api-linux-x64-gnu` on
+ * Linux x64 with glibc, which npm installs as an optional dependency. In a checkout of the
+ * repository, `pnpm run build:native` writes the binding into that package (a workspace link), so
+ * the same path finds a binding built from source. A platform package of another version than
+ * this package is refused (`ERR_NO_NATIVE_BINDING`, naming both versions and the fix).
  *
  * @throws {@link NativeBindingError} (`code: 'ERR_NO_NATIVE_BINDING'`) when none of them loads;
  * its message names the platform triple, what was tried and what to do.
@@ -154,28 +145,30 @@ export function loadNativeBinding(options: LoadOptions = {}): NativeBinding {
   const attempts: LoadAttempt[] = [];
   let firstError: unknown;
 
-  const devDir = options.devBuildDir === undefined ? defaultDevBuildDir() : options.devBuildDir;
-  if (devDir !== null) {
-    const candidates = devBuildCandidates(devDir, triple);
-    for (const file of candidates) {
-      try {
-        return asBinding(load(file), file);
-      } catch (error) {
-        attempts.push({ source: 'dev-build', target: file, reason: reasonOf(error) });
-        firstError ??= error;
-      }
-    }
-    if (candidates.length === 0) {
-      attempts.push({
-        source: 'dev-build',
-        target: path.join(devDir, '*.node'),
-        reason: existsSync(devDir) ? 'no .node file there' : 'the folder does not exist',
-      });
-    }
-  }
-
   let packageInstalled = false;
   if (packageName) {
+    // A binary of another release would load, and misbehave in ways no message explains: the
+    // platform package must be this package's exact version (they are released together).
+    const wanted = options.version ?? ownVersion();
+    const found = installedVersion(load, packageName);
+    if (found !== null && found !== wanted) {
+      const attempts = [
+        {
+          source: 'package',
+          target: packageName,
+          reason: `version ${found} is installed, but @hyperlight/js-host-api ${wanted} needs ${packageName} ${wanted}`,
+        } as const,
+      ];
+      throw new NativeBindingError(
+        `hyperlight-js refuses its native binding for ${triple}: ${packageName} is version ${found}, ` +
+          `but @hyperlight/js-host-api is version ${wanted}, and the two are only released together.\n` +
+          `Tried:\n${listAttempts(attempts)}\n` +
+          `What to do: install matching versions (\`npm install @hyperlight/js-host-api@${wanted}\` ` +
+          `reinstalls ${packageName}@${wanted} with it); a lockfile or an override that pins ` +
+          `${packageName} on its own causes this.`,
+        { triple, packageName, attempts },
+      );
+    }
     try {
       return asBinding(load(packageName), packageName);
     } catch (error) {
@@ -191,7 +184,8 @@ export function loadNativeBinding(options: LoadOptions = {}): NativeBinding {
   const tried = attempts.length > 0 ? `Tried:\n${listAttempts(attempts)}\n` : '';
   const fromSource =
     'in a checkout of the hyperlight-js repository, build the binding from source ' +
-    `(crates/js-host-api); or set ${NATIVE_PATH_ENV} to ${expected}.`;
+    `(\`pnpm run build:native\` writes it into ${packageName ?? 'the platform package'}); ` +
+    `or set ${NATIVE_PATH_ENV} to ${expected}.`;
   const message = packageName
     ? `hyperlight-js could not load its native binding for ${triple}.\n${tried}What to do: ` +
       (packageInstalled

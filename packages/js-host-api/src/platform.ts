@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { familySync, GLIBC, MUSL } from 'detect-libc';
 
 /**
  * The C library a Linux process runs on.
@@ -36,47 +36,16 @@ export function bindingFileName(triple: string): string {
   return `js-host-api.${triple}.node`;
 }
 
-interface ReportHeader {
-  glibcVersionRuntime?: string;
-}
-
-interface Report {
-  header?: ReportHeader;
-  sharedObjects?: string[];
-}
-
-let cachedLibc: Libc | null | undefined;
-
 /**
  * Tells which C library this Linux process runs on; `null` on other platforms or when unknown.
- *
- * Node's diagnostic report names the glibc version when Node runs on glibc; failing that, a
- * musl loader among the shared objects or in `/usr/bin/ldd` means musl.
+ * Uses the `detect-libc` package (Node's report, then the filesystem, then `ldd`).
  * @public
  */
 export function detectLibc(): Libc | null {
   if (process.platform !== 'linux') return null;
-  if (cachedLibc !== undefined) return cachedLibc;
-  cachedLibc = libcFromReport() ?? libcFromLdd();
-  return cachedLibc;
-}
-
-function libcFromReport(): Libc | null {
-  const report = process.report?.getReport() as Report | undefined;
-  if (!report) return null;
-  if (report.header?.glibcVersionRuntime) return 'glibc';
-  if (report.sharedObjects?.some((object) => object.includes('musl'))) return 'musl';
-  return null;
-}
-
-function libcFromLdd(): Libc | null {
-  try {
-    const ldd = readFileSync('/usr/bin/ldd', 'utf8');
-    if (ldd.includes('musl')) return 'musl';
-    if (ldd.includes('GNU C Library') || ldd.includes('glibc')) return 'glibc';
-  } catch {
-    // No ldd: nothing more to learn.
-  }
+  const family = familySync();
+  if (family === GLIBC) return 'glibc';
+  if (family === MUSL) return 'musl';
   return null;
 }
 

@@ -1,4 +1,5 @@
 import { preparedBinding } from './binding';
+import type { TerminatedBy } from './error-codes';
 import { lazyNativeClass } from './lazy';
 
 // The typed API of the native binding (crates/js-host-api). The binding's own generated
@@ -6,14 +7,38 @@ import { lazyNativeClass } from './lazy';
 // documentation, the option defaults and `[Symbol.asyncDispose]`.
 
 /**
- * A host function: receives the guest's arguments spread (already `JSON.parse`d), and returns a
- * JSON-serialisable value or a Promise of one; it is `JSON.stringify`'d back to the guest
- * (`undefined` becomes `null`). A throw or a rejection becomes an `Error` thrown in the guest with
- * the same `message`.
+ * A value that crosses the boundary between the host and the guest as JSON: what a host function
+ * receives from the guest (after `JSON.parse`).
  * @public
  */
-// biome-ignore lint/suspicious/noExplicitAny: guest values are arbitrary JSON.
-export type HostFunction = (...args: any[]) => unknown;
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/**
+ * A host function: receives the guest's arguments spread, each a {@link JsonValue} (the guest's
+ * values after a JSON round trip: `undefined` arrives as `null` in arrays and is dropped from
+ * objects; a parameter the guest did not pass is `undefined`), and returns a value or a Promise of one, which is `JSON.stringify`'d back to the guest
+ * (`undefined` becomes `null`). A throw or a rejection becomes an `Error` thrown in the guest with
+ * the same `message`; so does a result `JSON.stringify` refuses (a BigInt, a cycle).
+ *
+ * Parameters may be typed more narrowly than {@link JsonValue} (`(a: number, b: number) => a + b`):
+ * the guest decides what it sends, so check untrusted arguments (or use `@hyperlight/host-modules`,
+ * which validates them with a schema). The result is typed `unknown` because `JSON.stringify`
+ * accepts more than a type can say (class instances, objects with `toJSON`).
+ * @public
+ */
+export type HostFunction = {
+  /**
+   * A method signature, so that narrower parameter types are accepted (method parameters are
+   * checked bivariantly).
+   */
+  bivarianceHack(...args: (JsonValue | undefined)[]): unknown;
+}['bivarianceHack'];
 
 /**
  * Creates and configures a sandbox. Every setter validates its argument at once (a positive safe
@@ -86,6 +111,7 @@ export interface SandboxBuilder {
  * The class is the native binding's own; it is loaded on first use, so importing this package
  * works everywhere and `new SandboxBuilder()` throws a `NativeBindingError`
  * (`code: 'ERR_NO_NATIVE_BINDING'`) on a machine that has no binding.
+ * @class
  * @public
  */
 export const SandboxBuilder = lazyNativeClass(
@@ -94,8 +120,7 @@ export const SandboxBuilder = lazyNativeClass(
 ) as unknown as new () => SandboxBuilder;
 
 /**
- * A booted sandbox waiting for the JavaScript runtime. Register host functions here, before
- * `ProtoJSSandbox.loadRuntime()`.
+ * The objects of the class `ProtoJSSandbox`.
  * @public
  */
 export interface ProtoJSSandbox {
@@ -114,12 +139,20 @@ export interface ProtoJSSandbox {
    * `hostModule(moduleName).register(functionName, callback)`.
    */
   register(moduleName: string, functionName: string, callback: HostFunction): void;
-  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  /**
+   * Releases the micro-VM now, rather than when the object is garbage collected; the object is
+   * consumed (`ERR_CONSUMED` afterwards). Does nothing if it was already consumed.
+   */
+  dispose(): Promise<void>;
+  /** The same as `dispose()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
- * The class of `ProtoJSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * A booted sandbox waiting for the JavaScript runtime. Register host functions here, before
+ * `ProtoJSSandbox.loadRuntime()`.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const ProtoJSSandbox = lazyNativeClass(
@@ -128,7 +161,7 @@ export const ProtoJSSandbox = lazyNativeClass(
 ) as unknown as NativeClass<ProtoJSSandbox>;
 
 /**
- * Registers functions of one host module.
+ * The objects of the class `HostModule`.
  * @public
  */
 export interface HostModule {
@@ -142,7 +175,9 @@ export interface HostModule {
 }
 
 /**
- * The class of `HostModule` objects, for `instanceof` (they are made by this package, not with `new`).
+ * Registers functions of one host module.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const HostModule = lazyNativeClass(
@@ -151,17 +186,7 @@ export const HostModule = lazyNativeClass(
 ) as unknown as NativeClass<HostModule>;
 
 /**
- * A sandbox with the JavaScript runtime loaded. Handlers and modules are added synchronously and
- * sent to the guest by `JSSandbox.getLoadedSandbox()`.
- *
- * The registry methods (`addHandler`, `removeHandler`, `clearHandlers`, `addModule`,
- * `removeModule`, `clearModules`) edit a host-side registry, which `getLoadedSandbox()` sends to
- * the guest. Once `getLoadedSandbox()` has been called (while it runs, and after it succeeded),
- * `addHandler` and `addModule` throw `ERR_CONSUMED`: the code would never reach the guest, and
- * ignoring it would hide a bug (to change the handlers of a loaded sandbox, `unload()` it and use
- * the `JSSandbox` that returns). Removing stays harmless: `removeHandler`/`removeModule` return
- * `false` and the `clear` methods do nothing, since nothing is left to remove. If the load fails,
- * the registry comes back as it was. Argument errors are `ERR_INVALID_ARG` in every state.
+ * The objects of the class `JSSandbox`.
  * @public
  */
 export interface JSSandbox {
@@ -223,12 +248,29 @@ export interface JSSandbox {
    * modules.
    */
   getLoadedSandbox(): Promise<LoadedJSSandbox>;
-  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  /**
+   * Releases the micro-VM now, rather than when the object is garbage collected; the object is
+   * consumed (`ERR_CONSUMED` afterwards). Does nothing if it was already consumed.
+   */
+  dispose(): Promise<void>;
+  /** The same as `dispose()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
- * The class of `JSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * A sandbox with the JavaScript runtime loaded. Handlers and modules are added synchronously and
+ * sent to the guest by `JSSandbox.getLoadedSandbox()`.
+ *
+ * The registry methods (`addHandler`, `removeHandler`, `clearHandlers`, `addModule`,
+ * `removeModule`, `clearModules`) edit a host-side registry, which `getLoadedSandbox()` sends to
+ * the guest. Once `getLoadedSandbox()` has been called (while it runs, and after it succeeded),
+ * `addHandler` and `addModule` throw `ERR_CONSUMED`: the code would never reach the guest, and
+ * ignoring it would hide a bug (to change the handlers of a loaded sandbox, `unload()` it and use
+ * the `JSSandbox` that returns). Removing stays harmless: `removeHandler`/`removeModule` return
+ * `false` and the `clear` methods do nothing, since nothing is left to remove. If the load fails,
+ * the registry comes back as it was. Argument errors are `ERR_INVALID_ARG` in every state.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const JSSandbox = lazyNativeClass(
@@ -287,12 +329,15 @@ export interface CallStats {
   readonly wallClockMs: number;
   /** CPU time of the sandbox thread over the call in milliseconds; `null` when not measured. */
   readonly cpuTimeMs: number | null;
-  /** The monitor that ended the call (`'wall-clock'`, `'cpu-time'`), or `null`. */
-  readonly terminatedBy: string | null;
+  /**
+   * What ended the call: a monitor (`'wall-clock'`, `'cpu-time'`), its `AbortSignal`
+   * (`'abort'`), or `null` when it ended by itself or by `interruptHandle.kill()`.
+   */
+  readonly terminatedBy: TerminatedBy;
 }
 
 /**
- * An opaque point-in-time copy of a loaded sandbox, from `LoadedJSSandbox.snapshot()`.
+ * The objects of the class `Snapshot`.
  * @public
  */
 export interface Snapshot {
@@ -301,7 +346,9 @@ export interface Snapshot {
 }
 
 /**
- * The class of `Snapshot` objects, for `instanceof` (they are made by this package, not with `new`).
+ * An opaque point-in-time copy of a loaded sandbox, from `LoadedJSSandbox.snapshot()`.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const Snapshot = lazyNativeClass(
@@ -310,8 +357,7 @@ export const Snapshot = lazyNativeClass(
 ) as unknown as NativeClass<Snapshot>;
 
 /**
- * Stops the handler call running in a sandbox; usable from a timer, a signal handler or any
- * callback while a call runs.
+ * The objects of the class `InterruptHandle`.
  * @public
  */
 export interface InterruptHandle {
@@ -335,7 +381,10 @@ export interface InterruptHandle {
 }
 
 /**
- * The class of `InterruptHandle` objects, for `instanceof` (they are made by this package, not with `new`).
+ * Stops the handler call running in a sandbox; usable from a timer, a signal handler or any
+ * callback while a call runs.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const InterruptHandle = lazyNativeClass(
@@ -344,18 +393,24 @@ export const InterruptHandle = lazyNativeClass(
 ) as unknown as NativeClass<InterruptHandle>;
 
 /**
- * A sandbox with its handlers loaded. Calls on one sandbox are queued and run one at a time;
- * calls on different sandboxes run in parallel.
+ * The objects of the class `LoadedJSSandbox`.
  * @public
  */
 export interface LoadedJSSandbox {
   /**
    * Calls the handler routed by `handlerName` with `eventData` (any JSON-serialisable value) and
-   * resolves to its result. Rejects with `ERR_HANDLER` when the handler throws, `ERR_CANCELLED`
-   * when a monitor or `kill()` ends it, `ERR_POISONED` on a poisoned sandbox.
+   * resolves to its result (after a JSON round trip). Rejects with `ERR_HANDLER` when the handler
+   * throws, `ERR_CANCELLED` when a monitor, the `signal`, `kill()` or `requestInterrupt()` ends
+   * it, `ERR_POISONED` on a poisoned sandbox, `ERR_INVALID_ARG` for a bad argument or an unknown
+   * option key.
+   * @typeParam R - the type the caller expects the result to have. It is not checked: the
+   * result is whatever the guest returned, so validate it when the handler is untrusted.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: handler results are arbitrary JSON.
-  callHandler(handlerName: string, eventData: unknown, options?: CallHandlerOptions): Promise<any>;
+  callHandler<R = unknown>(
+    handlerName: string,
+    eventData: unknown,
+    options?: CallHandlerOptions,
+  ): Promise<R>;
   /**
    * Drops every handler and module and returns to the state right after `loadRuntime()`, also from
    * a poisoned sandbox. Consumes this object.
@@ -377,12 +432,20 @@ export interface LoadedJSSandbox {
    * first call.
    */
   readonly lastCallStats: CallStats | null;
-  /** Releases the micro-VM; does nothing if this object was already consumed. */
+  /**
+   * Releases the micro-VM now, rather than when the object is garbage collected; the object is
+   * consumed (`ERR_CONSUMED` afterwards). Does nothing if it was already consumed.
+   */
+  dispose(): Promise<void>;
+  /** The same as `dispose()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
- * The class of `LoadedJSSandbox` objects, for `instanceof` (they are made by this package, not with `new`).
+ * A sandbox with its handlers loaded. Calls on one sandbox are queued and run one at a time;
+ * calls on different sandboxes run in parallel.
+ * @class
+ * @hideconstructor
  * @public
  */
 export const LoadedJSSandbox = lazyNativeClass(
@@ -391,10 +454,9 @@ export const LoadedJSSandbox = lazyNativeClass(
 ) as unknown as NativeClass<LoadedJSSandbox>;
 
 /**
- * A class of the native binding that programs do not construct themselves; it still works with
- * `instanceof`.
+ * The type of a class of the native binding whose objects this package makes (a transition returns
+ * them): it works with `instanceof`, but is not constructed with `new`.
+ * @typeParam T - the type of its objects.
  * @public
  */
-export interface NativeClass<T> {
-  readonly prototype: T;
-}
+export type NativeClass<T> = abstract new (...args: never[]) => T;

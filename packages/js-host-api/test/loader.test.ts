@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { lazyNativeClass } from '../src/lazy';
 import {
   ERR_NO_NATIVE_BINDING,
   type LoadOptions,
@@ -11,11 +12,15 @@ import {
   NATIVE_PATH_ENV,
   NativeBindingError,
   platformTriple,
-} from '../src/index';
-import { lazyNativeClass } from '../src/lazy';
+} from '../src/loader-entry';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const linuxGnu = { platform: 'linux', arch: 'x64', libc: 'glibc' } as const;
+const ownVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 /** A `require` that finds nothing, recording what it was asked for. */
 function requireNothing(asked: string[] = []): (id: string) => never {
@@ -55,11 +60,9 @@ describe('platformTriple', () => {
 describe('loadNativeBinding error path', () => {
   it('names the triple, the missing package and what to do on linux x64 glibc', () => {
     const asked: string[] = [];
-    const devDir = emptyDir();
     const error = loadError({
       platform: linuxGnu,
       env: {},
-      devBuildDir: devDir,
       require: requireNothing(asked),
     });
     expect(error.code).toBe(ERR_NO_NATIVE_BINDING);
@@ -67,6 +70,7 @@ describe('loadNativeBinding error path', () => {
     expect(error.triple).toBe('linux-x64-gnu');
     expect(error.packageName).toBe('@hyperlight/js-host-api-linux-x64-gnu');
     expect(asked).toEqual([
+      '@hyperlight/js-host-api-linux-x64-gnu/package.json',
       '@hyperlight/js-host-api-linux-x64-gnu',
       '@hyperlight/js-host-api-linux-x64-gnu/package.json',
     ]);
@@ -74,13 +78,10 @@ describe('loadNativeBinding error path', () => {
     expect(error.message).toContain(
       "package @hyperlight/js-host-api-linux-x64-gnu: Cannot find module '@hyperlight/js-host-api-linux-x64-gnu'",
     );
-    expect(error.message).toContain(
-      `local build ${path.join(devDir, '*.node')}: no .node file there`,
-    );
     expect(error.message).toContain('What to do:');
     expect(error.message).toContain('--omit=optional');
     expect(error.message).toContain(NATIVE_PATH_ENV);
-    expect(error.attempts.map((a) => a.source)).toEqual(['dev-build', 'package']);
+    expect(error.attempts.map((a) => a.source)).toEqual(['package']);
     expect((error.cause as Error).message).toContain('Cannot find module');
   });
 
@@ -88,9 +89,8 @@ describe('loadNativeBinding error path', () => {
     const error = loadError({
       platform: linuxGnu,
       env: {},
-      devBuildDir: null,
       require: (id) => {
-        if (id.endsWith('/package.json')) return { name: id };
+        if (id.endsWith('/package.json')) return { name: id, version: ownVersion };
         return requireNothing()(`/somewhere/${id}/js-host-api.linux-x64-gnu.node`);
       },
     });
@@ -109,7 +109,6 @@ describe('loadNativeBinding error path', () => {
     const error = loadError({
       platform: { platform: 'darwin', arch: 'arm64', libc: null },
       env: {},
-      devBuildDir: null,
       require: requireNothing(asked),
     });
     expect(error.code).toBe('ERR_NO_NATIVE_BINDING');
@@ -124,7 +123,6 @@ describe('loadNativeBinding error path', () => {
     const error = loadError({
       platform: { platform: 'linux', arch: 'x64', libc: 'musl' },
       env: {},
-      devBuildDir: null,
       require: requireNothing(),
     });
     expect(error.triple).toBe('linux-x64-musl');
@@ -137,7 +135,6 @@ describe('loadNativeBinding error path', () => {
     const error = loadError({
       platform: linuxGnu,
       env: { [NATIVE_PATH_ENV]: missing },
-      devBuildDir: null,
       require: (id) => {
         asked.push(id);
         return createRequire(import.meta.url)(id);
@@ -155,21 +152,45 @@ describe('loadNativeBinding error path', () => {
     const error = loadError({ platform: linuxGnu, env: { [NATIVE_PATH_ENV]: file } });
     expect(error.attempts[0]?.reason).toContain('exports 42, not a native binding');
   });
+});
 
-  it('reports a local build that fails to load and still tries the package', () => {
-    const devDir = emptyDir();
-    writeFileSync(path.join(devDir, 'js-host-api.linux-x64-gnu.node'), 'not an ELF file');
-    // Files load for real; the platform package is absent (this checkout may have built it).
-    const realRequire = createRequire(import.meta.url);
+describe('loadNativeBinding version skew', () => {
+  it('refuses a platform package of another version, naming both versions and the fix', () => {
+    const asked: string[] = [];
     const error = loadError({
       platform: linuxGnu,
       env: {},
-      devBuildDir: devDir,
-      require: (id) => (path.isAbsolute(id) ? realRequire(id) : requireNothing()(id)),
+      version: '0.1.0',
+      require: (id) => {
+        asked.push(id);
+        if (id === '@hyperlight/js-host-api-linux-x64-gnu/package.json')
+          return { version: '0.0.9' };
+        return { SandboxBuilder: class {} };
+      },
     });
-    expect(error.attempts.map((a) => a.source)).toEqual(['dev-build', 'package']);
-    expect(error.attempts[0]?.target).toBe(path.join(devDir, 'js-host-api.linux-x64-gnu.node'));
-    expect(error.attempts[0]?.reason).toMatch(/invalid ELF header|file too short/);
+    // The binary itself is never loaded.
+    expect(asked).toEqual(['@hyperlight/js-host-api-linux-x64-gnu/package.json']);
+    expect(error.code).toBe(ERR_NO_NATIVE_BINDING);
+    expect(error.message).toContain('@hyperlight/js-host-api-linux-x64-gnu is version 0.0.9');
+    expect(error.message).toContain('@hyperlight/js-host-api is version 0.1.0');
+    expect(error.message).toContain('npm install @hyperlight/js-host-api@0.1.0');
+    expect(error.attempts[0]?.reason).toContain('version 0.0.9 is installed');
+  });
+
+  it('loads a platform package of the same version, and checks against its own by default', () => {
+    const binding = loadNativeBinding({
+      platform: linuxGnu,
+      env: {},
+      require: (id) =>
+        id.endsWith('/package.json') ? { version: ownVersion } : { SandboxBuilder: class {} },
+    });
+    expect(typeof binding.SandboxBuilder).toBe('function');
+    // The real platform package of this checkout has this package's version.
+    const require = createRequire(import.meta.url);
+    expect(
+      (require('@hyperlight/js-host-api-linux-x64-gnu/package.json') as { version: string })
+        .version,
+    ).toBe(ownVersion);
   });
 });
 
@@ -178,26 +199,6 @@ describe('loadNativeBinding success path', () => {
     const file = path.join(fixtures, 'binding.cjs');
     const binding = loadNativeBinding({ platform: linuxGnu, env: { [NATIVE_PATH_ENV]: file } });
     expect(typeof binding.SandboxBuilder).toBe('function');
-  });
-
-  it('prefers the local build named after the triple', () => {
-    const devDir = emptyDir();
-    for (const name of ['aaa.node', 'js-host-api.linux-x64-gnu.node', 'zzz.node']) {
-      writeFileSync(path.join(devDir, name), '');
-    }
-    mkdirSync(path.join(devDir, 'sub.node.d'));
-    const asked: string[] = [];
-    const binding = loadNativeBinding({
-      platform: linuxGnu,
-      env: {},
-      devBuildDir: devDir,
-      require: (id) => {
-        asked.push(id);
-        return { from: id };
-      },
-    });
-    expect(binding.from).toBe(path.join(devDir, 'js-host-api.linux-x64-gnu.node'));
-    expect(asked).toHaveLength(1);
   });
 
   it('finds the platform package through optionalDependencies', () => {
@@ -236,7 +237,6 @@ describe('lazyNativeClass', () => {
       loadNativeBinding({
         platform: linuxGnu,
         env: {},
-        devBuildDir: null,
         require: requireNothing(),
       }),
     );

@@ -84,7 +84,7 @@ export function createCallObserver(): CallObserver {
     if (typeof fn !== 'function') {
       throw invalidArg(`the host function ${module}.${name} must be a function`);
     }
-    return function observed(this: unknown, ...args: unknown[]) {
+    return function observed(this: unknown, ...args: Parameters<HostFunction>) {
       const call = state.current;
       if (call) {
         call.hostCall(module, name);
@@ -120,6 +120,7 @@ export function createCallObserver(): CallObserver {
         register: (module: string, name: string, callback: HostFunction) =>
           proto.register(module, name, hostFunction(module, name, callback)),
         loadRuntime: () => proto.loadRuntime(),
+        dispose: () => proto.dispose(),
         [Symbol.asyncDispose]: () => proto[Symbol.asyncDispose](),
       };
     },

@@ -132,12 +132,13 @@ describe('host functions', () => {
         auth.register('bigint', () => 10n);
       },
     );
-    const result = await loaded.callHandler('handler', {});
+    type Outcome = { value?: unknown; error?: string; isError?: boolean };
+    const result = await loaded.callHandler<Record<string, Outcome>>('handler', {});
     expect(result.sync).toEqual({ error: 'Token is required', isError: true });
     expect(result.ok).toEqual({ value: { valid: true } });
     expect(result.async).toEqual({ error: 'Token is required (async)', isError: true });
     expect(result.nonError).toEqual({ error: 'plain string', isError: true });
-    expect(result.badResult.error).toMatch(/not JSON-serialisable/);
+    expect(result.badResult?.error).toMatch(/not JSON-serialisable/);
     expect(loaded.poisoned).toBe(false);
     await loaded[Symbol.asyncDispose]();
   });

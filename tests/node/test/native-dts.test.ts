@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { nativeBinding } from '@hyperlight/js-host-api';
+import { nativeBinding } from '@hyperlight/js-host-api/loader';
 import { describe, expect, it } from 'vitest';
 
 const generated = fileURLToPath(new URL('../../../crates/js-host-api/index.d.ts', import.meta.url));

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,7 +123,7 @@ describe('packed tarballs in a scratch project', () => {
     const probe = path.join(scratch, 'app', 'probe.cjs');
     writeFileSync(
       probe,
-      `const b = require('@hyperlight/js-host-api').nativeBinding();
+      `const b = require('@hyperlight/js-host-api/loader').nativeBinding();
        console.log(require.resolve('@hyperlight/js-host-api-linux-x64-gnu'), typeof b.SandboxBuilder);`,
     );
     const result = run(probe);
@@ -137,5 +137,31 @@ describe('packed tarballs in a scratch project', () => {
       ),
     );
     expect(result.stdout).toContain('function');
+  });
+
+  it('refuse an installed platform package of another version, naming both and the fix', () => {
+    // What a lockfile pinning the platform package on its own produces: the binary would load.
+    const manifestPath = path.join(
+      scratch,
+      'app',
+      'node_modules',
+      '@hyperlight',
+      'js-host-api-linux-x64-gnu',
+      'package.json',
+    );
+    const original = readFileSync(manifestPath, 'utf8');
+    const version = (JSON.parse(original) as { version: string }).version;
+    writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(original), version: '0.0.9' }));
+    try {
+      const result = run('quick-start.mjs');
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('ERR_NO_NATIVE_BINDING');
+      expect(result.stderr).toContain('@hyperlight/js-host-api-linux-x64-gnu is version 0.0.9');
+      expect(result.stderr).toContain(`@hyperlight/js-host-api is version ${version}`);
+      expect(result.stderr).toContain(`npm install @hyperlight/js-host-api@${version}`);
+    } finally {
+      writeFileSync(manifestPath, original);
+    }
+    expect(run('quick-start.mjs').status).toBe(0);
   });
 });

@@ -85,6 +85,21 @@ describe('web platform APIs in the guest', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
+  it('timers work in back-to-back calls (the warm path) and do not outlive a call', async () => {
+    const loaded = await loadedSandbox({
+      tick: `let fired = 0;
+        async function handler(event) {
+          setTimeout(() => fired++, 1000);
+          await new Promise((resolve) => setTimeout(resolve, event.ms));
+          return { i: event.i, fired };
+        }`,
+    });
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(await loaded.callHandler('tick', { i, ms: 2 }));
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => ({ i, fired: 0 })));
+    await loaded[Symbol.asyncDispose]();
+  });
+
   it('the wall-clock timeout ends a timer wait', async () => {
     const loaded = await loadedSandbox({ sleep: SLEEP });
     const error = await expectRejectCode(

@@ -197,7 +197,7 @@
       case 'numberingSystem': return NUMBERING.slice();
       case 'collation': return ['compat', 'emoji', 'eor', 'phonebk', 'pinyin', 'stroke', 'trad', 'unihan', 'zhuyin'];
       case 'currency': return Object.keys(CURRENCY_DIGITS).concat(['EUR', 'GBP', 'USD', 'CHF', 'CNY', 'INR']).sort();
-      case 'timeZone': return ['UTC'];
+      case 'timeZone': return parse(op('timeZones'));
       case 'unit': return UNITS.slice();
       default: throw new RangeError(`Invalid key : ${toStr(key)}`);
     }

@@ -52,6 +52,7 @@ pub fn run(name: &str, a: &[String]) -> R {
         "maximize" => expand(arg(a, 0), true),
         "minimize" => expand(arg(a, 0), false),
         "timeZone" => Ok(canonical_time_zone(arg(a, 0)).unwrap_or_default()),
+        "timeZones" => Ok(time_zones()),
         "offset" => offset(arg(a, 0), arg(a, 1)),
         "number" => number(a),
         "plural" => plural(a),
@@ -168,6 +169,29 @@ pub fn canonical_time_zone(name: &str) -> Option<String> {
     }
     let tz = jiff::tz::db().get(name).ok()?;
     tz.iana_name().map(ToOwned::to_owned)
+}
+
+/// Every zone of the bundled IANA database whose name is canonical (its
+/// own primary name, not a link), sorted, as a JSON array; `UTC` for the
+/// UTC aliases.
+fn time_zones() -> String {
+    let db = jiff::tz::db();
+    let mut names: Vec<String> = db
+        .available()
+        .map(|n| n.as_str().to_owned())
+        .filter(|n| !n.starts_with("posix") && !n.starts_with("right/") && n.contains('/') || n == "UTC")
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut out = String::from("[");
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(&mut out, n);
+    }
+    out.push(']');
+    out
 }
 
 /// `±HH:MM` (or `±HH`, `±HHMM`) as seconds east of UTC.

@@ -116,7 +116,20 @@ export interface LogModule extends HostModuleDefinition<string, LogFunctions> {
    */
   beginCall(): void;
   /** Records kept and dropped since the last {@link LogModule.beginCall}. */
-  readonly stats: { readonly records: number; readonly bytes: number; readonly dropped: number };
+  readonly stats: LogStats;
+}
+
+/**
+ * The volume of the current handler call (since the last {@link LogModule.beginCall}).
+ * @public
+ */
+export interface LogStats {
+  /** Records kept. */
+  readonly records: number;
+  /** Bytes kept (messages plus the fields' JSON). */
+  readonly bytes: number;
+  /** Records dropped by a limit. */
+  readonly dropped: number;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
