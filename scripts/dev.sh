@@ -83,6 +83,7 @@ run_tests() {
   phase ts-api pnpm run api:check || true
   phase ts-docs pnpm run docs:check || true
   phase ts-packages pnpm run check:packages || true
+  phase deploy-lint bash scripts/lint-deploy.sh || true
   phase rust-tests rust_tests || true
   phase rust-examples rust_examples || true
   phase ts-tests ts_tests || true

@@ -211,6 +211,19 @@ describe('loadNativeBinding success path', () => {
     };
     expect(manifest.main).toBe('js-host-api.linux-x64-gnu.node');
     expect([manifest.os, manifest.cpu, manifest.libc]).toEqual([['linux'], ['x64'], ['glibc']]);
+    // And the loader, with the real `require` and no override, loads that package's binary.
+    const asked: string[] = [];
+    const binding = loadNativeBinding({
+      platform: linuxGnu,
+      env: {},
+      require: (id) => {
+        asked.push(id);
+        return require(id);
+      },
+    });
+    expect(asked).toContain('@hyperlight/js-host-api-linux-x64-gnu');
+    expect(binding).toBe(require('@hyperlight/js-host-api-linux-x64-gnu'));
+    expect(typeof binding.SandboxBuilder).toBe('function');
   });
 });
 
