@@ -55,27 +55,27 @@ export interface SandboxBuilder {
   /**
    * Sets the guest heap size in bytes: the memory of the guest's JavaScript engine.
    * @param bytes - a positive safe integer.
-   * @defaultValue 16 MiB (16777216)
+   * @defaultValue 256 MiB (268435456)
    */
   setHeapSize(bytes: number): this;
   /**
    * Sets the guest scratch size in bytes, which includes the guest stack.
    * @param bytes - a positive safe integer.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 8 MiB (8388608)
    */
   setScratchSize(bytes: number): this;
   /**
    * Sets the input buffer size in bytes: it bounds each event and each handler or module source
    * sent to the guest.
    * @param bytes - a positive safe integer.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 16 MiB (16777216)
    */
   setInputBufferSize(bytes: number): this;
   /**
    * Sets the output buffer size in bytes: it bounds each handler result and each host-function
    * call made by the guest.
    * @param bytes - a positive safe integer.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 16 MiB (16777216)
    */
   setOutputBufferSize(bytes: number): this;
   /**

@@ -24,7 +24,7 @@ describe('the effect of the buffer sizes', () => {
     // 64 KiB less the request header: what the message says is usable.
     expect(error.message).toContain('65528 bytes usable');
     expect(small.poisoned).toBe(false);
-    // The same event fits the default input buffer (1 MiB).
+    // The same event fits the default input buffer (16 MiB).
     const roomy = await loadedSandbox({ echo: ECHO });
     expect(await roomy.callHandler('echo', event)).toHaveLength(event.length);
     await small[Symbol.asyncDispose]();
@@ -42,7 +42,7 @@ describe('the effect of the buffer sizes', () => {
     expect(error.message).toContain('the output buffer holds at most 65524 bytes');
     expect(small.poisoned).toBe(false);
     expect(await small.callHandler('repeat', { n: 3 })).toBe('yyy');
-    // The same result fits the default output buffer (1 MiB).
+    // The same result fits the default output buffer (16 MiB).
     const roomy = await loadedSandbox({ repeat: REPEAT });
     expect(await roomy.callHandler('repeat', { n: 100 * 1024 })).toHaveLength(100 * 1024);
     await small[Symbol.asyncDispose]();
