@@ -50,8 +50,8 @@ mod template;
 mod vm;
 
 pub use config::{
-    Layout, VmConfig, MAX_BUFFER, MAX_GUEST_MEMORY, MIN_BUFFER, MIN_HEAP, MIN_PRINT, MIN_STACK,
-    STACK_GUARD,
+    Layout, VmConfig, DEFAULT_BUFFER, DEFAULT_HEAP, DEFAULT_STACK, MAX_BUFFER, MAX_GUEST_MEMORY,
+    MIN_BUFFER, MIN_HEAP, MIN_PRINT, MIN_STACK, STACK_GUARD,
 };
 pub use fault::{Access, FaultKind, GuestFault};
 pub use hyperlight_abi as abi;
