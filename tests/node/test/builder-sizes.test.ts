@@ -1,4 +1,10 @@
-import { ERR_HANDLER, ERR_INVALID_ARG, SandboxBuilder } from '@hyperlight/js-host-api';
+import {
+  ERR_GUEST_ABORT,
+  ERR_HANDLER,
+  ERR_INVALID_ARG,
+  ERR_POISONED,
+  SandboxBuilder,
+} from '@hyperlight/js-host-api';
 import { describe, expect, it } from 'vitest';
 import { ECHO, expectRejectCode, loadedSandbox } from './helpers';
 
@@ -47,5 +53,27 @@ describe('the effect of the buffer sizes', () => {
     expect(await roomy.callHandler('repeat', { n: 100 * 1024 })).toHaveLength(100 * 1024);
     await small[Symbol.asyncDispose]();
     await roomy[Symbol.asyncDispose]();
+  });
+});
+
+describe('the effect of the heap size', () => {
+  it('a handler that exhausts the heap is ERR_GUEST_ABORT, poisons, and restore() recovers', async () => {
+    const proto = await new SandboxBuilder().setHeapSize(8 * 1024 * 1024).build();
+    const js = await proto.loadRuntime();
+    js.addHandler(
+      'hog',
+      "function handler() { const a = []; for (;;) a.push('x'.repeat(1000) + a.length); }",
+    );
+    js.addHandler('echo', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    const snapshot = await loaded.snapshot();
+    const error = await expectRejectCode(loaded.callHandler('hog', {}), ERR_GUEST_ABORT);
+    expect(error.message).toMatch(/out of memory/i);
+    expect(loaded.poisoned).toBe(true);
+    await expectRejectCode(loaded.callHandler('echo', 1), ERR_POISONED);
+    await loaded.restore(snapshot);
+    expect(loaded.poisoned).toBe(false);
+    expect(await loaded.callHandler('echo', 1)).toBe(1);
+    await loaded[Symbol.asyncDispose]();
   });
 });
