@@ -4,8 +4,9 @@
 #   ./scripts/dev.sh demo   set up and build everything, then run examples/simple.js
 #   ./scripts/dev.sh test   set up and build everything, run the KVM preflight, then every check
 #                           and test: Rust format and clippy, the guest ELF check, TypeScript lint, types, API
-#                           reports, docs and packages, `cargo test --workspace`, vitest, test262, the
-#                           hostile-guest suite (tests/hostile)
+#                           reports, docs, the release dry run (changesets, publint, are-the-types-wrong,
+#                           `pnpm publish --dry-run` of every package), `cargo test --workspace`, vitest,
+#                           test262, the hostile-guest suite (tests/hostile)
 #
 # Exits non-zero when anything fails. Setup is scripts/setup.sh (idempotent, quick when done).
 set -euo pipefail
@@ -17,7 +18,7 @@ cd "$HL_ROOT"
 RESULTS_DIR="$HL_ROOT/temp/test-results"
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 run_demo() {
@@ -95,7 +96,8 @@ run_tests() {
   phase ts-types pnpm run typecheck || true
   phase ts-api pnpm run api:check || true
   phase ts-docs pnpm run docs:check || true
-  phase ts-packages pnpm run check:packages || true
+  # The release dry run runs every published package's check:package (publint, attw) itself.
+  phase release-dry-run pnpm run --silent release:dry-run || true
   phase deploy-lint bash scripts/lint-deploy.sh || true
   phase rust-tests rust_tests || true
   phase rust-examples rust_examples || true

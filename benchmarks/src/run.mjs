@@ -259,6 +259,14 @@ function render(floor) {
   );
   lines.push(`Isolation: ${ENGINES.map((e) => `${e.name} = ${e.isolation}`).join('; ')}.`);
   lines.push(
+    `Load average when the run ended: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(
+        ', ',
+      )} (1, 5, 15 min; on ${os.cpus().length} cores). Under load the spins back off (docs/warm-path.md), so the warm path only shows on a quiet machine.`,
+  );
+  lines.push(
     `"both cores busy": the same measures while ${os.cpus().length} CPU-bound processes run (one per core). "${native}": the QuickJS-ng sources the guest is built from, compiled natively with the guest's -O3 (benchmarks/native/fib.c).`,
   );
   lines.push(

@@ -1,6 +1,6 @@
 // The globals of the hyperlight-js guest (QuickJS-ng in a micro-VM) and its built-in modules
-// `crypto` and `util`: exactly what the guest has, so that a TypeScript guest gets an error for what would
-// fail at run time (`process`, `require`, `Buffer`, `fetch`, `setImmediate`, the DOM,
+// (`crypto`, `util`, `console`, `io`, `require`, `vm`): exactly what the guest has, so that a TypeScript guest gets an error for what would
+// fail at run time (`process`, `Buffer`, `fetch`, `setImmediate`, the DOM,
 // `Atomics.waitAsync`...). What each global does: docs/guest-builtins.md. Use it with `lib: ["ES2023"]` and no other `types`:
 //
 //   { "compilerOptions": { "lib": ["ES2023"], "types": ["@hyperlight/bundler/guest-globals"] } }
@@ -43,6 +43,14 @@ interface Console {
   error(...data: unknown[]): void;
 }
 declare var console: Console;
+
+/**
+ * Loads a module the guest's loader resolves (a built-in module, `host:<name>`,
+ * `<namespace>:<name>`) synchronously and returns its namespace. There is no file system and no
+ * npm: `require('fs')` throws. A module graph with top-level `await` cannot be required.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a module namespace or a script's value is anything.
+declare function require(specifier: string): any;
 
 /** Prints its arguments, formatted as `console.log` does, at level 0. */
 declare function print(...data: unknown[]): void;
@@ -339,4 +347,66 @@ declare module 'node:util' {
   export * from 'util';
   // biome-ignore lint/style/useNodejsImportProtocol: the guest's own util module, not Node's.
   export { default } from 'util';
+}
+
+/**
+ * The guest's built-in `console` module (also `node:console`): the global console as its default
+ * export (the guest exports no named bindings from it).
+ */
+declare module 'console' {
+  const console: Console;
+  export default console;
+}
+declare module 'node:console' {
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own console module, not Node's.
+  export * from 'console';
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own console module, not Node's.
+  export { default } from 'console';
+}
+
+/** The guest's built-in `io` module. */
+declare module 'io' {
+  /** The global `print`: text without a trailing newline. */
+  export function print(...data: unknown[]): void;
+  /** Hands buffered output to the host now. */
+  export function flush(): void;
+  const io: { print: typeof print; flush: typeof flush };
+  export default io;
+}
+
+/** The guest's built-in `require` module: the global `require`. */
+declare module 'require' {
+  // biome-ignore lint/suspicious/noExplicitAny: a module namespace or a script's value is anything.
+  const require: (specifier: string) => any;
+
+  export { require };
+  export default require;
+}
+
+/**
+ * The guest's built-in `vm` module (also `node:vm`): classic scripts in this realm or in new
+ * realms. A context is the new realm's global object; no `vm.Script`, no modules.
+ */
+declare module 'vm' {
+  /** A file name, or `{ filename }`, for stacks. */
+  type RunOptions = string | { filename?: string };
+  // biome-ignore lint/suspicious/noExplicitAny: a module namespace or a script's value is anything.
+  export function runInThisContext(code: string, options?: RunOptions): any;
+  // biome-ignore lint/suspicious/noExplicitAny: a module namespace or a script's value is anything.
+  export function runInContext(code: string, context: object, options?: RunOptions): any;
+  export function createContext<T extends object>(object?: T): T & typeof globalThis;
+  export function isContext(value: unknown): boolean;
+  const vm: {
+    runInThisContext: typeof runInThisContext;
+    runInContext: typeof runInContext;
+    createContext: typeof createContext;
+    isContext: typeof isContext;
+  };
+  export default vm;
+}
+declare module 'node:vm' {
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own vm module, not Node's.
+  export * from 'vm';
+  // biome-ignore lint/style/useNodejsImportProtocol: the guest's own vm module, not Node's.
+  export { default } from 'vm';
 }

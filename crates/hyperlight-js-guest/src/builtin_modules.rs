@@ -11,6 +11,10 @@
 //!   `console`, `io`, `vm`, `host:<name>`, `<namespace>:<name>`), loaded
 //!   and evaluated synchronously, as Node's `require(esm)` does; a module
 //!   graph with top-level `await` cannot be required (use `import()`).
+//! * `String.bytesFrom(data, encoding = 'utf8')`: a `Uint8Array` of the
+//!   bytes `data` encodes in `utf8`, `base64` / `base64url` (either
+//!   alphabet, padding optional), `hex` or `latin1`; an ArrayBuffer or a
+//!   view is copied.
 //! * `vm` (also `node:vm`): `runInThisContext(code, options?)` evaluates
 //!   `code` as a classic script (global code) in the caller's realm;
 //!   `createContext(object?)` creates a new realm (a fresh global object
@@ -91,6 +95,29 @@ const PRELUDE: &str = r#"(function (n) {
   const io = { print, flush: n.flush };
   const require = { require(specifier) { return n.require(String(specifier)); } }.require;
   def(globalThis, 'require', require);
+  // String.bytesFrom(data, encoding = 'utf8'): the bytes a string encodes,
+  // as upstream hyperlight-js's handlers use it (Node's Buffer.from(data,
+  // encoding) without Buffer).
+  const fromBase64 = Uint8Array.fromBase64, fromHex = Uint8Array.fromHex;
+  const encoder = new TextEncoder();
+  def(String, 'bytesFrom', { bytesFrom(data, encoding = 'utf8') {
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+    const s = String(data);
+    switch (String(encoding).toLowerCase()) {
+      case 'utf8': case 'utf-8': return encoder.encode(s);
+      case 'base64': case 'base64url':
+        // Both alphabets, padding optional, ASCII whitespace ignored (as Node).
+        return fromBase64(s.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')), { lastChunkHandling: 'loose' });
+      case 'hex': return fromHex(s);
+      case 'latin1': case 'binary': {
+        const out = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+        return out;
+      }
+      default: throw new TypeError("String.bytesFrom: unknown encoding '" + encoding + "' (utf8, base64, base64url, hex, latin1)");
+    }
+  } }.bytesFrom);
   return { vm, io, require, requireModule: { require } };
 })"#;
 
@@ -143,14 +170,15 @@ fn object_of(name: &str) -> Option<(Owned, Owned)> {
     st.as_ref()?.objects.iter().find(|(n, _, _)| *n == name).map(|(_, o, d)| (o.clone_ref(), d.clone_ref()))
 }
 
-/// The own enumerable string keys of `obj`.
+/// The own string keys of `obj` (enumerable or not: `console`'s methods
+/// are not).
 fn keys(ctx: *mut JSContext, obj: JSValue) -> JsResult<Vec<Vec<u8>>> {
     let mut tab: *mut q::JSPropertyEnum = ptr::null_mut();
     let mut len: u32 = 0;
     // SAFETY: `obj` is borrowed; on success `tab` holds `len` entries that
     // are freed below with JS_FreePropertyEnum.
     unsafe {
-        if q::JS_GetOwnPropertyNames(ctx, &mut tab, &mut len, obj, (q::JS_GPN_STRING_MASK | q::JS_GPN_ENUM_ONLY) as c_int) < 0 {
+        if q::JS_GetOwnPropertyNames(ctx, &mut tab, &mut len, obj, q::JS_GPN_STRING_MASK as c_int) < 0 {
             return Err(Pending);
         }
         let entries = core::slice::from_raw_parts(tab, len as usize);

@@ -34,6 +34,7 @@ mod print;
 mod protocol;
 mod rng;
 mod runtime;
+mod sab;
 mod script;
 mod subtle;
 mod sync;

@@ -11,7 +11,7 @@ use rquickjs_sys as q;
 
 use crate::abort::{abort_fmt, code};
 use crate::control::{self, Layout};
-use crate::{builtin_modules, builtins, crypto, heap, js, modules, webapi};
+use crate::{builtin_modules, builtins, crypto, heap, js, modules, sab, webapi};
 
 static MALLOC_FUNCTIONS: q::JSMallocFunctions = q::JSMallocFunctions {
     js_calloc: Some(heap::js_calloc),
@@ -67,6 +67,7 @@ pub fn init(layout: &Layout) {
             ptr::null_mut(),
         );
     }
+    sab::install(rt);
     // SAFETY: `rt` is live.
     let ctx = unsafe { q::JS_NewContext(rt) };
     if ctx.is_null() {

@@ -57,28 +57,32 @@ impl SandboxBuilder {
     }
 
     /// Guest heap size in bytes (the JavaScript engine's memory). At least
-    /// [`MIN_HEAP_SIZE`] (4 MiB); default 16 MiB.
+    /// [`MIN_HEAP_SIZE`] (4 MiB). Default 256 MiB
+    /// ([`hyperlight_vm::DEFAULT_HEAP`]); untouched pages cost no host
+    /// memory.
     pub fn with_heap_size(mut self, bytes: u64) -> Self {
         self.config.heap_size = bytes;
         self
     }
 
     /// Guest scratch size in bytes: the guest stack. At least
-    /// [`MIN_SCRATCH_SIZE`] (256 KiB); default 1 MiB.
+    /// [`MIN_SCRATCH_SIZE`] (256 KiB). Default 8 MiB
+    /// ([`hyperlight_vm::DEFAULT_STACK`]): about 11,000 frames of a simple
+    /// recursive function.
     pub fn with_scratch_size(mut self, bytes: u64) -> Self {
         self.config.stack_size = bytes;
         self
     }
 
     /// Input buffer size in bytes: bounds each event and each source sent
-    /// to the guest.
+    /// to the guest. Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
     pub fn with_input_buffer_size(mut self, bytes: u64) -> Self {
         self.config.input_size = bytes;
         self
     }
 
     /// Output buffer size in bytes: bounds each result and each host call
-    /// made by the guest.
+    /// made by the guest. Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
     pub fn with_output_buffer_size(mut self, bytes: u64) -> Self {
         self.config.output_size = bytes;
         self

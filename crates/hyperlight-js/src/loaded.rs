@@ -197,8 +197,9 @@ impl LoadedJSSandbox {
     }
 
     /// Calls the handler `name` with a JSON `event`; returns the handler's
-    /// result as JSON. `gc` (default `true`) runs the garbage collector
-    /// after the call.
+    /// result as JSON. `gc` (default `true`) runs the guest's cycle
+    /// collector after the call, once the heap grew by 64 KiB since the last
+    /// collection (reference counting already freed acyclic garbage).
     pub fn handle_event(
         &mut self,
         name: &str,
@@ -396,7 +397,10 @@ impl LoadedJSSandbox {
         result
     }
 
-    /// Statistics of the most recent call (`None` before the first).
+    /// Statistics of the most recent call that ran, failed ones included
+    /// (`None` before the first). A call refused before it runs (invalid
+    /// argument, unknown handler, poisoned sandbox) leaves it unchanged, and
+    /// is not counted by the calls metric.
     pub fn last_call_stats(&self) -> Option<&CallStats> {
         self.last_stats.as_ref()
     }

@@ -38,7 +38,10 @@ use hyperlight_abi::print_level;
 /// Severity of a line printed by the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PrintLevel {
-    /// `print(...)`.
+    /// `print(...)` (also `io.print`): the text exactly as printed, with
+    /// no newline added, as in upstream hyperlight-js (`print('a');
+    /// print('b\n')` prints one line `ab`). A sink that writes whole lines
+    /// adds its own.
     Print,
     /// `console.debug`.
     Debug,
@@ -92,8 +95,13 @@ pub fn stdio_sink() -> PrintSink {
 }
 
 fn write_stdio(level: PrintLevel, text: &str) {
-    let mut line = neutralise(text);
-    line.push('\n');
+    let line = if level == PrintLevel::Print {
+        neutralise(text).replace("\n| ", "\n")
+    } else {
+        let mut l = neutralise(text);
+        l.push('\n');
+        l
+    };
     let fd = if level >= PrintLevel::Warn {
         stderr()
     } else {
@@ -253,8 +261,15 @@ impl PrintOut {
     fn push(&self, level: PrintLevel, line: String) -> bool {
         match &self.shared.sink {
             Sink::Stdio => {
-                let mut text = neutralise(&line);
-                text.push('\n');
+                // `print` text goes out as it is (no newline added, as
+                // upstream QuickJS prints it), control characters escaped.
+                let text = if level == PrintLevel::Print {
+                    neutralise(&line).replace("\n| ", "\n")
+                } else {
+                    let mut t = neutralise(&line);
+                    t.push('\n');
+                    t
+                };
                 let fd = if level >= PrintLevel::Warn {
                     stderr()
                 } else {

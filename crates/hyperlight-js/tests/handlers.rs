@@ -127,6 +127,12 @@ fn script_without_handler_fails_to_load_and_the_sandbox_comes_back() {
     sb.add_handler("a", "function notHandler() { return 1; }")
         .unwrap();
     let failure = sb.get_loaded_sandbox().unwrap_err();
+    assert_eq!(
+        failure.error.code(),
+        ErrorCode::InvalidArg,
+        "{}",
+        failure.error
+    );
     assert!(
         failure.error.to_string().contains("handler"),
         "{}",
@@ -145,7 +151,11 @@ fn syntax_error_is_reported_with_its_name() {
     let mut sb = js_sandbox();
     sb.add_handler("a", "function handler( { ").unwrap();
     let err = sb.get_loaded_sandbox().unwrap_err().error;
-    assert!(err.to_string().contains("SyntaxError"), "{err}");
+    assert_eq!(err.code(), ErrorCode::Handler, "{err}");
+    assert!(
+        matches!(&err, Error::Handler(guest) if guest.name == "SyntaxError"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -213,11 +223,17 @@ fn heap_exhaustion_is_a_clear_out_of_memory_error() {
     let mut l = sb.get_loaded_sandbox().unwrap();
     let snap = l.snapshot().unwrap();
     let err = l.handle_event("h", "{}", None).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::GuestAbort, "{err}");
     assert!(
         err.to_string().to_lowercase().contains("out of memory"),
         "{err}"
     );
-    // Whatever the engine's state, a restore brings the sandbox back.
+    assert!(l.poisoned(), "an exhausted heap must poison the sandbox");
+    assert_eq!(
+        l.handle_event("h", "{}", None).unwrap_err().code(),
+        ErrorCode::Poisoned
+    );
+    // A restore brings the sandbox back.
     l.restore(&snap).unwrap();
     assert!(!l.poisoned());
 }

@@ -195,7 +195,16 @@ fn a_real_out_of_memory_still_poisons_and_a_restore_recovers() {
 
 #[test]
 fn a_result_that_runs_out_of_heap_while_serialising_is_the_recoverable_too_large_error() {
-    let mut l = loaded_with("function handler(n) { return 'x'.repeat(n); }");
+    kvm();
+    let mut sb = SandboxBuilder::new()
+        .with_heap_size(16 << 20)
+        .build()
+        .unwrap()
+        .load_runtime()
+        .unwrap();
+    sb.add_handler("h", "function handler(n) { return 'x'.repeat(n); }")
+        .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
     let g = handler_error(l.handle_event("h", (5 * 1024 * 1024).to_string(), None));
     assert!(g.message.contains("too large"), "{g}");
     assert!(!l.poisoned());

@@ -183,6 +183,8 @@ fn a_monitor_that_fails_to_start_keeps_the_handler_from_running() {
         ),
         "{err}"
     );
+    // Fail closed with the documented code: a monitor that cannot start is ERR_INTERNAL.
+    assert_eq!(err.code(), ErrorCode::Internal, "{err}");
     assert!(
         !ran.load(Ordering::SeqCst),
         "the handler ran although its monitor failed"

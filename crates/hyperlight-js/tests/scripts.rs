@@ -111,7 +111,7 @@ fn completion_values_errors_and_jobs() {
         l.eval_script("1", Some("")),
         Err(Error::InvalidArgument(_))
     ));
-    let huge = "x".repeat(4 << 20);
+    let huge = "x".repeat(17 << 20);
     assert!(matches!(
         l.eval_script(&huge, None),
         Err(Error::InvalidArgument(_))

@@ -33,6 +33,21 @@ pub const MIN_PRINT: u64 = PAGE_SIZE;
 /// a buffer is copied whole in the worst case).
 pub const MAX_BUFFER: u64 = 256 << 20;
 
+/// Default heap: 256 MiB. Untouched guest pages cost no host memory, so
+/// the defaults are sized for real handlers, not for idle sandboxes:
+/// sorting a million numbers, returning 100,000 small objects, RegExp
+/// backtracking over a long string (test262's property-escape tests) all
+/// fit. The measured cost (RSS, cold start, snapshot, restore) is in
+/// `docs/performance.md` ("Default sizes").
+pub const DEFAULT_HEAP: u64 = 256 << 20;
+/// Default stack (scratch): 8 MiB, about 11,000 frames of a simple
+/// recursive function (Node: about 10,000), 1,000 nested `await`s,
+/// `JSON.parse` of a 10,000-deep array.
+pub const DEFAULT_STACK: u64 = 8 << 20;
+/// Default input and output buffers: 16 MiB each (an event, a source, a
+/// result or a host call must fit one).
+pub const DEFAULT_BUFFER: u64 = 16 << 20;
+
 /// Size of the unmapped gap below the stack. A function whose frame is
 /// larger than this can jump over it; the guest should be compiled with
 /// stack probes (`-fstack-clash-protection`) if it has such frames.
@@ -47,17 +62,19 @@ pub const STACK_GUARD: u64 = 16 * PAGE_SIZE;
 /// [`Vm::new`]: crate::Vm::new
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VmConfig {
-    /// The guest's heap (default 16 MiB, at least [`MIN_HEAP`]).
+    /// The guest's heap (default [`DEFAULT_HEAP`], 256 MiB; at least
+    /// [`MIN_HEAP`]).
     pub heap_size: u64,
-    /// The guest's stack, also called scratch (default 1 MiB, at least
-    /// [`MIN_STACK`]).
+    /// The guest's stack, also called scratch (default [`DEFAULT_STACK`],
+    /// 8 MiB; at least [`MIN_STACK`]).
     pub stack_size: u64,
     /// Host → guest messages: requests and answers to host calls, including
-    /// their 8-byte header (default 1 MiB, [`MIN_BUFFER`]..=[`MAX_BUFFER`]).
+    /// their 8-byte header (default [`DEFAULT_BUFFER`], 16 MiB;
+    /// [`MIN_BUFFER`]..=[`MAX_BUFFER`]).
     pub input_size: u64,
     /// Guest → host messages: answers, host-call requests and abort
-    /// messages, including their 8-byte header (default 1 MiB,
-    /// [`MIN_BUFFER`]..=[`MAX_BUFFER`]).
+    /// messages, including their 8-byte header (default
+    /// [`DEFAULT_BUFFER`], 16 MiB; [`MIN_BUFFER`]..=[`MAX_BUFFER`]).
     pub output_size: u64,
     /// Batched print/log records (default 64 KiB, at least [`MIN_PRINT`]).
     pub print_size: u64,
@@ -87,10 +104,10 @@ pub const MAX_CLOCK_RESOLUTION_NS: u64 = 1_000_000_000;
 impl Default for VmConfig {
     fn default() -> Self {
         Self {
-            heap_size: 16 << 20,
-            stack_size: 1 << 20,
-            input_size: 1 << 20,
-            output_size: 1 << 20,
+            heap_size: DEFAULT_HEAP,
+            stack_size: DEFAULT_STACK,
+            input_size: DEFAULT_BUFFER,
+            output_size: DEFAULT_BUFFER,
             print_size: 64 << 10,
             huge_pages: true,
             clock_resolution_ns: DEFAULT_CLOCK_RESOLUTION_NS,

@@ -56,7 +56,7 @@ impl SandboxBuilder {
 
     /// Sets the guest heap size in bytes: an integer of at least 4 MiB
     /// (4,194,304; the runtime and its built-ins need 1.5 MiB). Default
-    /// 16 MiB.
+    /// 256 MiB.
     /// Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_heap_size<'a>(
@@ -72,7 +72,7 @@ impl SandboxBuilder {
 
     /// Sets the guest scratch size in bytes, which includes the stack: an
     /// integer of at least 256 KiB (262,144; installing the built-ins needs
-    /// 80 KiB). Default 1 MiB. Chainable.
+    /// 80 KiB). Default 8 MiB. Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_scratch_size<'a>(
         &mut self,

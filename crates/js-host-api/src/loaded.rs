@@ -28,8 +28,8 @@ pub struct CallHandlerOptions<'a> {
     /// CPU-time timeout in milliseconds (an integer from 1 to 3,600,000):
     /// catches compute-bound abuse. Default: none.
     pub cpu_timeout_ms: Option<f64>,
-    /// Whether to run the guest's garbage collector after the call.
-    /// Default: true.
+    /// Whether to run the guest's cycle collector after the call (only
+    /// once the heap grew by 64 KiB since the last collection). Default: true.
     pub gc: Option<bool>,
     /// Cancels the call when it aborts: first politely (the engine's
     /// interrupt: `ERR_CANCELLED`, sandbox not poisoned), then by a kill
@@ -462,8 +462,9 @@ impl LoadedJSSandbox {
         self.published.poisoned.load(Ordering::Acquire)
     }
 
-    /// Statistics of the most recent `callHandler()` call, or null before
-    /// the first. Replaced by each call, failed ones included.
+    /// Statistics of the most recent `callHandler()` call that ran, failed
+    /// ones included, or null before the first. A call refused before it
+    /// runs (invalid argument, unknown handler, poisoned) leaves it unchanged.
     #[napi(getter, ts_return_type = "CallStats | null")]
     pub fn last_call_stats(&self, env: Env) -> Result<Raw> {
         let stats = self

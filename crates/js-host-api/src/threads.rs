@@ -3,11 +3,10 @@
 //! Each sandbox owns one OS thread for its whole life (see `worker`). When
 //! the sandbox is released its thread does not exit: it waits, parked, for
 //! the next sandbox, up to [`MAX_IDLE`] threads for [`IDLE_TIMEOUT`] each.
-//! Creating a thread costs tens of microseconds, and the first `KVM_RUN` of
-//! a thread costs several hundred more on the machines measured (the
-//! hypervisor's per-thread state): a sandbox created on a reused thread
-//! skips both. Measured from Node, creation to first result (`/tmp/cold.mjs`
-//! style, see `docs/performance.md`).
+//! Creating a thread costs tens of microseconds on the machines measured
+//! (`build()` back to back: 66–91 µs with a new thread, 41–54 µs with a
+//! reused one; see `docs/performance.md`). The first `KVM_RUN` on a new
+//! thread was suspected too, and measured not to matter here.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;

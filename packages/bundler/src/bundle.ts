@@ -23,6 +23,12 @@ export const GUEST_BUILTIN_MODULES: readonly string[] = Object.freeze([
   'node:crypto',
   'util',
   'node:util',
+  'console',
+  'node:console',
+  'io',
+  'require',
+  'vm',
+  'node:vm',
 ]);
 
 /**

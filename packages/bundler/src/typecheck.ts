@@ -4,7 +4,6 @@ import { guestProgram, loadTypeScript } from './typescript';
 
 /** Node.js globals a guest author may reach for; TypeScript's hint (install @types/node) misleads. */
 const NODE_GLOBALS = new Set([
-  'require',
   'process',
   'Buffer',
   'module',

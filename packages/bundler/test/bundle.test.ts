@@ -283,7 +283,7 @@ describe('typecheck', () => {
     expect(Object.keys(out.handlers)).toEqual(['greet', 'modules']);
   }, 60_000);
 
-  it('lists every error: what the guest lacks (require, process) and wrong calls', async () => {
+  it('lists every error: what the guest lacks (Buffer, process) and wrong calls', async () => {
     const error = await bundleError(
       bundle({ root: broken, handlers: { a: 'src/ambient.ts' }, typecheck: true }),
     );
@@ -295,7 +295,7 @@ describe('typecheck', () => {
       ['src/ambient.ts', 3],
     ]);
     expect(error.message).toContain(
-      "src/ambient.ts:2:14: TS2591: Cannot find name 'require': the guest is not Node.js and has no require",
+      "src/ambient.ts:2:14: TS2591: Cannot find name 'Buffer': the guest is not Node.js and has no Buffer",
     );
     expect(error.message).toContain(
       "src/ambient.ts:3:18: TS2591: Cannot find name 'process': the guest",

@@ -10,7 +10,6 @@ import { GUEST_GLOBALS_DTS } from '../src/index';
 /** Globals of Node.js (and browsers) that the guest does not have and must not be typed. */
 const ABSENT = [
   'process',
-  'require',
   'module',
   'exports',
   'Buffer',
@@ -28,6 +27,7 @@ let guestGlobals: string[] = [];
 let guestMembers: Record<string, string> = {};
 let guestCrypto: string[] = [];
 let guestUtil: string[] = [];
+let guestModules: Record<string, string[]> = {};
 let typed: Set<string> = new Set();
 let declaredMembers: string[] = [];
 let missingMembers: string[] = [];
@@ -39,6 +39,10 @@ beforeAll(async () => {
     'globals',
     `import * as crypto from 'crypto';
      import * as util from 'util';
+     import * as consoleModule from 'console';
+     import * as io from 'io';
+     import * as requireModule from 'require';
+     import * as vm from 'vm';
      function handler(event) {
        const members = {};
        for (const path of event.members) {
@@ -46,7 +50,8 @@ beforeAll(async () => {
          for (const k of path.split('.')) v = v == null ? undefined : v[k];
          members[path] = typeof v;
        }
-       return { names: Object.getOwnPropertyNames(globalThis), members, crypto: Object.keys(crypto), util: Object.keys(util) };
+       return { names: Object.getOwnPropertyNames(globalThis), members, crypto: Object.keys(crypto), util: Object.keys(util),
+         modules: { console: Object.keys(consoleModule), io: Object.keys(io), require: Object.keys(requireModule), vm: Object.keys(vm) } };
      }`,
   );
   const loaded = await sandbox.getLoadedSandbox();
@@ -56,6 +61,7 @@ beforeAll(async () => {
       members: Record<string, string>;
       crypto: string[];
       util: string[];
+      modules: Record<string, string[]>;
     }>('globals', {
       members: ['Atomics.waitAsync', 'Intl', 'fetch', 'setTimeout', 'structuredClone', 'URL'],
     });
@@ -63,6 +69,7 @@ beforeAll(async () => {
     guestMembers = result.members;
     guestCrypto = result.crypto;
     guestUtil = result.util;
+    guestModules = result.modules;
   } finally {
     await loaded[Symbol.asyncDispose]();
   }
@@ -216,6 +223,12 @@ describe('guest-globals.d.ts matches the real guest', () => {
     ['util', () => guestUtil],
     ['node:crypto', () => guestCrypto],
     ['node:util', () => guestUtil],
+    ['console', () => guestModules.console ?? []],
+    ['node:console', () => guestModules.console ?? []],
+    ['io', () => guestModules.io ?? []],
+    ['require', () => guestModules.require ?? []],
+    ['vm', () => guestModules.vm ?? []],
+    ['node:vm', () => guestModules.vm ?? []],
   ])(
     'the %s module declares exactly the guest module’s exports',
     { timeout: 60_000 },

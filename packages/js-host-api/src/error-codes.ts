@@ -2,11 +2,11 @@ import { ERR_NO_NATIVE_BINDING, type NativeBindingError } from './errors';
 
 /**
  * A bad argument: an empty name, a zero or fractional timeout, a size that is not a positive
- * integer, an unknown option key, an unknown handler, an event too large for the input buffer...
- * What the host can check alone (types, names, ranges, option keys) is checked before anything
- * else, so such an argument is `ERR_INVALID_ARG` even on a consumed object; an unknown handler or
- * an event too large for the input buffer is found by the sandbox, after the `ERR_CONSUMED` and
- * `ERR_POISONED` checks.
+ * integer, an unknown option, an unknown handler, an event too large for the input buffer...
+ * The order of the checks: a malformed argument (wrong type, out of range, unknown option) first,
+ * so it is `ERR_INVALID_ARG` even on a consumed or poisoned object; then `ERR_CONSUMED`; then an
+ * unknown handler (`ERR_INVALID_ARG`, on a poisoned sandbox too); then `ERR_POISONED`; the
+ * event's size against the input buffer last.
  * @public
  */
 export const ERR_INVALID_ARG = 'ERR_INVALID_ARG';

@@ -193,10 +193,16 @@ export function loadNativeBinding(options: LoadOptions = {}): NativeBinding {
         : `install @hyperlight/js-host-api with optional dependencies enabled, since ${packageName} ` +
           'carries the binary (no --omit=optional, --no-optional or --ignore-optional); ') +
       fromSource
-    : `hyperlight-js has no native binding for ${triple}: sandboxes are KVM micro-VMs, and ` +
-      `prebuilt bindings exist only for ${supportedTriples()}.\n${tried}` +
-      'What to do: run on Linux x64 with glibc and /dev/kvm, or build the binding for this ' +
-      `platform from source and set ${NATIVE_PATH_ENV} to the .node file.`;
+    : platform.platform === 'linux' && platform.libc === 'musl'
+      ? `hyperlight-js has no native binding for ${triple}: no musl build exists (Alpine Linux and ` +
+        'other musl-based systems), only glibc ones: ' +
+        `${supportedTriples()}.\n${tried}` +
+        'What to do: run on a glibc-based Linux with /dev/kvm; in a container, use a glibc-based ' +
+        'Node.js image such as node:20-bookworm-slim instead of node:20-alpine (see docs/node-binding.md).'
+      : `hyperlight-js has no native binding for ${triple}: sandboxes are KVM micro-VMs, and ` +
+        `prebuilt bindings exist only for ${supportedTriples()}.\n${tried}` +
+        'What to do: run on Linux x64 with glibc and /dev/kvm, or build the binding for this ' +
+        `platform from source and set ${NATIVE_PATH_ENV} to the .node file.`;
   throw new NativeBindingError(message, { triple, packageName, attempts, cause: firstError });
 }
 

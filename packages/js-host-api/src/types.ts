@@ -56,28 +56,28 @@ export interface SandboxBuilder {
    * Sets the guest heap size in bytes: the memory of the guest's JavaScript engine.
    * @param bytes - a safe integer of at least 4 MiB (4194304): the runtime and its built-ins need
    * 1.5 MiB (measured), else `ERR_INVALID_ARG`.
-   * @defaultValue 16 MiB (16777216)
+   * @defaultValue 256 MiB (268435456)
    */
   setHeapSize(bytes: number): this;
   /**
    * Sets the guest scratch size in bytes, which includes the guest stack.
    * @param bytes - a safe integer of at least 256 KiB (262144) (measured: installing the built-ins
    * needs 80 KiB), else `ERR_INVALID_ARG`.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 8 MiB (8388608)
    */
   setScratchSize(bytes: number): this;
   /**
    * Sets the input buffer size in bytes: it bounds each event and each handler or module source
    * sent to the guest.
    * @param bytes - a positive safe integer.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 16 MiB (16777216)
    */
   setInputBufferSize(bytes: number): this;
   /**
    * Sets the output buffer size in bytes: it bounds each handler result and each host-function
    * call made by the guest.
    * @param bytes - a positive safe integer.
-   * @defaultValue 1 MiB (1048576)
+   * @defaultValue 16 MiB (16777216)
    */
   setOutputBufferSize(bytes: number): this;
   /**
@@ -378,7 +378,10 @@ export interface CallHandlerOptions {
    */
   cpuTimeoutMs?: number;
   /**
-   * Whether to run the guest's garbage collector after the call.
+   * Whether to run the guest's cycle collector after the call (once the answer is handed over, so
+   * the call does not wait for it). It runs only when the guest heap grew by 64 KiB or more since
+   * the last collection: reference counting has already freed every acyclic object. With `false`
+   * the call leaves any cyclic garbage for a later collection.
    * @defaultValue true
    */
   gc?: boolean;
@@ -515,8 +518,9 @@ export interface LoadedJSSandbox {
   /** Whether the sandbox is poisoned: restore a snapshot or unload it. */
   readonly poisoned: boolean;
   /**
-   * Statistics of the most recent call, replaced by each call (failed ones too); `null` before the
-   * first call.
+   * Statistics of the most recent call that ran, failed ones too; `null` before the first. A call
+   * refused before it runs (an invalid argument, an unknown handler, a poisoned or consumed
+   * sandbox) leaves it unchanged.
    */
   readonly lastCallStats: CallStats | null;
   /**

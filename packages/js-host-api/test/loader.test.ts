@@ -129,6 +129,18 @@ describe('loadNativeBinding error path', () => {
     expect(error.message).toContain('no native binding for linux-x64-musl');
   });
 
+  it('tells Alpine (musl) users that no musl build exists and which image to use instead', () => {
+    const error = loadError({
+      platform: { platform: 'linux', arch: 'x64', libc: 'musl' },
+      env: {},
+      require: requireNothing(),
+    });
+    expect(error.code).toBe('ERR_NO_NATIVE_BINDING');
+    expect(error.message).toContain('no musl build exists');
+    expect(error.message).toContain('node:20-bookworm-slim');
+    expect(error.message).not.toContain('run on Linux x64 with glibc and /dev/kvm, or build');
+  });
+
   it('stops at a HYPERLIGHT_JS_NATIVE_PATH that does not load, naming it', () => {
     const asked: string[] = [];
     const missing = path.join(emptyDir(), 'nowhere.node');
@@ -211,6 +223,19 @@ describe('loadNativeBinding success path', () => {
     };
     expect(manifest.main).toBe('js-host-api.linux-x64-gnu.node');
     expect([manifest.os, manifest.cpu, manifest.libc]).toEqual([['linux'], ['x64'], ['glibc']]);
+    // And the loader, with the real `require` and no override, loads that package's binary.
+    const asked: string[] = [];
+    const binding = loadNativeBinding({
+      platform: linuxGnu,
+      env: {},
+      require: (id) => {
+        asked.push(id);
+        return require(id);
+      },
+    });
+    expect(asked).toContain('@hyperlight/js-host-api-linux-x64-gnu');
+    expect(binding).toBe(require('@hyperlight/js-host-api-linux-x64-gnu'));
+    expect(typeof binding.SandboxBuilder).toBe('function');
   });
 });
 

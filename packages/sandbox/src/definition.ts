@@ -61,22 +61,22 @@ export interface HostModuleLike {
 export interface SandboxSizes {
   /**
    * The guest's JavaScript heap.
-   * @defaultValue 16 MiB
+   * @defaultValue 256 MiB
    */
   readonly heapBytes?: number;
   /**
    * Scratch memory, including the guest stack.
-   * @defaultValue 1 MiB
+   * @defaultValue 8 MiB
    */
   readonly scratchBytes?: number;
   /**
    * The input buffer: bounds each event and each handler or module source.
-   * @defaultValue 1 MiB
+   * @defaultValue 16 MiB
    */
   readonly inputBufferBytes?: number;
   /**
    * The output buffer: bounds each result and each host call's arguments.
-   * @defaultValue 1 MiB
+   * @defaultValue 16 MiB
    */
   readonly outputBufferBytes?: number;
 }

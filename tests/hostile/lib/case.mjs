@@ -14,7 +14,8 @@ const [file, name] = process.argv.slice(2);
 
 /** Builds a loaded sandbox with `handlers` (key → source), optional setup of the proto and builder. */
 async function load(handlers, { builder, proto: setupProto, modules, loadOptions } = {}) {
-  const b = new api.SandboxBuilder();
+  // The cases were written against a 16 MiB heap (out-of-memory cases fill it).
+  const b = new api.SandboxBuilder().setHeapSize(16 * 1024 * 1024);
   builder?.(b);
   const proto = await b.build();
   setupProto?.(proto);

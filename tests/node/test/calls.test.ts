@@ -43,13 +43,32 @@ describe('callHandler', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
-  it('keeps handler state between calls, and honours gc: false', async () => {
+  it('keeps handler state between calls, whether or not gc runs', async () => {
     const loaded = await loadedSandbox({
       count: 'let n = 0; function handler() { return ++n; }',
     });
     expect(await loaded.callHandler('count', {})).toBe(1);
     expect(await loaded.callHandler('count', {}, { gc: false })).toBe(2);
     expect(await loaded.callHandler('count', {}, { gc: true })).toBe(3);
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('collects garbage cycles after a call by default, and not with gc: false', async () => {
+    // A self-referencing object is freed only by the cycle collector (reference counting alone
+    // keeps it), so whether a WeakRef to it still derefs says whether the collector ran. It holds
+    // 1 MiB: the collector runs only once the heap grew by 64 KiB since the last collection.
+    const loaded = await loadedSandbox({
+      cycle: `let ref;
+        function handler(event) {
+          if (event.make) { const o = { big: new Uint8Array(1 << 20) }; o.self = o; ref = new WeakRef(o); }
+          return ref.deref() === undefined ? 'collected' : 'alive';
+        }`,
+    });
+    expect(await loaded.callHandler('cycle', { make: true }, { gc: false })).toBe('alive');
+    expect(await loaded.callHandler('cycle', {}, { gc: false })).toBe('alive');
+    // This call still sees it (the collector runs after the call), the next one does not.
+    expect(await loaded.callHandler('cycle', {})).toBe('alive');
+    expect(await loaded.callHandler('cycle', {}, { gc: false })).toBe('collected');
     await loaded[Symbol.asyncDispose]();
   });
 
@@ -113,7 +132,7 @@ describe('callHandler', () => {
 });
 
 describe('lastCallStats', () => {
-  it('is null before any call, replaced by each call, kept after a failed call', async () => {
+  it('is null before any call, replaced by each call that ran, failed ones too', async () => {
     const loaded = await loadedSandbox({
       echo: ECHO,
       throws: 'function handler() { throw new Error("x"); }',
@@ -124,12 +143,51 @@ describe('lastCallStats', () => {
     expect(first.wallClockMs).toBeGreaterThan(0);
     expect(typeof first.cpuTimeMs).toBe('number');
     expect(first.terminatedBy).toBeNull();
+    // The getter builds a new object on every read: compare contents, never identity.
+    expect(loaded.lastCallStats).toEqual(first);
     await expectRejectCode(loaded.callHandler('throws', {}), ERR_HANDLER);
     const second = loaded.lastCallStats as CallStats;
-    expect(second).not.toBe(first);
     expect(second.terminatedBy).toBeNull();
     expect(Object.keys(second).sort()).toEqual(['cpuTimeMs', 'terminatedBy', 'wallClockMs']);
+    expect(second).not.toEqual(first);
+    // A call refused before it runs (unknown handler, bad argument) leaves the statistics alone.
+    await expectRejectCode(loaded.callHandler('missing', {}), ERR_INVALID_ARG);
+    await expectRejectCode(loaded.callHandler('echo', {}, { cpuTimeoutMs: 0 }), ERR_INVALID_ARG);
+    expect(loaded.lastCallStats).toEqual(second);
     await loaded[Symbol.asyncDispose]();
+  });
+
+  it('is left unchanged by a call refused as poisoned', async () => {
+    const loaded = await loadedSandbox({ spin: SPIN, echo: ECHO });
+    const stop = stopWhenRunning(loaded.interruptHandle);
+    await expectRejectCode(loaded.callHandler('spin', {}), ERR_CANCELLED);
+    stop();
+    const killed = loaded.lastCallStats as CallStats;
+    expect(killed.terminatedBy).toBeNull();
+    await expectRejectCode(loaded.callHandler('echo', {}), ERR_POISONED);
+    expect(loaded.lastCallStats).toEqual(killed);
+    await loaded[Symbol.asyncDispose]();
+  });
+});
+
+describe('the order of the checks (as ERR_INVALID_ARG documents it)', () => {
+  it('malformed argument, then consumed, then unknown handler, then poisoned, then event size', async () => {
+    const loaded = await loadedSandbox({ spin: SPIN, echo: ECHO });
+    const tooLarge = 'x'.repeat(2 * 1024 * 1024); // the default input buffer holds 1 MiB
+    await expectRejectCode(loaded.callHandler('echo', tooLarge), ERR_INVALID_ARG);
+    const stop = stopWhenRunning(loaded.interruptHandle);
+    await expectRejectCode(loaded.callHandler('spin', {}), ERR_CANCELLED);
+    stop();
+    // Poisoned: a malformed option and an unknown handler are still ERR_INVALID_ARG...
+    await expectRejectCode(loaded.callHandler('echo', {}, { cpuTimeoutMs: 0 }), ERR_INVALID_ARG);
+    await expectRejectCode(loaded.callHandler('missing', {}), ERR_INVALID_ARG);
+    // ...but the event's size is checked after the poisoning.
+    await expectRejectCode(loaded.callHandler('echo', tooLarge), ERR_POISONED);
+    await loaded[Symbol.asyncDispose]();
+    // Consumed: only a malformed argument comes first.
+    await expectRejectCode(loaded.callHandler('echo', {}, { cpuTimeoutMs: 0 }), ERR_INVALID_ARG);
+    await expectRejectCode(loaded.callHandler('missing', {}), ERR_CONSUMED);
+    await expectRejectCode(loaded.callHandler('echo', tooLarge), ERR_CONSUMED);
   });
 
   it('names the wall-clock monitor after a wall-clock timeout', async () => {

@@ -241,8 +241,9 @@ describe('[Symbol.asyncDispose]', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
-  it('works with `await using`', async () => {
+  it('works with `await using`: the sandbox is disposed when the block ends', async () => {
     let handle: InterruptHandle | undefined;
+    let escaped: LoadedJSSandbox | undefined;
     {
       await using loaded = await (async () => {
         const proto = await new SandboxBuilder().build();
@@ -252,8 +253,12 @@ describe('[Symbol.asyncDispose]', () => {
       })();
       expect(await loaded.callHandler('echo', 1)).toBe(1);
       handle = loaded.interruptHandle;
+      escaped = loaded;
     }
     expect(handle).toBeInstanceOf(InterruptHandle);
+    // Released by [Symbol.asyncDispose]() at the end of the block: every use is ERR_CONSUMED.
+    await expectRejectCode((escaped as LoadedJSSandbox).callHandler('echo', 1), ERR_CONSUMED);
+    await expectRejectCode((escaped as LoadedJSSandbox).snapshot(), ERR_CONSUMED);
   });
 });
 

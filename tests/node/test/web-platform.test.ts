@@ -73,13 +73,11 @@ describe('web platform APIs in the guest', () => {
     const loaded = await loadedSandbox({ sleep: SLEEP });
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
-    const started = performance.now();
     // 300 ms of waiting fits a 100 ms CPU budget.
     expect(await loaded.callHandler('sleep', { ms: 300 }, { cpuTimeoutMs: 100 })).toEqual({
       slept: 300,
     });
     clearInterval(ticker);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
     expect(ticks).toBeGreaterThan(0);
     expect(loaded.lastCallStats?.terminatedBy).toBeNull();
     await loaded[Symbol.asyncDispose]();
