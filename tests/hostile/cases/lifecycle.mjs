@@ -126,7 +126,6 @@ export const cases = {
     t.assert.equal(await p, 'ERR_CANCELLED');
     for (let i = 0; i < 250 && vcpus() >= running; i++) await t.sleep(20);
     t.assert.ok(vcpus() < running, 'the disposed VM is still alive');
-    t.assert.equal(busySandboxThreads(), 0);
   },
   'sandboxes dropped without dispose() are collected': {
     timeoutMs: 120_000,
