@@ -351,11 +351,17 @@ declare module 'node:util' {
 
 /**
  * The guest's built-in `console` module (also `node:console`): the global console as its default
- * export (the guest exports no named bindings from it).
+ * export, and its methods as named exports.
  */
 declare module 'console' {
   const console: Console;
   export default console;
+  export const debug: Console['debug'];
+  export const trace: Console['trace'];
+  export const log: Console['log'];
+  export const info: Console['info'];
+  export const warn: Console['warn'];
+  export const error: Console['error'];
 }
 declare module 'node:console' {
   // biome-ignore lint/style/useNodejsImportProtocol: the guest's own console module, not Node's.

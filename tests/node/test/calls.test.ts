@@ -123,7 +123,8 @@ describe('callHandler', () => {
   it('rejects an event larger than the input buffer with ERR_INVALID_ARG', async () => {
     const loaded = await loadedSandbox({ echo: ECHO });
     await expectRejectCode(
-      loaded.callHandler('echo', 'x'.repeat(2 * 1024 * 1024)),
+      // The default input buffer holds 16 MiB.
+      loaded.callHandler('echo', 'x'.repeat(17 * 1024 * 1024)),
       ERR_INVALID_ARG,
     );
     expect(await loaded.callHandler('echo', 'still fine')).toBe('still fine');
@@ -173,7 +174,7 @@ describe('lastCallStats', () => {
 describe('the order of the checks (as ERR_INVALID_ARG documents it)', () => {
   it('malformed argument, then consumed, then unknown handler, then poisoned, then event size', async () => {
     const loaded = await loadedSandbox({ spin: SPIN, echo: ECHO });
-    const tooLarge = 'x'.repeat(2 * 1024 * 1024); // the default input buffer holds 1 MiB
+    const tooLarge = 'x'.repeat(17 * 1024 * 1024); // the default input buffer holds 16 MiB
     await expectRejectCode(loaded.callHandler('echo', tooLarge), ERR_INVALID_ARG);
     const stop = stopWhenRunning(loaded.interruptHandle);
     await expectRejectCode(loaded.callHandler('spin', {}), ERR_CANCELLED);
