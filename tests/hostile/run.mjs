@@ -28,6 +28,9 @@ function runOne(c) {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, [join(here, 'lib', 'case.mjs'), c.file, c.name], {
+      // From the suite's own package, whatever the caller's directory: code that a case evaluates
+      // (a worker's eval) resolves '@hyperlight/js-host-api' from the working directory.
+      cwd: here,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HYPERLIGHT_HOSTILE_CASE: c.id },
     });
