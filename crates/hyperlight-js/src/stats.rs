@@ -40,19 +40,7 @@ pub(crate) fn thread_cpu_time() -> Option<Duration> {
 /// that posted a warm call).
 #[cfg(feature = "monitor-cpu-time")]
 pub(crate) fn cpu_time_of(thread: libc::pthread_t) -> Option<Duration> {
-    let mut id: libc::clockid_t = 0;
-    // SAFETY: `thread` is a live thread (it serves the call being timed);
-    // `id` is a valid out pointer.
-    if unsafe { libc::pthread_getcpuclockid(thread, &mut id) } != 0 {
-        return None;
-    }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out pointer for clock_gettime.
-    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
-    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    crate::monitor::ThreadCpuClock::of(thread).ok()?.now()
 }
 
 /// Without the `monitor-cpu-time` feature no CPU time is read.

@@ -1083,20 +1083,11 @@ impl Vm {
 
     /// Whether the mailbox's reply word says an answer was handed over.
     fn mailbox_reply_ready(&self) -> bool {
-        let word = self
-            .mem
-            .host_base()
-            .wrapping_add(layout::MAILBOX as usize + offset_of!(Mailbox, reply))
-            .cast::<u32>();
-        // SAFETY: as in `mailbox_reply_cas`.
-        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(word) };
-        word.load(Ordering::Acquire) == mailbox::READY
+        self.mailbox_reply().load(Ordering::Acquire) == mailbox::READY
     }
 
-    /// Compare-and-swap on the mailbox's reply word (the guest may be
-    /// running on another thread: only while this thread is in `KVM_RUN`'s
-    /// caller, i.e. the vCPU is stopped, or atomically).
-    fn mailbox_reply_cas(&self, from: u32, to: u32) {
+    /// The mailbox's reply word, shared with the guest and mailbox posters.
+    fn mailbox_reply(&self) -> &std::sync::atomic::AtomicU32 {
         let word = self
             .mem
             .host_base()
@@ -1105,8 +1096,16 @@ impl Vm {
         // SAFETY: the mailbox page is inside guest memory, mapped for as
         // long as `self`; the word is 4-byte aligned and accessed atomically
         // by every party.
-        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(word) };
-        let _ = word.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire);
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(word) }
+    }
+
+    /// Compare-and-swap on the mailbox's reply word (the guest may be
+    /// running on another thread: only while this thread is in `KVM_RUN`'s
+    /// caller, i.e. the vCPU is stopped, or atomically).
+    fn mailbox_reply_cas(&self, from: u32, to: u32) {
+        let _ =
+            self.mailbox_reply()
+                .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Saves guest memory and vCPU state. The VM must not be poisoned.

@@ -67,14 +67,19 @@ impl ThreadCpuClock {
     /// The CPU clock of the thread that runs the guest: the calling thread,
     /// unless [`with_guest_thread`] names another.
     pub(crate) fn current() -> Result<Self> {
-        let mut id: libc::clockid_t = 0;
         // SAFETY: `pthread_self()` is always a valid thread handle.
         let thread = GUEST_THREAD
             .with(|g| g.get())
             .unwrap_or(unsafe { libc::pthread_self() });
-        // SAFETY: `thread` is a live thread (the caller's, or the sandbox's
-        // thread, which serves the posted call and outlives it) and `id` is
-        // a valid place for the result.
+        Self::of(thread)
+    }
+
+    /// The CPU clock of `thread`, which must be alive (the caller's, or the
+    /// sandbox's thread, which serves the call being measured).
+    pub(crate) fn of(thread: libc::pthread_t) -> Result<Self> {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `thread` is a live thread (the caller's contract) and `id`
+        // is a valid place for the result.
         let rc = unsafe { libc::pthread_getcpuclockid(thread, &mut id) };
         if rc != 0 {
             return Err(Error::Internal(format!(

@@ -30,9 +30,9 @@ mod runtime;
 mod wall_clock;
 
 #[cfg(feature = "monitor-cpu-time")]
-pub(crate) use cpu_time::with_guest_thread;
-#[cfg(feature = "monitor-cpu-time")]
 pub use cpu_time::CpuTimeMonitor;
+#[cfg(feature = "monitor-cpu-time")]
+pub(crate) use cpu_time::{with_guest_thread, ThreadCpuClock};
 #[cfg(feature = "monitor-wall-clock")]
 pub use wall_clock::WallClockMonitor;
 
