@@ -182,6 +182,20 @@ fn err_text(e: &Error) -> String {
     }
 }
 
+/// Waits until the print sink has received every record printed so far.
+/// The crate hands a user sink its records on its printer thread, after
+/// the call that printed them may have returned, so a test's `print`
+/// lines (its `Test262:AsyncTestComplete`) are only certain to be there
+/// once this returns; before a test, it keeps the previous test's late
+/// records out of the next test's list.
+fn settle_prints() -> Result<(), String> {
+    if hyperlight_js::flush_prints(Duration::from_secs(60)) {
+        Ok(())
+    } else {
+        Err("the guest's output was not delivered to the print sink within 60 s".into())
+    }
+}
+
 impl Worker {
     fn new(tests: &Path, timeout: Duration) -> Result<Worker, String> {
         let prints = Arc::new(Mutex::new(Vec::new()));
@@ -314,6 +328,7 @@ impl Worker {
         l.sandbox
             .restore(&snap)
             .map_err(|e| format!("restore failed: {e}"))?;
+        settle_prints()?;
         prints.lock().unwrap().clear();
         if !includes.is_empty() && !raw {
             l.sandbox
@@ -349,6 +364,7 @@ impl Worker {
         l.sandbox
             .restore(&l.harnessed.clone())
             .map_err(|e| format!("restore failed: {e}"))?;
+        settle_prints()?;
         prints.lock().unwrap().clear();
         if !includes.is_empty() {
             l.sandbox
@@ -395,6 +411,7 @@ impl Worker {
                 if !t.meta.has_flag("async") {
                     return Ok(());
                 }
+                settle_prints()?;
                 let prints = self.prints.lock().unwrap();
                 if let Some(f) = prints
                     .iter()
