@@ -58,18 +58,29 @@ export const cases = {
     t.assert.match(err.message, /too large|output buffer/);
     t.assert.equal(loaded.poisoned, false);
   },
-  'heap sizes below what boots are refused': async (t) => {
+  'sizes out of their bounds are refused when set': async (t) => {
     t.throws(
       () => new t.api.SandboxBuilder().setHeapSize(4 * 1024 * 1024 - 4096),
       'ERR_INVALID_ARG',
     );
     t.throws(() => new t.api.SandboxBuilder().setScratchSize(256 * 1024 - 4096), 'ERR_INVALID_ARG');
+    t.throws(() => new t.api.SandboxBuilder().setInputBufferSize(4095), 'ERR_INVALID_ARG');
+    t.throws(
+      () => new t.api.SandboxBuilder().setOutputBufferSize(256 * 1024 * 1024 + 4096),
+      'ERR_INVALID_ARG',
+    );
   },
   'the smallest accepted sizes boot and run a handler': async (t) => {
     const loaded = await t.load(
       { h: 'function handler(e) { return { e, s: JSON.stringify(e) }; }' },
       {
-        builder: (b) => b.setHeapSize(4 * 1024 * 1024).setScratchSize(256 * 1024),
+        builder: (b) =>
+          b
+            .setHeapSize(4 * 1024 * 1024)
+            .setScratchSize(256 * 1024)
+            .setInputBufferSize(4096)
+            .setOutputBufferSize(4096)
+            .setLocale('de-DE'),
       },
     );
     t.assert.deepEqual(await loaded.callHandler('h', [1]), { e: [1], s: '[1]' });
