@@ -223,12 +223,18 @@ describe('envModule', () => {
     expect(await copy.invoke('get', ['A'])).toBe('1');
   });
 
-  it('types the guest view from the values', () => {
+  it('types the guest view from the values', async () => {
     type Env = GuestModule<typeof env>;
     expectTypeOf<Parameters<Env['get']>>().toEqualTypeOf<
       ['REGION' | 'RETRIES' | 'DEBUG' | 'EMPTY']
     >();
     expectTypeOf<ReturnType<Env['get']>>().toEqualTypeOf<'eu' | 3 | false | null>();
+    // The types above are checked by `pnpm run typecheck`; at run time, the values they name are
+    // the ones a guest gets, falsy ones included.
+    const got = await Promise.all(
+      (['REGION', 'RETRIES', 'DEBUG', 'EMPTY'] as const).map((k) => env.invoke('get', [k])),
+    );
+    expect(got).toStrictEqual(['eu', 3, false, null]);
   });
 
   it.each([
