@@ -52,6 +52,18 @@ describe('SandboxBuilder', () => {
     expectThrowCode(() => new SandboxBuilder().setHeapSize(1), ERR_INVALID_ARG);
     expectThrowCode(() => new SandboxBuilder().setHeapSize(4 * 1024 * 1024 - 1), ERR_INVALID_ARG);
     expectThrowCode(() => new SandboxBuilder().setScratchSize(256 * 1024 - 1), ERR_INVALID_ARG);
+    // Buffers: one page to 256 MiB, checked when set and naming the bounds.
+    const small = expectThrowCode(
+      () => new SandboxBuilder().setInputBufferSize(4095),
+      ERR_INVALID_ARG,
+    );
+    expect(small.message).toBe(
+      'the input buffer size is 4095 bytes; it must be from 4096 bytes (one page) to 268435456 bytes (256 MiB)',
+    );
+    expectThrowCode(
+      () => new SandboxBuilder().setOutputBufferSize(256 * 1024 * 1024 + 1),
+      ERR_INVALID_ARG,
+    );
     const error = await expectRejectCode(
       new SandboxBuilder().setHeapSize(2 * 1024 * 1024 * 1024).build(),
       ERR_INVALID_ARG,
