@@ -1,5 +1,5 @@
 /**
- * Every Rust test asserts something.
+ * Every Rust test asserts something, and no test asserts on elapsed time.
  *
  * vitest tests are held to this at run time (`expect.hasAssertions()` in
  * `tooling/vitest.setup.ts`); Rust has no such switch, so this reads the Rust tests as source: every
@@ -9,9 +9,11 @@
  * `.unwrap_err()`/`.expect_err(…)` (the call must fail), carries `#[should_panic]`, or calls a
  * helper of the same file or of the crate's shared test modules (`tests/common/`, `tests/<dir>/`)
  * that has an assertion macro (a helper that only panics when something it runs fails does not
- * count: it checks nothing the test claims). A bare `.unwrap()` does not count: it proves only that nothing
- * failed, not what the test's name claims. This runs with the rest of vitest in
- * `./scripts/dev.sh test`.
+ * count: it checks nothing the test claims). A bare `.unwrap()` does not count: it proves only
+ * that nothing failed, not what the test's name claims.
+ *
+ * And no test asserts on elapsed time (see `elapsedTimeAssertions`). Both run with the rest of
+ * vitest in `./scripts/dev.sh test`; the rules are in docs/testing.md.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -134,6 +136,24 @@ export function testsWithoutAssertion(fns: RustFn[], helpers: RustFn[] = []): st
     .map((f) => f.name);
 }
 
+/** Every TypeScript/JavaScript file under `dir` (no `node_modules`, `dist` or `fixtures`). */
+function scriptFiles(dir: string, out: string[] = []): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (name === 'node_modules' || name === 'dist' || name === 'fixtures' || name.startsWith('.'))
+      continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) scriptFiles(path, out);
+    else if (/\.(ts|mts|js|mjs|cjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
 function rustFiles(dir: string, out: string[] = []): string[] {
   let entries: string[];
   try {
@@ -148,6 +168,85 @@ function rustFiles(dir: string, out: string[] = []): string[] {
   }
   return out;
 }
+
+/**
+ * Assertions on elapsed host time: an `expect(…)` of a TypeScript/JavaScript test whose subject
+ * reads the host clock (`performance.now()`, `Date.now()`, `process.hrtime`) with an ordering
+ * matcher, or a Rust `assert…!` whose arguments read `.elapsed()`. Tests assert behaviour; the
+ * benchmarks measure durations (docs/testing.md).
+ */
+export function elapsedTimeAssertions(source: string, rust: boolean): string[] {
+  const found: string[] = [];
+  if (rust) {
+    const code = codeOnly(source);
+    for (const m of code.matchAll(/\bassert\w*!\s*\(/g)) {
+      const open = (m.index ?? 0) + m[0].length - 1;
+      const end = blockEnd(
+        code.replace(/[()]/g, (c) => (c === '(' ? '{' : '}')),
+        open,
+      );
+      const args = source.slice(open, end);
+      if (/\.elapsed\(\)/.test(codeOnly(args))) found.push(args.replace(/\s+/g, ' ').slice(0, 80));
+    }
+    return found;
+  }
+  const clock = /performance\.now\(\)|Date\.now\(\)|hrtime/;
+  for (const m of source.matchAll(
+    /\bexpect\s*\(([^;]*?)\)\s*\.(?:not\.)?(toBeLessThan|toBeLessThanOrEqual|toBeGreaterThan|toBeGreaterThanOrEqual)\b/g,
+  )) {
+    if (clock.test(m[1] as string)) found.push(m[0].replace(/\s+/g, ' ').slice(0, 80));
+  }
+  return found;
+}
+
+describe('no test asserts on elapsed time', () => {
+  it('recognises a bound on elapsed host time, and not a clock compared with a clock', () => {
+    expect(
+      elapsedTimeAssertions(
+        `expect(performance.now() - started).toBeLessThan(1500);
+         expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+         expect(guest).toBeLessThan(host + 1);
+         expect(stats.wallClockMs).toBeGreaterThanOrEqual(50);`,
+        false,
+      ),
+    ).toHaveLength(2);
+    expect(
+      elapsedTimeAssertions(
+        `assert!(t0.elapsed() < Duration::from_secs(30), "the kill did not end the wait");
+         assert!(started.elapsed() >= Duration::from_millis(30));
+         let took = t0.elapsed(); // "assert!(x.elapsed())" in a string is not code
+         assert!(guest_ms <= host_ms + 1.0);`,
+        true,
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('finds none in the tests', () => {
+    const found: string[] = [];
+    const scripts = (dir: string) => scriptFiles(dir);
+    for (const path of [
+      ...scripts(join(ROOT, 'tests')),
+      ...scripts(join(ROOT, 'examples/test')),
+      ...readdirSync(join(ROOT, 'packages')).flatMap((p) =>
+        scripts(join(ROOT, 'packages', p, 'test')),
+      ),
+    ]) {
+      if (path === fileURLToPath(import.meta.url)) continue; // its self-test's samples
+      for (const a of elapsedTimeAssertions(readFileSync(path, 'utf8'), false))
+        found.push(`${relative(ROOT, path)}: ${a}`);
+    }
+    for (const crate of readdirSync(join(ROOT, 'crates'))) {
+      for (const path of [
+        ...rustFiles(join(ROOT, 'crates', crate, 'tests')),
+        ...rustFiles(join(ROOT, 'crates', crate, 'src')),
+      ]) {
+        for (const a of elapsedTimeAssertions(readFileSync(path, 'utf8'), true))
+          found.push(`${relative(ROOT, path)}: ${a}`);
+      }
+    }
+    expect(found, `assertions on elapsed time: ${found.join('; ')}`).toEqual([]);
+  });
+});
 
 describe('assertion coverage of the Rust tests', () => {
   it('tells a test that asserts, directly or through a helper, from one that does not', () => {
