@@ -25,7 +25,12 @@ import { codedError } from './errors';
 export interface Loaded {
   readonly loaded: LoadedJSSandbox;
   readonly observer: CallObserver;
-  readonly snapshot: Snapshot;
+  /**
+   * The post-load snapshot, taken by the sandbox's first job: calls made meanwhile queue behind
+   * it on the sandbox's thread, so they start from the state it captures. Never rejects
+   * unhandled (a failure surfaces at the first restore).
+   */
+  readonly snapshot: Promise<Snapshot>;
   /** The host modules' per-sandbox hooks that have a `beginCall`. */
   readonly installations: readonly HostModuleInstallation[];
 }
@@ -104,10 +109,11 @@ function renamed(error: unknown, signals: readonly NamedSignal[], combined: Abor
 /**
  * Builds a micro-VM for `definition`, registers its host functions and host modules through an
  * observer, loads the runtime, modules and handlers under the definition's `loadLimits` and
- * `abortSignal`, and snapshots the result: four awaited steps of the binding (build,
- * `loadRuntime`, `getLoadedSandbox`, `snapshot`), the fewest it offers. On failure everything made
- * so far is released and the error is rethrown (an abort between two steps, or after the last,
- * is `ERR_CANCELLED` naming the signal).
+ * `abortSignal`, and starts the post-load snapshot: three awaited steps of the binding (build,
+ * `loadRuntime`, `getLoadedSandbox`), the fewest it offers, and the snapshot queued on the
+ * sandbox's thread ahead of any call. On failure everything made so far is released and the
+ * error is rethrown (an abort between two steps, or after the last, is `ERR_CANCELLED` naming
+ * the signal).
  */
 export async function load<H>(
   definition: SandboxDefinition<H>,
@@ -166,10 +172,10 @@ export async function load<H>(
         installations.push(installed as HostModuleInstallation);
       }
     }
-    const js: JSSandbox = await (combined === null
-      ? proto.loadRuntime()
-      : proto.loadRuntime({ signal: combined }));
+    // No signal here: loadRuntime runs no guest code, and the signals are checked right after.
+    const js: JSSandbox = await proto.loadRuntime();
     holder = js;
+    check('while the runtime loaded');
     for (const [key, source] of Object.entries(definition.modules ?? {})) {
       const { namespace, name } = moduleSpecifier(key);
       js.addModule(name, source, namespace);
@@ -181,8 +187,11 @@ export async function load<H>(
       ? js.getLoadedSandbox()
       : js.getLoadedSandbox(options));
     holder = loaded;
-    const snapshot = await loaded.snapshot();
     check('after the load');
+    // Not awaited: the snapshot is the sandbox's first job, and the first call queues behind it
+    // on the sandbox's thread instead of waiting a round trip for it here.
+    const snapshot = loaded.snapshot();
+    snapshot.catch(() => undefined);
     return { loaded, observer, snapshot, installations };
   } catch (error) {
     await holder[Symbol.asyncDispose]().catch(() => undefined);

@@ -404,7 +404,7 @@ export class SandboxCore {
     const started = performance.now();
     let error: unknown;
     try {
-      await this.loaded.restore(this.snapshot);
+      await this.loaded.restore(await this.snapshot);
       this.broken = undefined;
     } catch (e) {
       error = e;
@@ -519,10 +519,14 @@ export function closedError(what: string): Error {
 /**
  * Makes a ready sandbox from a definition in one call: builds the micro-VM, registers the host
  * functions and host modules (observed for monitors), loads the runtime, modules and handlers,
- * and takes a snapshot right after the load, which the reset policy returns to.
+ * under the definition's `loadLimits` and `options.signal`, and takes a snapshot right after the
+ * load, which the reset policy returns to. The snapshot is the sandbox's first job on its own
+ * thread: it resolves once the load is done, and the first call queues behind the snapshot
+ * rather than waiting for it here.
  *
  * Rejects with the binding's errors (`ERR_NO_HYPERVISOR`, `ERR_INVALID_ARG` for a handler that
- * does not compile or a module that does not resolve, ...) after releasing what it made.
+ * does not compile or a module that does not resolve, ...) and `ERR_CANCELLED` when a load
+ * limit or the signal stopped it, after releasing what it made.
  *
  * @example
  * ```ts

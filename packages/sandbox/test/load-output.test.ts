@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { anyOf, cpuTime, hostCallBudget, monitor, signal, wallClock } from '@hyperlight/monitors';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -201,6 +202,21 @@ describe('signal of createSandbox and createPool', () => {
       createSandbox({ handlers: { e: ECHO } }, { signal: 'soon' as never }),
     );
     expect(bad.code).toBe('ERR_INVALID_ARG');
+  });
+
+  it('long-lived signals keep no listener once the sandboxes are made', async () => {
+    const shutdown = new AbortController();
+    const request = new AbortController();
+    const definition = defineSandbox({
+      handlers: { count: COUNTER },
+      loadLimits: signal(shutdown.signal, 'shutdown'),
+    });
+    for (let i = 0; i < 12; i++) {
+      await using sandbox = await createSandbox(definition, { signal: request.signal });
+      expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+    }
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(request.signal, 'abort')).toHaveLength(0);
   });
 
   it('a signal that never aborts changes nothing', async () => {
