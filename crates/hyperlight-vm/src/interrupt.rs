@@ -207,17 +207,19 @@ impl Shared {
 
     /// Runs `f` under the lock if the VM is alive and call `generation` is
     /// still open (not ended, killed or crashed: nothing else may touch
-    /// guest memory then), then wakes the vCPU thread if it waits in
-    /// [`Shared::wait_host_answer`].
+    /// guest memory then).
     pub(crate) fn with_open<R>(&self, generation: u64, f: impl FnOnce() -> R) -> Option<R> {
         let st = self.lock();
         let open = st.alive && st.generation == generation && !self.is_cancelled(generation);
-        let r = open.then(f);
-        drop(st);
-        if r.is_some() {
+        open.then(f)
+    }
+
+    /// Wakes the vCPU thread if it waits in [`Shared::wait_host_answer`]
+    /// (after a host call's state changed under the lock).
+    pub(crate) fn wake_host_waiter(&self) {
+        if self.lock().in_host_call {
             self.ended.notify_all();
         }
-        r
     }
 
     /// The vCPU thread waits, without using CPU, while `running()` says a

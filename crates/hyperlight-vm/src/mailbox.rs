@@ -451,6 +451,7 @@ impl MailboxHandle {
                 }
             }
         });
+        self.shared.wake_host_waiter();
     }
 
     /// Lets a taken host call go: the guest runs it by exit.
@@ -470,6 +471,7 @@ impl MailboxHandle {
                 }
             }
         });
+        self.shared.wake_host_waiter();
     }
 
     /// VM exits since the VM was created (counted by the VM's thread).
