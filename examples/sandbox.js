@@ -65,3 +65,24 @@ console.log(
   `burst of 3 on 1 sandbox + 1 queue slot: ${isSandboxError(full, 'ERR_QUEUE_FULL') ? full.code : 'no error'}`,
 );
 await Promise.all([pool.close(), tiny.close()]);
+
+// A client that goes away: the call's signal asks the guest to stop, and it unwinds cleanly (not
+// poisoned, so the sandbox keeps its state and needs no restore).
+const service = await createSandbox({
+  handlers: { work: 'function handler() { for (;;) {} }' },
+  limits: wallClock(5000),
+});
+const client = new AbortController();
+setTimeout(() => client.abort(new Error('client went away')), 20);
+const gone = await service.call('work', {}, { signal: client.signal }).catch((e) => e);
+console.log(
+  `client gone: ${gone.code}, terminated by ${gone.terminatedBy}, poisoned: ${gone.poisoned}`,
+);
+await service.close();
+
+// Load limits: a handler whose top level never returns cannot hang sandbox creation.
+const stuck = await createSandbox({
+  handlers: { h: 'for (;;) {} function handler() {}' },
+  loadLimits: wallClock(100),
+}).catch((e) => e);
+console.log(`stuck load: ${stuck.code}, terminated by ${stuck.terminatedBy}`);

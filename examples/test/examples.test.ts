@@ -134,7 +134,7 @@ describe('examples', () => {
     expect(out).toContain(`\nat requireCustomer (src/handlers/invoice.ts:${line}:`);
   }, 120_000);
 
-  it('sandbox.js: reset policies, a poisoned call restored, a pool of 4 under 100 calls, a full queue', () => {
+  it('sandbox.js: reset policies, a poisoned call restored, a pool of 4 under 100 calls, a full queue, a signal, a load limit', () => {
     expect(output('sandbox.js')).toBe(
       [
         'tenant A: { items: 1, total: 3 }',
@@ -147,6 +147,8 @@ describe('examples', () => {
         'pool: 99 answered, 1 cancelled',
         'pool stats: { size: 4, calls: 100, failures: 1, resets: 1, queued: 0 }',
         'burst of 3 on 1 sandbox + 1 queue slot: ERR_QUEUE_FULL',
+        'client gone: ERR_CANCELLED, terminated by abort, poisoned: false',
+        'stuck load: ERR_CANCELLED, terminated by wall-clock',
         '',
       ].join('\n'),
     );

@@ -16,11 +16,27 @@ pub const MIN_HEAP_SIZE: u64 = 4 << 20;
 /// Measured (2026-11-29): installing the built-ins needs 80 KiB (64 KiB
 /// overflows the stack); the minimum leaves about three times that.
 pub const MIN_SCRATCH_SIZE: u64 = 256 << 10;
+/// Smallest input or output buffer [`SandboxBuilder::build`] accepts: one
+/// 4 KiB page ([`hyperlight_vm::MIN_BUFFER`]). Such a buffer boots; it bounds
+/// each event, source, result and host call to a little under 4 KiB.
+pub const MIN_BUFFER_SIZE: u64 = hyperlight_vm::MIN_BUFFER;
+/// Largest input or output buffer [`SandboxBuilder::build`] accepts: 256 MiB
+/// ([`hyperlight_vm::MAX_BUFFER`]; message lengths are `u32`).
+pub const MAX_BUFFER_SIZE: u64 = hyperlight_vm::MAX_BUFFER;
+/// Largest guest memory: 1 GiB ([`hyperlight_vm::MAX_GUEST_MEMORY`]). The
+/// image, heap, scratch, buffers and page tables together must fit;
+/// [`SandboxBuilder::build`] refuses sizes that do not with an
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) listing them.
+pub const MAX_GUEST_MEMORY: u64 = hyperlight_vm::MAX_GUEST_MEMORY;
 
 /// Configures and creates a sandbox: a micro-VM with the JavaScript guest
-/// booted and waiting. Every size is validated by [`build`](Self::build);
-/// an out-of-range size is an [`Error::InvalidArgument`](crate::Error::InvalidArgument) that states the
-/// limits.
+/// booted and waiting. Every size is validated by [`build`](Self::build)
+/// before anything boots: a size out of its own range ([`MIN_HEAP_SIZE`],
+/// [`MIN_SCRATCH_SIZE`], [`MIN_BUFFER_SIZE`]..=[`MAX_BUFFER_SIZE`]) or sizes
+/// that together exceed [`MAX_GUEST_MEMORY`] are an
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) that states the
+/// limit. Every set of sizes `build` accepts boots (the smallest, with any
+/// locale, are tested).
 #[derive(Clone)]
 pub struct SandboxBuilder {
     config: hyperlight_vm::VmConfig,
@@ -75,14 +91,16 @@ impl SandboxBuilder {
     }
 
     /// Input buffer size in bytes: bounds each event and each source sent
-    /// to the guest. Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
+    /// to the guest. [`MIN_BUFFER_SIZE`] (4 KiB) to [`MAX_BUFFER_SIZE`]
+    /// (256 MiB). Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
     pub fn with_input_buffer_size(mut self, bytes: u64) -> Self {
         self.config.input_size = bytes;
         self
     }
 
     /// Output buffer size in bytes: bounds each result and each host call
-    /// made by the guest. Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
+    /// made by the guest. [`MIN_BUFFER_SIZE`] (4 KiB) to [`MAX_BUFFER_SIZE`]
+    /// (256 MiB). Default 16 MiB ([`hyperlight_vm::DEFAULT_BUFFER`]).
     pub fn with_output_buffer_size(mut self, bytes: u64) -> Self {
         self.config.output_size = bytes;
         self

@@ -54,7 +54,10 @@ mod template;
 mod vm_error;
 mod warm;
 
-pub use builder::{SandboxBuilder, MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
+pub use builder::{
+    SandboxBuilder, MAX_BUFFER_SIZE, MAX_GUEST_MEMORY, MIN_BUFFER_SIZE, MIN_HEAP_SIZE,
+    MIN_SCRATCH_SIZE,
+};
 pub use error::{Error, ErrorCode, GuestError, Result};
 pub use host_functions::{CancelToken, CancellableHostFunction, RawHostFunction};
 pub use hypervisor::{

@@ -203,11 +203,13 @@ fn a_sink_that_blocks_never_blocks_the_guest_and_drops_are_reported() {
     )
     .unwrap();
     let mut l = sb.get_loaded_sandbox().unwrap();
-    let started = std::time::Instant::now();
-    // 20 MB of output against an 8 MiB per-sandbox queue and a stuck sink.
-    l.handle_event("h", "{}", None).unwrap();
-    l.handle_event("h", "{}", None).unwrap();
-    let took = started.elapsed();
+    // 20 MB of output against an 8 MiB per-sandbox queue and a stuck sink:
+    // both calls return while the sink is still blocked (were the guest to
+    // wait for the sink, they never would: the guard fails the run).
+    let guard = common::hang_guard("calls printing into a blocked sink", common::HANG_AFTER);
+    assert_eq!(l.handle_event("h", "{}", None).unwrap(), "1");
+    assert_eq!(l.handle_event("h", "{}", None).unwrap(), "1");
+    drop(guard);
     drop(held);
     assert!(hyperlight_js::flush_prints(std::time::Duration::from_secs(
         30
@@ -218,5 +220,73 @@ fn a_sink_that_blocks_never_blocks_the_guest_and_drops_are_reported() {
         .iter()
         .find(|t| t.starts_with("[hyperlight-js: ") && t.contains("of guest output were dropped"))
         .expect("the drop is reported");
-    eprintln!("two calls printing 20 MB each into a stuck sink took {took:?}; {report}");
+    eprintln!("two calls printing 20 MB each into a stuck sink: {report}");
+}
+
+/// Set in the child process of the `stdio_sink` test.
+const STDIO_CHILD: &str = "HYPERLIGHT_JS_TEST_STDIO_SINK_CHILD";
+
+#[test]
+fn stdio_sink_writes_neutralised_lines_to_stdout_and_warnings_to_stderr() {
+    if std::env::var_os(STDIO_CHILD).is_some() {
+        // Called directly, and as a sandbox's sink (what the guest prints).
+        let sink = hyperlight_js::stdio_sink();
+        sink(PrintLevel::Info, "direct \u{1b}[31mred\u{202e}");
+        sink(PrintLevel::Error, "direct error");
+        let to = sink.clone();
+        let b = hyperlight_js::SandboxBuilder::new().with_print_sink(move |l, t| to(l, t));
+        let mut sb = b.build().unwrap().load_runtime().unwrap();
+        sb.add_handler(
+            "h",
+            r#"function handler() { console.log('from the guest'); console.warn('two\nlines'); console.debug('dbg'); return 1; }"#,
+        )
+        .unwrap();
+        let mut l = sb.get_loaded_sandbox().unwrap();
+        assert_eq!(l.handle_event("h", "{}", None).unwrap(), "1");
+        assert!(hyperlight_js::flush_prints(std::time::Duration::from_secs(
+            60
+        )));
+        return;
+    }
+    common::kvm();
+    let guard = common::hang_guard("the stdio_sink child", common::HANG_AFTER);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdio_sink_writes_neutralised_lines_to_stdout_and_warnings_to_stderr",
+            "--nocapture",
+            "--test-threads",
+            "1",
+            "--quiet",
+        ])
+        .env(STDIO_CHILD, "1")
+        .output()
+        .unwrap();
+    drop(guard);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let lines = |text: &str| -> Vec<String> {
+        // The test harness's own lines ("running 1 test", the result) are
+        // not the sink's.
+        text.lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("running ") && !l.starts_with("test "))
+            .filter(|l| !l.starts_with('.') && !l.contains("finished in"))
+            .map(String::from)
+            .collect()
+    };
+    // Control characters and bidirectional overrides come out escaped; an
+    // embedded newline continues with "| "; debug and info go to stdout.
+    assert_eq!(
+        lines(&stdout),
+        [r"direct \x1b[31mred\u{202e}", "from the guest", "dbg",],
+        "{stdout}"
+    );
+    assert_eq!(
+        lines(&stderr),
+        ["direct error", "two", "| lines"],
+        "{stderr}"
+    );
 }

@@ -239,16 +239,69 @@ fn heap_exhaustion_is_a_clear_out_of_memory_error() {
 }
 
 #[test]
-fn gc_flag_is_accepted_both_ways() {
-    let mut l = loaded_with("function handler(e) { return new Array(1000).fill(e.n).length; }");
-    assert_eq!(
-        l.handle_event("h", r#"{"n":1}"#, Some(false)).unwrap(),
-        "1000"
+fn gc_collects_cycles_after_a_call_by_default_and_not_when_false() {
+    // A self-referencing object is freed only by the cycle collector, so
+    // whether a WeakRef to it still derefs says whether the collector ran.
+    // It holds 1 MiB: the collector runs once the heap grew by 64 KiB.
+    let mut l = loaded_with(
+        "let ref; function handler(e) { \
+           if (e.make) { const o = { big: new Uint8Array(1 << 20) }; o.self = o; ref = new WeakRef(o); } \
+           return ref.deref() === undefined ? 'collected' : 'alive'; }",
     );
+    let alive = "\"alive\"";
     assert_eq!(
-        l.handle_event("h", r#"{"n":1}"#, Some(true)).unwrap(),
-        "1000"
+        l.handle_event("h", r#"{"make":true}"#, Some(false))
+            .unwrap(),
+        alive
     );
+    assert_eq!(l.handle_event("h", "{}", Some(false)).unwrap(), alive);
+    // This call still sees it (the collector runs after the call); the next
+    // one does not.
+    assert_eq!(l.handle_event("h", "{}", Some(true)).unwrap(), alive);
+    assert_eq!(
+        l.handle_event("h", "{}", Some(false)).unwrap(),
+        "\"collected\""
+    );
+    // `None` is the default: collect.
+    l.handle_event("h", r#"{"make":true}"#, None).unwrap();
+    assert_eq!(
+        l.handle_event("h", "{}", Some(false)).unwrap(),
+        "\"collected\""
+    );
+}
+
+/// How deep a plain recursive function gets before the engine's stack
+/// limit throws, in a sandbox with `scratch` bytes of scratch (stack).
+fn recursion_depth(scratch: u64) -> u64 {
+    let mut sb = SandboxBuilder::new()
+        .with_scratch_size(scratch)
+        .build()
+        .unwrap()
+        .load_runtime()
+        .unwrap();
+    sb.add_handler(
+        "h",
+        "function handler() { let d = 0; function f() { d++; f(); } \
+           try { f(); } catch (e) { return [e.name, d]; } }",
+    )
+    .unwrap();
+    let mut l = sb.get_loaded_sandbox().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&l.handle_event("h", "{}", None).unwrap()).unwrap();
+    assert_eq!(v[0], "RangeError", "{v}");
+    v[1].as_u64().unwrap()
+}
+
+#[test]
+fn the_scratch_size_bounds_the_recursion_depth() {
+    kvm();
+    // The scratch is the guest stack; the engine's stack limit is set from
+    // it. Eight times the scratch: several times deeper, each overflow a
+    // catchable RangeError.
+    let small = recursion_depth(512 << 10);
+    let large = recursion_depth(4 << 20);
+    assert!(small > 100, "{small}");
+    assert!(large > 4 * small, "512 KiB: {small} frames, 4 MiB: {large}");
 }
 
 #[test]

@@ -257,13 +257,14 @@ fn endless_top_level_code_is_bounded_by_a_load_monitor_and_the_sandbox_comes_bac
         "import { x } from 'user:spin'; function handler() { return x; }",
     )
     .unwrap();
-    let started = Instant::now();
+    // Only the monitor can end the load (the guard fails the run if it does not).
+    let guard = hang_guard("an endless top level under a load monitor", HANG_AFTER);
     let failure = sb
         .get_loaded_sandbox_with_monitor(
             &WallClockMonitor::new(Duration::from_millis(200)).unwrap(),
         )
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(guard);
     assert_cancelled(&failure.error, Some("wall-clock"));
     let mut sb = failure.sandbox;
     sb.remove_module("spin", None).unwrap();
@@ -288,27 +289,53 @@ fn the_interrupt_handle_of_a_js_sandbox_kills_its_load() {
 #[test]
 fn sizes_below_what_boots_are_refused_and_the_minimums_boot() {
     kvm();
-    for b in [
-        SandboxBuilder::new().with_heap_size(hyperlight_js::MIN_HEAP_SIZE - 4096),
-        SandboxBuilder::new().with_scratch_size(hyperlight_js::MIN_SCRATCH_SIZE - 4096),
+    use hyperlight_js::{MAX_BUFFER_SIZE, MIN_BUFFER_SIZE, MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
+    for (b, names) in [
+        (
+            SandboxBuilder::new().with_heap_size(MIN_HEAP_SIZE - 4096),
+            "4194304",
+        ),
+        (
+            SandboxBuilder::new().with_scratch_size(MIN_SCRATCH_SIZE - 4096),
+            "262144",
+        ),
+        (
+            SandboxBuilder::new().with_input_buffer_size(MIN_BUFFER_SIZE - 1),
+            "4096",
+        ),
+        (
+            SandboxBuilder::new().with_output_buffer_size(MAX_BUFFER_SIZE + 4096),
+            "268435456",
+        ),
+        (
+            SandboxBuilder::new().with_heap_size(hyperlight_js::MAX_GUEST_MEMORY),
+            "1073741824",
+        ),
     ] {
-        assert_eq!(b.build().unwrap_err().code(), ErrorCode::InvalidArg);
+        let err = b.build().unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArg, "{err}");
+        // The refusal names the bound.
+        assert!(err.to_string().contains(names), "{err}");
     }
+    // Every minimum at once, with a locale whose data loads at boot.
     let mut sb = SandboxBuilder::new()
-        .with_heap_size(hyperlight_js::MIN_HEAP_SIZE)
-        .with_scratch_size(hyperlight_js::MIN_SCRATCH_SIZE)
+        .with_heap_size(MIN_HEAP_SIZE)
+        .with_scratch_size(MIN_SCRATCH_SIZE)
+        .with_input_buffer_size(MIN_BUFFER_SIZE)
+        .with_output_buffer_size(MIN_BUFFER_SIZE)
+        .with_locale("de-DE")
         .build()
         .unwrap()
         .load_runtime()
         .unwrap();
     sb.add_handler(
         "h",
-        "function handler(e) { return { echo: e, s: JSON.stringify([e, e]) }; }",
+        "function handler(e) { return { echo: e, s: JSON.stringify([e, e]), n: (1234.5).toLocaleString() }; }",
     )
     .unwrap();
     let mut l = sb.get_loaded_sandbox().unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(&l.handle_event("h", "{\"a\":1}", None).unwrap()).unwrap(),
-        json!({"echo": {"a": 1}, "s": "[{\"a\":1},{\"a\":1}]"})
+        json!({"echo": {"a": 1}, "s": "[{\"a\":1},{\"a\":1}]", "n": "1.234,5"})
     );
 }

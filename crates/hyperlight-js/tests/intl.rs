@@ -214,16 +214,3 @@ fn default_locale_and_time_zone_are_builder_options() {
         }
     }
 }
-
-#[test]
-fn probe() {
-    let Ok(src) = std::env::var("INTL_PROBE") else {
-        return;
-    };
-    for (e, v) in src
-        .split("\n")
-        .zip(eval_all(&src.split("\n").collect::<Vec<_>>()))
-    {
-        println!("{e}  =>  {v}");
-    }
-}

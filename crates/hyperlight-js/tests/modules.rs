@@ -77,6 +77,8 @@ fn a_missing_import_fails_loading_and_names_the_module() {
     )
     .unwrap();
     let err = sb.get_loaded_sandbox().unwrap_err().error;
+    // A module that does not resolve is the caller's argument: ERR_INVALID_ARG.
+    assert_eq!(err.code(), ErrorCode::InvalidArg, "{err}");
     assert!(err.to_string().contains("user:nope"), "{err}");
 }
 

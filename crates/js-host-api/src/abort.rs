@@ -219,6 +219,16 @@ impl Abortable {
         Ok(Some(abortable))
     }
 
+    /// Removes the signal's listener of an operation that will never run
+    /// under this `Abortable` (e.g. `loadRuntime()`, whose options are only
+    /// validated): without it, the listener would stay on a long-lived
+    /// signal for as long as the signal lives. Main thread only.
+    pub(crate) fn disarm(&self, env: sys::napi_env) {
+        if let Some(listener) = lock(&self.listener).take() {
+            listener.detach(env);
+        }
+    }
+
     /// Sandbox thread, before the work: `false` when the operation was
     /// aborted while queued (its Promise is already rejected).
     pub(crate) fn begin(&self) -> bool {

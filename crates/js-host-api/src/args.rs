@@ -78,6 +78,11 @@ pub(crate) fn size(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result
             kind(env, v)
         ))
     })?;
+    size_from(n, what)
+}
+
+/// [`size`] of a number already read: a positive safe integer.
+fn size_from(n: f64, what: &str) -> Result<u64, Failure> {
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
     if !(n.is_finite() && n.fract() == 0.0 && n > 0.0 && n <= MAX_SAFE) {
         return Err(Failure::invalid(format!(
@@ -95,9 +100,15 @@ pub(crate) fn timeout(env: sys::napi_env, v: sys::napi_value, what: &str) -> Res
             kind(env, v)
         ))
     })?;
-    if !(n.is_finite() && n.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&n)) {
+    milliseconds_from(n, 1.0, what)
+}
+
+/// A number of milliseconds already read: an integer from `min` (0 or 1)
+/// to one hour.
+fn milliseconds_from(n: f64, min: f64, what: &str) -> Result<u64, Failure> {
+    if !(n.is_finite() && n.fract() == 0.0 && (min..=MAX_TIMEOUT_MS).contains(&n)) {
         return Err(Failure::invalid(format!(
-            "{what} must be an integer from 1 to {MAX_TIMEOUT_MS} (one hour), not {n}"
+            "{what} must be an integer from {min} to {MAX_TIMEOUT_MS} (one hour), not {n}"
         )));
     }
     Ok(n as u64)
@@ -141,10 +152,56 @@ pub(crate) fn duration(env: sys::napi_env, v: sys::napi_value, what: &str) -> Re
             kind(env, v)
         ))
     })?;
-    if !(n.is_finite() && n.fract() == 0.0 && (0.0..=MAX_TIMEOUT_MS).contains(&n)) {
-        return Err(Failure::invalid(format!(
-            "{what} must be an integer from 0 to {MAX_TIMEOUT_MS} (one hour), not {n}"
-        )));
+    milliseconds_from(n, 0.0, what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyperlight_js::ErrorCode;
+
+    #[test]
+    fn sizes_are_positive_safe_integers() {
+        assert_eq!(size_from(1.0, "s").unwrap(), 1);
+        assert_eq!(
+            size_from(9_007_199_254_740_991.0, "s").unwrap(),
+            (1 << 53) - 1
+        );
+        for bad in [
+            0.0,
+            -1.0,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            9_007_199_254_740_992.0,
+        ] {
+            let f = size_from(bad, "the heap size").unwrap_err();
+            assert_eq!(f.code, ErrorCode::InvalidArg, "{bad}");
+            assert_eq!(
+                f.message,
+                format!("the heap size must be a positive safe integer (bytes), not {bad}")
+            );
+        }
     }
-    Ok(n as u64)
+
+    #[test]
+    fn timeouts_are_1_to_3600000_and_durations_may_be_0() {
+        assert_eq!(milliseconds_from(1.0, 1.0, "t").unwrap(), 1);
+        assert_eq!(milliseconds_from(3_600_000.0, 1.0, "t").unwrap(), 3_600_000);
+        assert_eq!(milliseconds_from(0.0, 0.0, "d").unwrap(), 0);
+        for (bad, min) in [
+            (0.0, 1.0),
+            (-1.0, 0.0),
+            (3_600_001.0, 1.0),
+            (0.5, 0.0),
+            (f64::NAN, 1.0),
+        ] {
+            let f = milliseconds_from(bad, min, "wallClockTimeoutMs").unwrap_err();
+            assert_eq!(f.code, ErrorCode::InvalidArg, "{bad}");
+            assert_eq!(
+                f.message,
+                format!("wallClockTimeoutMs must be an integer from {min} to 3600000 (one hour), not {bad}")
+            );
+        }
+    }
 }

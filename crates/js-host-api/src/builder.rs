@@ -11,8 +11,11 @@ use crate::proto::ProtoJSSandbox;
 use crate::worker::{Core, Sizes};
 
 /// Creates and configures a new sandbox: a micro-VM with the JavaScript
-/// guest booted and waiting. Every size is checked when it is set
-/// (`ERR_INVALID_ARG`); `build()` consumes the builder.
+/// guest booted and waiting. Every size is checked against its own bounds
+/// when it is set (`ERR_INVALID_ARG` naming the bound); sizes that together
+/// exceed the guest's 1 GiB of memory are `ERR_INVALID_ARG` from `build()`.
+/// Every set of sizes `build()` accepts boots. `build()` consumes the
+/// builder.
 #[napi]
 pub struct SandboxBuilder {
     sizes: Sizes,
@@ -20,13 +23,19 @@ pub struct SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    fn set(&mut self, env: &Env, bytes: Unknown<'_>, what: &str) -> Result<u64> {
-        self.set_min(env, bytes, what, 1)
-    }
-
-    fn set_min(&mut self, env: &Env, bytes: Unknown<'_>, what: &str, min: u64) -> Result<u64> {
-        let n = args::size(env.raw(), args::raw(&bytes), what).map_err(|f| f.throw(env.raw()))?;
-        at_least(env, what, n, min)?;
+    /// Reads a size, checks it against its own bounds (`check`), then that
+    /// the builder is not consumed: a bad argument is `ERR_INVALID_ARG` in
+    /// every state.
+    fn set_size(
+        &mut self,
+        env: &Env,
+        bytes: Unknown<'_>,
+        what: &str,
+        check: impl FnOnce(&str, u64) -> std::result::Result<(), Failure>,
+    ) -> Result<u64> {
+        let n = args::size(env.raw(), args::raw(&bytes), what)
+            .and_then(|n| check(what, n).map(|()| n))
+            .map_err(|f| f.throw(env.raw()))?;
         if self.consumed {
             return Err(Failure::consumed("SandboxBuilder", "build()").throw(env.raw()));
         }
@@ -65,7 +74,9 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        let n = self.set_min(&env, bytes, "the heap size", hyperlight_js::MIN_HEAP_SIZE)?;
+        let n = self.set_size(&env, bytes, "the heap size", |what, n| {
+            at_least(what, n, hyperlight_js::MIN_HEAP_SIZE)
+        })?;
         self.sizes.heap = Some(n);
         Ok(this)
     }
@@ -80,18 +91,16 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        let n = self.set_min(
-            &env,
-            bytes,
-            "the scratch size",
-            hyperlight_js::MIN_SCRATCH_SIZE,
-        )?;
+        let n = self.set_size(&env, bytes, "the scratch size", |what, n| {
+            at_least(what, n, hyperlight_js::MIN_SCRATCH_SIZE)
+        })?;
         self.sizes.scratch = Some(n);
         Ok(this)
     }
 
-    /// Sets the guest input buffer size in bytes (a positive integer): it
-    /// bounds each event and each source sent to the guest. Chainable.
+    /// Sets the guest input buffer size in bytes: an integer from 4 KiB
+    /// (4,096, one page) to 256 MiB. It bounds each event and each source
+    /// sent to the guest. Default 16 MiB. Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_input_buffer_size<'a>(
         &mut self,
@@ -99,12 +108,13 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        self.sizes.input = Some(self.set(&env, bytes, "the input buffer size")?);
+        self.sizes.input = Some(self.set_size(&env, bytes, "the input buffer size", buffer)?);
         Ok(this)
     }
 
-    /// Sets the guest output buffer size in bytes (a positive integer): it
-    /// bounds each result and each host call. Chainable.
+    /// Sets the guest output buffer size in bytes: an integer from 4 KiB
+    /// (4,096, one page) to 256 MiB. It bounds each result and each host
+    /// call. Default 16 MiB. Chainable.
     #[napi(ts_args_type = "bytes: number", ts_return_type = "this")]
     pub fn set_output_buffer_size<'a>(
         &mut self,
@@ -112,7 +122,7 @@ impl SandboxBuilder {
         this: napi::bindgen_prelude::This<'a>,
         bytes: Unknown<'_>,
     ) -> Result<napi::bindgen_prelude::This<'a>> {
-        self.sizes.output = Some(self.set(&env, bytes, "the output buffer size")?);
+        self.sizes.output = Some(self.set_size(&env, bytes, "the output buffer size", buffer)?);
         Ok(this)
     }
 
@@ -237,13 +247,64 @@ impl SandboxBuilder {
 }
 
 /// Refuses a size below the smallest that boots the runtime.
-fn at_least(env: &Env, what: &str, n: u64, min: u64) -> Result<()> {
+fn at_least(what: &str, n: u64, min: u64) -> std::result::Result<(), Failure> {
     if n < min {
         return Err(Failure::invalid(format!(
             "{what} is {n} bytes; the smallest that boots the JavaScript runtime is {min} bytes ({} KiB)",
             min >> 10
-        ))
-        .throw(env.raw()));
+        )));
     }
     Ok(())
+}
+
+/// Refuses an input or output buffer size out of
+/// `MIN_BUFFER_SIZE..=MAX_BUFFER_SIZE`.
+fn buffer(what: &str, n: u64) -> std::result::Result<(), Failure> {
+    let (min, max) = (
+        hyperlight_js::MIN_BUFFER_SIZE,
+        hyperlight_js::MAX_BUFFER_SIZE,
+    );
+    if !(min..=max).contains(&n) {
+        return Err(Failure::invalid(format!(
+            "{what} is {n} bytes; it must be from {min} bytes (one page) to {max} bytes ({} MiB)",
+            max >> 20
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyperlight_js::ErrorCode;
+
+    #[test]
+    fn a_size_below_its_minimum_is_invalid_and_names_the_minimum() {
+        assert!(at_least("the heap size", 4 << 20, 4 << 20).is_ok());
+        let f = at_least("the heap size", (4 << 20) - 1, 4 << 20).unwrap_err();
+        assert_eq!(f.code, ErrorCode::InvalidArg);
+        assert_eq!(
+            f.message,
+            "the heap size is 4194303 bytes; the smallest that boots the JavaScript runtime \
+             is 4194304 bytes (4096 KiB)"
+        );
+    }
+
+    #[test]
+    fn buffer_sizes_are_one_page_to_256_mib() {
+        for ok in [4096, 4097, 16 << 20, 256 << 20] {
+            assert!(buffer("the input buffer size", ok).is_ok(), "{ok}");
+        }
+        for bad in [1, 4095, (256 << 20) + 1] {
+            let f = buffer("the output buffer size", bad).unwrap_err();
+            assert_eq!(f.code, ErrorCode::InvalidArg);
+            assert!(
+                f.message.starts_with(&format!(
+                    "the output buffer size is {bad} bytes; it must be from 4096 bytes"
+                )),
+                "{}",
+                f.message
+            );
+        }
+    }
 }

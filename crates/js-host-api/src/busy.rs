@@ -72,5 +72,22 @@ mod tests {
         assert_eq!(some_avg10(t), Some(98.61));
         assert_eq!(some_avg10("full avg10=1.00"), None);
         assert_eq!(some_avg10(""), None);
+        // The field is found wherever it sits on the line; a malformed value
+        // reads as no reading (not busy), never a panic.
+        assert_eq!(
+            some_avg10("some total=1 avg60=3.00 avg10=25.50\n"),
+            Some(25.5)
+        );
+        assert_eq!(some_avg10("some avg10=lots avg60=0.00\n"), None);
+        assert_eq!(some_avg10("some avg60=1.00 total=2\n"), None);
+        assert_eq!(some_avg10("something avg10=50.00\n"), None);
+    }
+
+    #[test]
+    fn the_threshold_separates_idle_from_oversubscribed() {
+        let busy = |t: &str| some_avg10(t).is_some_and(|v| v >= super::THRESHOLD_PERCENT);
+        assert!(!busy("some avg10=19.99 avg60=0 avg300=0 total=0\n"));
+        assert!(busy("some avg10=20.00 avg60=0 avg300=0 total=0\n"));
+        assert!(!busy("full avg10=99.00 avg60=0 avg300=0 total=0\n"));
     }
 }

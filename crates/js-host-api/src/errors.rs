@@ -10,8 +10,8 @@ use napi::sys;
 /// it and the main thread turn it into an `Error` object.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    code: ErrorCode,
-    message: String,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
     guest: Option<Box<GuestError>>,
     /// For `ERR_CANCELLED`: `Some(monitor name)` or `Some(None)` for kill().
     terminated_by: Option<Option<&'static str>>,
@@ -185,5 +185,97 @@ impl From<Error> for Failure {
             },
             other => Failure::new(code, other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_error_keeps_the_guest_error_and_says_what_was_thrown() {
+        let f = Failure::from(Error::Handler(GuestError {
+            name: "TypeError".into(),
+            message: "x is not a function".into(),
+            stack: "at handler (handler/h:1:2)".into(),
+        }));
+        assert_eq!(f.code, ErrorCode::Handler);
+        assert_eq!(
+            f.message,
+            "the handler threw TypeError: x is not a function"
+        );
+        let g = f
+            .guest
+            .as_deref()
+            .expect("the guest error travels with the failure");
+        assert_eq!(
+            (g.name.as_str(), g.stack.as_str()),
+            ("TypeError", "at handler (handler/h:1:2)")
+        );
+        assert_eq!(f.terminated_by, None);
+    }
+
+    #[test]
+    fn a_cancellation_names_the_monitor_or_kill_and_carries_terminated_by() {
+        let by_monitor = Failure::from(Error::Cancelled {
+            terminated_by: Some("cpu-time"),
+        });
+        assert_eq!(by_monitor.code, ErrorCode::Cancelled);
+        assert_eq!(by_monitor.terminated_by, Some(Some("cpu-time")));
+        assert!(
+            by_monitor.message.contains("by the `cpu-time` monitor"),
+            "{}",
+            by_monitor.message
+        );
+        assert!(
+            by_monitor.message.contains("poisoned"),
+            "{}",
+            by_monitor.message
+        );
+        let by_kill = Failure::from(Error::Cancelled {
+            terminated_by: None,
+        });
+        assert_eq!(by_kill.terminated_by, Some(None));
+        assert!(
+            by_kill.message.contains("cancelled by kill()"),
+            "{}",
+            by_kill.message
+        );
+        // Built here (a load stopped by its AbortSignal), the same shape.
+        let aborted = Failure::cancelled("stopped", Some("signal"));
+        assert_eq!(
+            (aborted.code, aborted.terminated_by),
+            (ErrorCode::Cancelled, Some(Some("signal")))
+        );
+    }
+
+    #[test]
+    fn other_errors_keep_their_code_and_message() {
+        let f = Failure::from(Error::InvalidArgument("the heap size is 1 bytes".into()));
+        assert_eq!(f.code, ErrorCode::InvalidArg);
+        assert!(
+            f.message.contains("the heap size is 1 bytes"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.terminated_by, None);
+        assert!(f.guest.is_none());
+        assert_eq!(Failure::internal("a bug").code, ErrorCode::Internal);
+        assert_eq!(Failure::invalid("bad").code, ErrorCode::InvalidArg);
+    }
+
+    #[test]
+    fn consumed_names_the_call_that_consumed_or_the_disposal() {
+        let f = Failure::consumed("JSSandbox", "getLoadedSandbox()");
+        assert_eq!(f.code, ErrorCode::Consumed);
+        assert_eq!(
+            f.message,
+            "this JSSandbox was already consumed by getLoadedSandbox(); use the object that call returned"
+        );
+        let d = Failure::consumed("LoadedJSSandbox", "dispose()");
+        assert_eq!(
+            d.message,
+            "this LoadedJSSandbox was disposed ([Symbol.asyncDispose]()); its micro-VM is released"
+        );
     }
 }

@@ -151,3 +151,32 @@ pub fn check_hypervisor() -> HypervisorCheck {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(virt: Option<&str>, under: bool, modules: &[&str]) -> HostFacts {
+        HostFacts {
+            cpu_virtualisation: virt.map(String::from),
+            under_hypervisor: under,
+            kvm_modules: modules.iter().map(|m| m.to_string()).collect(),
+            in_container: true,
+        }
+    }
+
+    #[test]
+    fn nested_and_pvm_are_derived_from_the_host_facts() {
+        // This machine's kind: a guest without VT-x, KVM through kvm_pvm.
+        let pvm = host_of(&facts(None, true, &["kvm", "kvm_pvm"]));
+        assert!(pvm.pvm && !pvm.nested && pvm.under_hypervisor && pvm.in_container);
+        assert_eq!(pvm.kvm_modules, ["kvm", "kvm_pvm"]);
+        // VT-x exposed inside a VM: nested virtualisation.
+        let nested = host_of(&facts(Some("vmx"), true, &["kvm", "kvm_intel"]));
+        assert!(nested.nested && !nested.pvm);
+        assert_eq!(nested.cpu_virtualisation.as_deref(), Some("vmx"));
+        // Bare metal.
+        let metal = host_of(&facts(Some("svm"), false, &["kvm", "kvm_amd"]));
+        assert!(!metal.nested && !metal.pvm && !metal.under_hypervisor);
+    }
+}

@@ -39,5 +39,7 @@ pub use builder::SandboxBuilder;
 pub use hypervisor::{check_hypervisor, DeviceAccess, HostInfo, HypervisorCheck, KvmInfo};
 pub use js_sandbox::JSSandbox;
 pub use limits::SandboxLoadOptions;
-pub use loaded::{CallHandlerOptions, CallStats, InterruptHandle, LoadedJSSandbox, Snapshot};
+pub use loaded::{
+    CallHandlerOptions, CallStats, EvalScriptOptions, InterruptHandle, LoadedJSSandbox, Snapshot,
+};
 pub use proto::{HostModule, ProtoJSSandbox};

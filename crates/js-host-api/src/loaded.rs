@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyperlight_js::{CpuTimeMonitor, WallClockMonitor};
+use hyperlight_js::{CpuTimeMonitor, MonitorSet, WallClockMonitor};
 use napi::bindgen_prelude::{ClassInstance, FromNapiValue, ToNapiValue, Unknown};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
@@ -39,6 +39,28 @@ pub struct CallHandlerOptions<'a> {
     pub signal: Option<napi::bindgen_prelude::Object<'a>>,
     /// Milliseconds between an abort's polite stop and the kill (an
     /// integer from 0 to 3,600,000; 0 kills at once). Default: 100.
+    pub abort_grace_period_ms: Option<f64>,
+}
+
+/// Options of `evalScript`.
+#[napi(object)]
+pub struct EvalScriptOptions<'a> {
+    /// The script's name in stack traces and the base of its relative
+    /// `import()` specifiers (name it `<namespace>:<path>` to import beside
+    /// it): a non-empty string without NUL. Default: `<script>`.
+    pub filename: Option<String>,
+    /// Wall-clock timeout in milliseconds (an integer from 1 to 3,600,000).
+    /// Default: none.
+    pub wall_clock_timeout_ms: Option<f64>,
+    /// CPU-time timeout in milliseconds (an integer from 1 to 3,600,000).
+    /// Default: none.
+    pub cpu_timeout_ms: Option<f64>,
+    /// Cancels the script as `callHandler`'s `signal` cancels a call.
+    /// Default: none.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<napi::bindgen_prelude::Object<'a>>,
+    /// Milliseconds between an abort's polite stop and the kill (an
+    /// integer from 0 to 3,600,000). Default: 100.
     pub abort_grace_period_ms: Option<f64>,
 }
 
@@ -180,26 +202,49 @@ struct CallMonitors {
     abort: Option<AbortMonitor>,
 }
 
-/// Runs one call watched by whichever monitors it has (none: no monitor
-/// task at all).
+impl CallMonitors {
+    /// The call's monitors as one set (a tuple when several, so that the
+    /// first to fire ends the call and is named), or `None` when it has
+    /// none (no monitor task at all).
+    fn into_set(self) -> Option<Box<dyn MonitorSet>> {
+        Some(match (self.wall, self.cpu, self.abort) {
+            (None, None, None) => return None,
+            (Some(w), None, None) => Box::new(w),
+            (None, Some(c), None) => Box::new(c),
+            (None, None, Some(a)) => Box::new(a),
+            (Some(w), Some(c), None) => Box::new((w, c)),
+            (Some(w), None, Some(a)) => Box::new((w, a)),
+            (None, Some(c), Some(a)) => Box::new((c, a)),
+            (Some(w), Some(c), Some(a)) => Box::new((w, c, a)),
+        })
+    }
+}
+
+/// Runs one call watched by whichever monitors it has.
 fn run_call(
     loaded: &mut hyperlight_js::LoadedJSSandbox,
     name: &str,
     event: &str,
     gc: Option<bool>,
     m: CallMonitors,
-) -> hyperlight_js::Result<String> {
-    match (m.wall, m.cpu, m.abort) {
-        (None, None, None) => loaded.handle_event(name, event, gc),
-        (Some(w), None, None) => loaded.handle_event_with_monitor(name, event, &w, gc),
-        (None, Some(c), None) => loaded.handle_event_with_monitor(name, event, &c, gc),
-        (None, None, Some(a)) => loaded.handle_event_with_monitor(name, event, &a, gc),
-        (Some(w), Some(c), None) => loaded.handle_event_with_monitor(name, event, &(w, c), gc),
-        (Some(w), None, Some(a)) => loaded.handle_event_with_monitor(name, event, &(w, a), gc),
-        (None, Some(c), Some(a)) => loaded.handle_event_with_monitor(name, event, &(c, a), gc),
-        (Some(w), Some(c), Some(a)) => {
-            loaded.handle_event_with_monitor(name, event, &(w, c, a), gc)
-        }
+) -> hyperlight_js::Result<Option<String>> {
+    match m.into_set() {
+        None => loaded.handle_event(name, event, gc),
+        Some(set) => loaded.handle_event_with_monitor(name, event, &*set, gc),
+    }
+    .map(Some)
+}
+
+/// Runs one classic script watched by whichever monitors it has.
+fn run_script(
+    loaded: &mut hyperlight_js::LoadedJSSandbox,
+    source: &str,
+    filename: Option<&str>,
+    m: CallMonitors,
+) -> hyperlight_js::Result<Option<String>> {
+    match m.into_set() {
+        None => loaded.eval_script(source, filename),
+        Some(set) => loaded.eval_script_with_monitor(source, filename, &*set),
     }
 }
 
@@ -216,6 +261,109 @@ pub(crate) fn call_failure(e: hyperlight_js::Error, poisoned: bool) -> Failure {
         ),
         other => other.into(),
     }
+}
+
+/// Refuses a request made from a host function that this sandbox's
+/// running call is waiting for: it would wait for that call to end, which
+/// waits for the host function, forever (`ERR_INVALID_ARG`).
+fn refuse_reentry(
+    e: sys::napi_env,
+    core: &Core,
+    state: &EnvState,
+    what: &str,
+) -> std::result::Result<(), Failure> {
+    if core.published.waiting.load(Ordering::SeqCst) > 0 && state.waited_for_by(e, core.id) {
+        return Err(Failure::invalid(format!(
+            "{what} was called from a host function that this sandbox's running call is \
+             waiting for: the new request would wait for that call to end, which waits for \
+             the host function, forever. Call it after the host function has returned (or on \
+             another sandbox)"
+        )));
+    }
+    Ok(())
+}
+
+/// Queues one guest request (a handler call or a script) on the sandbox's
+/// thread, watched by its timeouts and its signal's monitor, and settles
+/// `deferred` with its JSON answer parsed (`undefined` for none). The
+/// statistics and the `kill()` target follow the request as for a call.
+#[allow(clippy::too_many_arguments)]
+fn queue_watched(
+    core: &Arc<Core>,
+    published: &Arc<crate::worker::Published>,
+    deferred: Deferred,
+    abortable: Option<Arc<Abortable>>,
+    wall: Option<u64>,
+    cpu: Option<u64>,
+    run: impl FnOnce(
+            &mut hyperlight_js::LoadedJSSandbox,
+            CallMonitors,
+        ) -> hyperlight_js::Result<Option<String>>
+        + Send
+        + 'static,
+) {
+    let ticket = Ticket::new(deferred, abortable.clone());
+    let published = published.clone();
+    let record = published.enqueue();
+    core.queue(move |stage| {
+        if let Some(a) = &abortable {
+            if !a.begin() {
+                return;
+            }
+        }
+        published.start(record.seq);
+        let result = (|| {
+            let Stage::Loaded(loaded) = stage else {
+                return Err(Failure::internal("the sandbox is not loaded"));
+            };
+            let monitors = CallMonitors {
+                wall: wall
+                    .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
+                    .transpose()?,
+                cpu: cpu
+                    .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
+                    .transpose()?,
+                abort: abortable.as_ref().map(Abortable::monitor),
+            };
+            let result = run(loaded, monitors);
+            let poisoned = loaded.poisoned();
+            if let Some(a) = &abortable {
+                a.end(poisoned);
+            }
+            Core::publish(&published, loaded);
+            if abortable.as_ref().is_some_and(|a| a.aborted()) {
+                // A polite stop leaves `terminated_by` empty in Rust:
+                // the abort ended this call either way.
+                if let Err(hyperlight_js::Error::Cancelled { .. }) = &result {
+                    if let Some(stats) = published
+                        .stats
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_mut()
+                    {
+                        stats.terminated_by = Some(crate::abort::MONITOR_NAME);
+                    }
+                }
+            }
+            result.map_err(|e| call_failure(e, poisoned))
+        })();
+        published.finish(record.seq);
+        if let Some(a) = &abortable {
+            // Also after a failure before the call ran (ends once).
+            a.end_if_running(false);
+        }
+        ticket.settle(Box::new(move |env| {
+            // The call stops being the target of `kill()` once its
+            // Promise settles.
+            drop(record);
+            match result? {
+                Some(json) => EnvState::get(env)
+                    .map_err(Failure::internal)?
+                    .parse(env, &json),
+                None => crate::js::undefined(env).map_err(Failure::internal),
+            }
+        }));
+    });
 }
 
 #[napi]
@@ -249,15 +397,7 @@ impl LoadedJSSandbox {
             let state = EnvState::get(e).map_err(Failure::internal)?;
             let event = state.stringify(e, args::raw(&event_data), "the event")?;
             let core = self.core()?.clone();
-            if core.published.waiting.load(Ordering::SeqCst) > 0 && state.waited_for_by(e, core.id)
-            {
-                return Err(Failure::invalid(
-                    "callHandler() was called from a host function that this sandbox's running \
-                     call is waiting for: the new call would wait for that call to end, which \
-                     waits for the host function, forever. Call it after the host function \
-                     has returned (or on another sandbox)",
-                ));
-            }
+            refuse_reentry(e, &core, state, "callHandler()")?;
             let polite = self.handle.clone();
             let kill = self.interrupt_handle();
             let abortable = Abortable::arm(
@@ -288,66 +428,84 @@ impl LoadedJSSandbox {
         } else {
             deferred
         };
-        let ticket = Ticket::new(deferred, abortable.clone());
-        let published = self.published.clone();
-        let record = published.enqueue();
-        core.queue(move |stage| {
-            if let Some(a) = &abortable {
-                if !a.begin() {
-                    return;
-                }
-            }
-            published.start(record.seq);
-            let result = (|| {
-                let Stage::Loaded(loaded) = stage else {
-                    return Err(Failure::internal("the sandbox is not loaded"));
-                };
-                let monitors = CallMonitors {
-                    wall: wall
-                        .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-                        .transpose()?,
-                    cpu: cpu
-                        .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-                        .transpose()?,
-                    abort: abortable.as_ref().map(Abortable::monitor),
-                };
-                let result = run_call(loaded, &name, &event, gc, monitors);
-                let poisoned = loaded.poisoned();
-                if let Some(a) = &abortable {
-                    a.end(poisoned);
-                }
-                Core::publish(&published, loaded);
-                if abortable.as_ref().is_some_and(|a| a.aborted()) {
-                    // A polite stop leaves `terminated_by` empty in Rust:
-                    // the abort ended this call either way.
-                    if let Err(hyperlight_js::Error::Cancelled { .. }) = &result {
-                        if let Some(stats) = published
-                            .stats
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .as_mut()
-                        {
-                            stats.terminated_by = Some(crate::abort::MONITOR_NAME);
-                        }
-                    }
-                }
-                result.map_err(|e| call_failure(e, poisoned))
-            })();
-            published.finish(record.seq);
-            if let Some(a) = &abortable {
-                // Also after a failure before the call ran (ends once).
-                a.end_if_running(false);
-            }
-            ticket.settle(Box::new(move |env| {
-                // The call stops being the target of `kill()` once its
-                // Promise settles.
-                drop(record);
-                let json = result?;
-                EnvState::get(env)
-                    .map_err(Failure::internal)?
-                    .parse(env, &json)
-            }));
-        });
+        queue_watched(
+            &core,
+            &self.published,
+            deferred,
+            abortable,
+            wall,
+            cpu,
+            move |l, m| run_call(l, &name, &event, gc, m),
+        );
+        Ok(Raw(promise))
+    }
+
+    /// Evaluates `source` as a classic script (global code, as a
+    /// `<script>` element or Node's `vm.runInThisContext`) in the
+    /// sandbox's realm and resolves to its completion value (after a JSON
+    /// round trip; `undefined` when it is `undefined`, a function or a
+    /// symbol). Top-level `let`/`const`/`class` stay visible to later
+    /// scripts and to handlers; `var` and functions become properties of
+    /// the global object. Options: `filename` (default `<script>`: names
+    /// the script in stack traces and is the base of its relative
+    /// `import()`), and the timeouts, `signal` and `abortGracePeriodMs` of
+    /// `callHandler`.
+    #[napi(
+        ts_args_type = "source: string, options?: EvalScriptOptions",
+        ts_return_type = "Promise<unknown>"
+    )]
+    pub fn eval_script(
+        &self,
+        env: Env,
+        source: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> Result<Raw> {
+        let e = env.raw();
+        let checked = (|| {
+            let source = args::string(e, args::raw(&source), "the script")?;
+            let opts = Options::parse(
+                e,
+                options.as_ref().map(args::raw),
+                "evalScript",
+                crate::options::EVAL_KEYS,
+            )?;
+            let filename = opts
+                .get("filename")?
+                .map(|v| args::string(e, v, "filename"))
+                .transpose()?;
+            let wall = opts.timeout_ms("wallClockTimeoutMs")?;
+            let cpu = opts.timeout_ms("cpuTimeoutMs")?;
+            let abort = AbortOptions::from_options(&opts)?;
+            let state = EnvState::get(e).map_err(Failure::internal)?;
+            let core = self.core()?.clone();
+            refuse_reentry(e, &core, state, "evalScript()")?;
+            let polite = self.handle.clone();
+            let kill = self.interrupt_handle();
+            let abortable = Abortable::arm(
+                e,
+                &abort,
+                "script",
+                Stops {
+                    polite: Box::new(move || polite.request_interrupt()),
+                    kill: Box::new(move || kill.kill()),
+                },
+            )?;
+            Ok((source, filename, wall, cpu, abortable, core))
+        })();
+        let (source, filename, wall, cpu, abortable, core) = match checked {
+            Ok(x) => x,
+            Err(failure) => return rejected(e, failure),
+        };
+        let (deferred, promise) = Deferred::new(e)?;
+        queue_watched(
+            &core,
+            &self.published,
+            deferred,
+            abortable,
+            wall,
+            cpu,
+            move |l, m| run_script(l, &source, filename.as_deref(), m),
+        );
         Ok(Raw(promise))
     }
 

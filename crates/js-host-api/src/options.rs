@@ -26,6 +26,15 @@ use napi::sys;
 use crate::args;
 use crate::errors::Failure;
 
+/// The keys of `evalScript`'s options.
+pub(crate) const EVAL_KEYS: &[&str] = &[
+    "filename",
+    "wallClockTimeoutMs",
+    "cpuTimeoutMs",
+    crate::abort::SIGNAL_KEY,
+    crate::abort::GRACE_KEY,
+];
+
 /// The keys of `callHandler`'s options.
 pub(crate) const CALL_KEYS: &[&str] = &[
     "wallClockTimeoutMs",

@@ -116,3 +116,21 @@ impl JsPrintSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_level_has_the_name_a_javascript_sink_receives() {
+        let names = [
+            PrintLevel::Print,
+            PrintLevel::Debug,
+            PrintLevel::Info,
+            PrintLevel::Warn,
+            PrintLevel::Error,
+        ]
+        .map(level_name);
+        assert_eq!(names, ["print", "debug", "info", "warn", "error"]);
+    }
+}

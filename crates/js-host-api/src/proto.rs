@@ -86,13 +86,20 @@ impl ProtoJSSandbox {
         ts_return_type = "Promise<JSSandbox>"
     )]
     pub fn load_runtime(&self, env: Env, options: Option<Unknown<'_>>) -> Result<Raw> {
-        if let Err(failure) = crate::limits::load_options(
+        match crate::limits::load_options(
             env.raw(),
             options.as_ref().map(args::raw),
             "loadRuntime",
             None,
         ) {
-            return rejected(env.raw(), failure);
+            Err(failure) => return rejected(env.raw(), failure),
+            // Validated only (no guest code runs here): an armed signal's
+            // listener must not outlive this call.
+            Ok(limits) => {
+                if let Some(abortable) = limits.abortable {
+                    abortable.disarm(env.raw());
+                }
+            }
         }
         let mut state = self.state.borrow_mut();
         let Some(core) = state.core.take() else {

@@ -111,10 +111,14 @@ fn uv_found() -> &'static Uv {
 /// The window, from `HYPERLIGHT_JS_EVENT_LOOP_SPIN_US`: `Ok(None)` when the
 /// variable is not set, `Err` with a message when its value is invalid.
 pub(crate) fn window_from_env() -> Result<Option<u64>, String> {
-    let Some(raw) = std::env::var_os(SPIN_ENV) else {
+    parse_window(std::env::var_os(SPIN_ENV).map(|raw| raw.to_string_lossy().into_owned()))
+}
+
+/// [`window_from_env`] of the variable's value (`None`: not set).
+fn parse_window(value: Option<String>) -> Result<Option<u64>, String> {
+    let Some(text) = value else {
         return Ok(None);
     };
-    let text = raw.to_string_lossy();
     match text.trim().parse::<u64>() {
         Ok(us) if us <= MAX_SPIN_US => Ok(Some(us)),
         _ => Err(format!(
@@ -329,5 +333,28 @@ unsafe fn free_handle(handle: *mut UvHandle) {
         let size = (uv.handle_size)(UV_IDLE);
         let layout = std::alloc::Layout::from_size_align_unchecked(size, 16);
         std::alloc::dealloc(handle.cast(), layout);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_unset_or_0_to_10000_microseconds() {
+        assert_eq!(parse_window(None), Ok(None));
+        assert_eq!(parse_window(Some("0".into())), Ok(Some(0)));
+        assert_eq!(parse_window(Some(" 250 ".into())), Ok(Some(250)));
+        assert_eq!(parse_window(Some("10000".into())), Ok(Some(MAX_SPIN_US)));
+        for bad in ["10001", "-1", "soon", "", "1.5"] {
+            let message = parse_window(Some(bad.into())).unwrap_err();
+            assert_eq!(
+                message,
+                format!(
+                    "HYPERLIGHT_JS_EVENT_LOOP_SPIN_US must be a whole number of microseconds \
+                     from 0 to 10000 (0 disables), got {bad:?}; using 200"
+                )
+            );
+        }
     }
 }

@@ -19,7 +19,9 @@ export {
 export { type KvFunctions, type KvModuleOptions, type KvStore, kvModule } from './capabilities/kv';
 export {
   consoleLogger,
+  type LogCallContext,
   type LogFunctions,
+  type LogInstallation,
   type LogLevel,
   type LogModule,
   type LogModuleOptions,

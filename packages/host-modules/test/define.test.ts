@@ -367,5 +367,12 @@ describe('guest types', () => {
       c?: string;
     }>();
     expectTypeOf<Jsonified<unknown>>().toEqualTypeOf<unknown>();
+    // The types above are checked by `pnpm run typecheck`; at run time, JSON.stringify does what
+    // they model.
+    const through = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+    expect(through({ d: new Date(0) })).toStrictEqual({ d: '1970-01-01T00:00:00.000Z' });
+    expect(through([1, undefined, () => {}])).toStrictEqual([1, null, null]);
+    expect(through({ a: 1, b: undefined, c: 'x', f: () => {} })).toStrictEqual({ a: 1, c: 'x' });
+    expect(through({ u: [undefined] })).toStrictEqual({ u: [null] });
   });
 });

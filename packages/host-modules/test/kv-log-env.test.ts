@@ -159,6 +159,20 @@ describe('logModule', () => {
     expect(await log.invoke('info', ['x'.repeat(18)])).toBe(false); // 36 bytes > 30 per call
   });
 
+  it('beginCall(call) tags the records of the call with handler and callId', async () => {
+    const { logger, records } = memoryLogger();
+    const log = logModule({ logger });
+    log.beginCall({ handler: 'charge', callId: 7 });
+    expect(await log.invoke('info', ['one', { handler: 'forged' }])).toBe(true);
+    log.beginCall();
+    expect(await log.invoke('info', ['two'])).toBe(true);
+    expect(records.map((r) => [r.message, r.fields])).toEqual([
+      ['one', { handler: 'charge', callId: 7 }],
+      ['two', {}],
+    ]);
+    expect(() => log.beginCall({ callId: 1 } as never)).toThrow(HostModuleDefinitionError);
+  });
+
   it('consoleLogger writes message then fields', () => {
     const lines: unknown[][] = [];
     const target = {
@@ -209,12 +223,18 @@ describe('envModule', () => {
     expect(await copy.invoke('get', ['A'])).toBe('1');
   });
 
-  it('types the guest view from the values', () => {
+  it('types the guest view from the values', async () => {
     type Env = GuestModule<typeof env>;
     expectTypeOf<Parameters<Env['get']>>().toEqualTypeOf<
       ['REGION' | 'RETRIES' | 'DEBUG' | 'EMPTY']
     >();
     expectTypeOf<ReturnType<Env['get']>>().toEqualTypeOf<'eu' | 3 | false | null>();
+    // The types above are checked by `pnpm run typecheck`; at run time, the values they name are
+    // the ones a guest gets, falsy ones included.
+    const got = await Promise.all(
+      (['REGION', 'RETRIES', 'DEBUG', 'EMPTY'] as const).map((k) => env.invoke('get', [k])),
+    );
+    expect(got).toStrictEqual(['eu', 3, false, null]);
   });
 
   it.each([

@@ -40,6 +40,7 @@ export { NATIVE_PATH_ENV } from './loader';
 export {
   type CallHandlerOptions,
   type CallStats,
+  type EvalScriptOptions,
   type HostFunction,
   HostModule,
   InterruptHandle,

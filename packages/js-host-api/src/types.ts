@@ -407,6 +407,29 @@ export interface CallHandlerOptions {
 }
 
 /**
+ * Options of `LoadedJSSandbox.evalScript()`: those of `callHandler` (but `gc`) and the script's
+ * file name.
+ * @public
+ */
+export interface EvalScriptOptions {
+  /**
+   * Names the script in stack traces (`at <anonymous> (name:1:7)`) and is the base of relative
+   * `import()` specifiers in it (name it `<namespace>:<path>` to import beside it). A non-empty
+   * string without NUL.
+   * @defaultValue `'<script>'`
+   */
+  filename?: string;
+  /** As in {@link CallHandlerOptions.wallClockTimeoutMs}. @defaultValue no wall-clock limit */
+  wallClockTimeoutMs?: number;
+  /** As in {@link CallHandlerOptions.cpuTimeoutMs}. @defaultValue no CPU-time limit */
+  cpuTimeoutMs?: number;
+  /** As in {@link CallHandlerOptions.signal}. @defaultValue no signal */
+  signal?: AbortSignal;
+  /** As in {@link CallHandlerOptions.abortGracePeriodMs}. @defaultValue 100 */
+  abortGracePeriodMs?: number;
+}
+
+/**
  * Statistics of the most recent `LoadedJSSandbox.callHandler()` call.
  * @public
  */
@@ -501,6 +524,28 @@ export interface LoadedJSSandbox {
     eventData: unknown,
     options?: CallHandlerOptions,
   ): Promise<R>;
+  /**
+   * Evaluates `source` as a classic script (global code, as a `<script>` element or Node's
+   * `vm.runInThisContext` runs it: sloppy unless it starts with `'use strict'`) in the sandbox's
+   * realm, runs the pending jobs, and resolves to its completion value after a JSON round trip
+   * (`undefined` when the value is `undefined`, a function or a symbol). Top-level `let`, `const`
+   * and `class` declarations stay visible to later scripts and to handlers; `var` and function
+   * declarations become properties of the global object; both last until the next `restore()` or
+   * `unload()`. Use it to set up shared state, polyfills or configuration after the load.
+   * Rejects with `ERR_HANDLER` when the script throws or has a syntax error (the effects up to the
+   * throw remain), or when its completion value cannot be expressed in JSON (a BigInt, a cycle:
+   * name `ResultError`, after the script ran); `ERR_CANCELLED` when a timeout, the `signal`, `kill()`
+   * or `requestInterrupt()` ends it; `ERR_POISONED`, `ERR_CONSUMED`; `ERR_INVALID_ARG` for a source
+   * that is not a string or larger than the input buffer, a bad `filename` or an unknown option.
+   * Scripts queue with calls (one at a time, in order) and set `lastCallStats`.
+   * @example
+   * ```ts
+   * await loaded.evalScript('const config = { greeting: "hi" };');
+   * // handlers now see `config`
+   * await loaded.evalScript('1 + 1'); // 2
+   * ```
+   */
+  evalScript<R = unknown>(source: string, options?: EvalScriptOptions): Promise<R>;
   /**
    * Drops every handler and module and returns to the state right after `loadRuntime()`, also from
    * a poisoned sandbox. Consumes this object.

@@ -45,10 +45,16 @@ export interface MonitorCancelledError extends Error {
   /** The monitor that ended the call, or `null` when `interruptHandle.kill()` did. */
   readonly terminatedBy: string | null;
   /**
-   * Whether the handler had started, so the sandbox is now poisoned: `false` when a monitor fired
-   * before the call reached the guest (while monitors started, or while the call was queued).
+   * Whether the call had been handed to the sandbox when it was stopped: `false` when a monitor
+   * fired before that (an already aborted signal, a monitor that fired while monitors started,
+   * or a pool's queue), so the handler did not run.
    */
   readonly handlerStarted: boolean;
+  /**
+   * Whether the sandbox is poisoned now (restore a snapshot or unload it): `true` after a kill,
+   * `false` when the call never started or a signal's polite stop ended it.
+   */
+  readonly poisoned: boolean;
 }
 
 /** A message for any thrown value. */
@@ -82,14 +88,25 @@ export function cancelledBy(
   terminatedBy: string | null,
   handler: string,
   handlerStarted: boolean,
+  poisoned: boolean,
   cause?: unknown,
 ): MonitorCancelledError {
   const by = terminatedBy === null ? 'kill()' : `the \`${terminatedBy}\` monitor`;
-  const message = handlerStarted
-    ? `the handler call ${JSON.stringify(handler)} was cancelled by ${by}; the sandbox is now ` +
-      'poisoned: restore a snapshot or unload it'
-    : `the handler call ${JSON.stringify(handler)} was cancelled by ${by} before the handler ` +
-      'started; the sandbox is not poisoned';
-  const error = codedError(ERR_CANCELLED, message, { terminatedBy, handlerStarted }, cause);
-  return error as typeof error & { terminatedBy: string | null; handlerStarted: boolean };
+  const call = `the handler call ${JSON.stringify(handler)} was cancelled by ${by}`;
+  const message = !handlerStarted
+    ? `${call} before the handler started; the sandbox is not poisoned`
+    : poisoned
+      ? `${call}; the sandbox is now poisoned: restore a snapshot or unload it`
+      : `${call}; the guest stopped when asked and the sandbox is still usable`;
+  const error = codedError(
+    ERR_CANCELLED,
+    message,
+    { terminatedBy, handlerStarted, poisoned },
+    cause,
+  );
+  return error as typeof error & {
+    terminatedBy: string | null;
+    handlerStarted: boolean;
+    poisoned: boolean;
+  };
 }

@@ -1,6 +1,7 @@
 // Limits on hyperlight-js handler calls as composable values, with the names and semantics of
 // the Rust crate's monitors: `wallClock` and `cpuTime` are the binding's native monitors;
-// `signal`, `hostCallBudget` and `monitor(...)` run on the Node main thread; `anyOf` races them.
+// `signal` is the binding's AbortSignal option; `hostCallBudget` and `monitor(...)` run on the
+// Node main thread; `anyOf` races them.
 
 export {
   ERR_MONITOR_START,
@@ -22,6 +23,7 @@ export {
   type MonitorStart,
   monitor,
   type OutputEvent,
+  type SignalMonitorOptions,
   signal,
   wallClock,
 } from './monitor';

@@ -94,14 +94,22 @@ export interface Monitor {
   /** The name reported as `terminatedBy` when this monitor ends a call. */
   readonly name: string;
   /**
-   * `'wall-clock'` and `'cpu-time'` are enforced by the native monitors of the binding (their
-   * precision, on the sandbox's own thread); `'custom'` monitors run on the Node main thread.
+   * `'wall-clock'`, `'cpu-time'` and `'signal'` are enforced by the binding (its native monitors
+   * and its `signal` option, on the sandbox's own thread); `'custom'` monitors run on the Node
+   * main thread.
    */
-  readonly kind: 'wall-clock' | 'cpu-time' | 'custom';
+  readonly kind: 'wall-clock' | 'cpu-time' | 'signal' | 'custom';
   /** The limit in milliseconds of a `'wall-clock'` or `'cpu-time'` monitor; `null` otherwise. */
   readonly limitMs: number | null;
   /** The start function of a `'custom'` monitor; `null` otherwise. */
   readonly start: MonitorStart | null;
+  /** The `AbortSignal` of a `'signal'` monitor; `null` otherwise. */
+  readonly signal: AbortSignal | null;
+  /**
+   * For a `'signal'` monitor: milliseconds between the polite stop and the kill (the binding's
+   * `abortGracePeriodMs`); `null` for the binding's default (100 ms) and for other kinds.
+   */
+  readonly gracePeriodMs: number | null;
 }
 
 /**
@@ -177,7 +185,17 @@ function checkName(name: unknown): string {
  */
 export function wallClock(ms: number): Monitor {
   const limitMs = checkLimit(ms, 'wallClock()');
-  return brand({ name: 'wall-clock', kind: 'wall-clock', limitMs, start: null }, MONITOR);
+  return brand(
+    {
+      name: 'wall-clock',
+      kind: 'wall-clock',
+      limitMs,
+      start: null,
+      signal: null,
+      gracePeriodMs: null,
+    },
+    MONITOR,
+  );
 }
 
 /**
@@ -192,7 +210,10 @@ export function wallClock(ms: number): Monitor {
  */
 export function cpuTime(ms: number): Monitor {
   const limitMs = checkLimit(ms, 'cpuTime()');
-  return brand({ name: 'cpu-time', kind: 'cpu-time', limitMs, start: null }, MONITOR);
+  return brand(
+    { name: 'cpu-time', kind: 'cpu-time', limitMs, start: null, signal: null, gracePeriodMs: null },
+    MONITOR,
+  );
 }
 
 /**
@@ -216,32 +237,98 @@ export function monitor(name: string, start: MonitorStart): Monitor {
   if (typeof start !== 'function') {
     throw invalidArg(`monitor(${JSON.stringify(checked)}, start): start must be a function`);
   }
-  return brand({ name: checked, kind: 'custom', limitMs: null, start }, MONITOR);
+  return brand(
+    { name: checked, kind: 'custom', limitMs: null, start, signal: null, gracePeriodMs: null },
+    MONITOR,
+  );
 }
 
 /**
- * Ends the call when `abortSignal` aborts; an already aborted signal keeps the handler from
- * running (`ERR_CANCELLED`, sandbox not poisoned). The signal's `reason` is the rejection's
- * `cause`.
- *
- * @param abortSignal - e.g. `AbortSignal.timeout(ms)` or an `AbortController`'s `signal`.
- * @param name - the monitor's name.
- * @defaultValue name: `'signal'`
+ * Options of {@link signal}.
  * @public
  */
-export function signal(abortSignal: AbortSignal, name = 'signal'): Monitor {
+export interface SignalMonitorOptions {
+  /**
+   * The monitor's name: the call's `terminatedBy` when the signal ends it.
+   * @defaultValue `'abort'` (the binding's own `terminatedBy` for an `AbortSignal`)
+   */
+  readonly name?: string;
+  /**
+   * Milliseconds between the polite stop and the kill: an integer from 0 to 3,600,000 (`0` kills
+   * at once). The binding's `abortGracePeriodMs`; with several signal monitors in one call, the
+   * smallest applies.
+   * @defaultValue 100
+   */
+  readonly gracePeriodMs?: number;
+}
+
+/**
+ * Ends the call when `abortSignal` aborts, with the binding's `AbortSignal` semantics (its
+ * `signal` option of `callHandler`, enforced on the sandbox's thread):
+ *
+ * - already aborted when the call starts: the handler never runs (`ERR_CANCELLED`,
+ *   `handlerStarted: false`, sandbox not poisoned);
+ * - aborted while the handler runs: the engine is first asked to stop (the guest unwinds at its
+ *   next interrupt check and the sandbox is **not** poisoned); a guest that has not stopped after
+ *   `gracePeriodMs` (it waits on a host function, or is inside a long native operation) is killed
+ *   and the sandbox is poisoned. Either way the call rejects with `ERR_CANCELLED`,
+ *   `terminatedBy` this monitor's name and `cause` the signal's `reason`; the error's `poisoned`
+ *   says which stop it was.
+ *
+ * An abort that happens before the call's Promise settles wins over a result that arrives after
+ * it (as in the binding and Node's own APIs), but not over a custom monitor that fired first.
+ *
+ * @param abortSignal - e.g. `AbortSignal.timeout(ms)` or an `AbortController`'s `signal`.
+ * @param options - the name, or {@link SignalMonitorOptions}.
+ * @throws `ERR_INVALID_ARG` for something that is not an `AbortSignal`, a bad name or a bad grace
+ * period.
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * req.on('close', () => controller.abort());
+ * await monitored.call('render', event, { monitors: anyOf(signal(controller.signal), wallClock(5000)) });
+ * ```
+ * @public
+ */
+export function signal(
+  abortSignal: AbortSignal,
+  options: string | SignalMonitorOptions = {},
+): Monitor {
   if (!(abortSignal instanceof AbortSignal)) {
     throw invalidArg('signal() takes an AbortSignal');
   }
-  return monitor(name, (ctx) => {
-    if (abortSignal.aborted) {
-      ctx.kill(abortSignal.reason);
-      return;
+  const opts: SignalMonitorOptions = typeof options === 'string' ? { name: options } : options;
+  if (typeof opts !== 'object' || opts === null) {
+    throw invalidArg('signal(abortSignal, options): options must be a name or an object');
+  }
+  for (const key of Object.keys(opts)) {
+    if (key !== 'name' && key !== 'gracePeriodMs') {
+      throw invalidArg(
+        `signal() options have an unknown key ${JSON.stringify(key)}; known: name, gracePeriodMs`,
+      );
     }
-    const onAbort = (): void => ctx.kill(abortSignal.reason);
-    abortSignal.addEventListener('abort', onAbort, { once: true });
-    return () => abortSignal.removeEventListener('abort', onAbort);
-  });
+  }
+  const name = checkName(opts.name ?? 'abort');
+  const grace = opts.gracePeriodMs;
+  if (
+    grace !== undefined &&
+    (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0 || grace > MAX_LIMIT_MS)
+  ) {
+    throw invalidArg(
+      `signal(): gracePeriodMs takes an integer number of milliseconds from 0 to ${MAX_LIMIT_MS}, not ${String(grace)}`,
+    );
+  }
+  return brand(
+    {
+      name,
+      kind: 'signal',
+      limitMs: null,
+      start: null,
+      signal: abortSignal,
+      gracePeriodMs: grace ?? null,
+    },
+    MONITOR,
+  );
 }
 
 /**

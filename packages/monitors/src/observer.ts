@@ -1,4 +1,9 @@
-import type { HostFunction, HostModule, ProtoJSSandbox } from '@hyperlight/js-host-api';
+import type {
+  HostFunction,
+  HostModule,
+  ProtoJSSandbox,
+  SandboxLoadOptions,
+} from '@hyperlight/js-host-api';
 import { invalidArg } from './errors';
 
 /**
@@ -119,7 +124,8 @@ export function createCallObserver(): CallObserver {
         hostModule: (name: string) => wrapModule(proto.hostModule(name)),
         register: (module: string, name: string, callback: HostFunction) =>
           proto.register(module, name, hostFunction(module, name, callback)),
-        loadRuntime: () => proto.loadRuntime(),
+        loadRuntime: (options?: SandboxLoadOptions) =>
+          options === undefined ? proto.loadRuntime() : proto.loadRuntime(options),
         dispose: () => proto.dispose(),
         [Symbol.asyncDispose]: () => proto[Symbol.asyncDispose](),
       };

@@ -39,7 +39,13 @@ export type TerminationHook = (event: TerminationEvent) => void;
  * observer saw.
  * @public
  */
-export interface MonitoredCallStats extends CallStats {
+export interface MonitoredCallStats extends Omit<CallStats, 'terminatedBy'> {
+  /**
+   * What ended the call: the name of the monitor that fired first (`'wall-clock'`, `'cpu-time'`,
+   * a signal monitor's name (`'abort'` by default), `'host-call-budget'` or a custom monitor's
+   * name), or `null` when it ended by itself or by `interruptHandle.kill()`.
+   */
+  readonly terminatedBy: string | null;
   /** Host calls the guest made during the call (counted when an observer is attached). */
   readonly hostCalls: number;
   /** Bytes of guest output during the call (counted when an observer is attached and fed). */
@@ -161,11 +167,22 @@ export function monitorSandbox(
     const native: CallHandlerOptions = {};
     if (callOptions.gc !== undefined) native.gc = callOptions.gc;
     const custom: Monitor[] = [];
+    // Signal monitors become the binding's `signal` option (polite stop, then kill).
+    let signals: Monitor[] | undefined;
     for (const m of monitors) {
       if (m.kind === 'wall-clock') {
         native.wallClockTimeoutMs = Math.min(native.wallClockTimeoutMs ?? Infinity, m.limitMs ?? 0);
       } else if (m.kind === 'cpu-time') {
         native.cpuTimeoutMs = Math.min(native.cpuTimeoutMs ?? Infinity, m.limitMs ?? 0);
+      } else if (m.kind === 'signal') {
+        signals ??= [];
+        signals.push(m);
+        if (m.gracePeriodMs !== null) {
+          native.abortGracePeriodMs = Math.min(
+            native.abortGracePeriodMs ?? Infinity,
+            m.gracePeriodMs,
+          );
+        }
       } else custom.push(m);
     }
 
@@ -195,6 +212,8 @@ export function monitorSandbox(
     };
     const kill = (name: string, reason: unknown) => {
       if (done || killedBy !== null) return;
+      // A signal that aborted first is ending the call through the binding (politely first).
+      if (signals !== undefined && firstAborted(signals) !== undefined) return;
       killedBy = name;
       killReason = reason;
       if (!submitted) return;
@@ -244,8 +263,21 @@ export function monitorSandbox(
       listeners.output.length = 0;
     };
 
+    // An already aborted signal fired before the call: nothing starts, the handler never runs.
+    if (signals !== undefined) {
+      const aborted = firstAborted(signals);
+      if (aborted !== undefined) {
+        killedBy = aborted.name;
+        killReason = (aborted.signal as AbortSignal).reason;
+      } else {
+        native.signal =
+          signals.length === 1
+            ? ((signals[0] as Monitor).signal as AbortSignal)
+            : AbortSignal.any(signals.map((m) => m.signal as AbortSignal));
+      }
+    }
     // Start every custom monitor before the handler runs; one failure and nothing runs.
-    for (const m of custom) {
+    for (const m of killedBy === null ? custom : []) {
       const context: MonitorContext = {
         monitor: m.name,
         handler,
@@ -306,7 +338,7 @@ export function monitorSandbox(
         outputBytes,
       };
       report(killedBy, handler, elapsed(), false);
-      throw cancelledBy(killedBy, handler, false, killReason);
+      throw cancelledBy(killedBy, handler, false, false, killReason);
     }
 
     if (observed) observed.current = call;
@@ -329,12 +361,14 @@ export function monitorSandbox(
       return result;
     }
     const stats = loaded.lastCallStats;
-    const cancelled =
-      (failure as { code?: unknown } | null)?.code === ERR_CANCELLED && stats !== null;
-    // The native record wins when both fired: it names the monitor whose kill the VM saw.
-    const terminatedBy = cancelled ? (stats?.terminatedBy ?? killedBy) : null;
+    const cancelled = (failure as { code?: unknown } | null)?.code === ERR_CANCELLED;
+    const won = cancelled
+      ? winner((failure as { terminatedBy?: unknown }).terminatedBy, killedBy, signals, native)
+      : null;
+    const terminatedBy = won === null ? null : typeof won === 'string' ? won : won.name;
+    const wallClockMs = stats?.wallClockMs ?? elapsed();
     last = {
-      wallClockMs: stats?.wallClockMs ?? elapsed(),
+      wallClockMs,
       cpuTimeMs: stats?.cpuTimeMs ?? null,
       terminatedBy,
       hostCalls,
@@ -342,11 +376,16 @@ export function monitorSandbox(
     };
     pending = null;
     if (cancelled && terminatedBy !== null) {
-      // A call cancelled before it reached the guest leaves the sandbox usable; one stopped
-      // while running poisons it.
-      const started = loaded.poisoned;
-      report(terminatedBy, handler, last.wallClockMs, started);
-      throw cancelledBy(terminatedBy, handler, started, killReason ?? failure);
+      // A signal's polite stop leaves the sandbox usable; a kill poisons it.
+      const poisoned = loaded.poisoned;
+      report(terminatedBy, handler, wallClockMs, true);
+      const cause =
+        typeof won === 'object' && won !== null
+          ? (won.signal as AbortSignal).reason
+          : killedBy !== null && terminatedBy === killedBy
+            ? killReason
+            : failure;
+      throw cancelledBy(terminatedBy, handler, true, poisoned, cause);
     }
     throw failure;
   };
@@ -389,4 +428,35 @@ export function monitorSandbox(
       return last;
     },
   };
+}
+
+/** The first signal monitor whose signal has aborted, if any. */
+function firstAborted(signals: readonly Monitor[]): Monitor | undefined {
+  return signals.find((m) => m.signal?.aborted === true);
+}
+
+/**
+ * The monitor that ended a cancelled call (the signal monitor itself when a signal did, for its
+ * reason). The binding names its own monitors (`'wall-clock'`,
+ * `'cpu-time'`, `'abort'` for its signal; `null` for `kill()`). A custom monitor that fired while
+ * no signal had aborted (`killedBy`) came first, even when an abort arrived before the call
+ * settled (the binding reports `'abort'` then); `'abort'` otherwise names the signal monitor
+ * whose signal aborted (with several, the one whose `reason` the combined signal took).
+ */
+function winner(
+  byBinding: unknown,
+  killedBy: string | null,
+  signals: readonly Monitor[] | undefined,
+  native: CallHandlerOptions,
+): string | Monitor | null {
+  if (byBinding === 'wall-clock' || byBinding === 'cpu-time') return byBinding;
+  if (killedBy !== null) return killedBy;
+  if (byBinding === 'abort' && signals !== undefined) {
+    const reason = native.signal?.reason;
+    const m =
+      signals.find((s) => s.signal?.aborted === true && s.signal.reason === reason) ??
+      firstAborted(signals);
+    if (m !== undefined) return m;
+  }
+  return typeof byBinding === 'string' ? byBinding : null;
 }

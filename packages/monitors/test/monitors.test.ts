@@ -82,7 +82,7 @@ describe('built-in monitors', () => {
     await loaded[Symbol.asyncDispose]();
   });
 
-  it('signal() ends a running call when it aborts, with the reason as cause', async () => {
+  it('signal() stops a running call politely: ERR_CANCELLED, abort, reason as cause, not poisoned', async () => {
     const { loaded } = await observedSandbox();
     const m = monitorSandbox(loaded);
     const controller = new AbortController();
@@ -92,9 +92,52 @@ describe('built-in monitors', () => {
       m.call('spin', {}, { monitors: anyOf(signal(controller.signal), BACKSTOP) }),
     );
     expect(error.code).toBe('ERR_CANCELLED');
-    expect(error.terminatedBy).toBe('signal');
+    expect(error.terminatedBy).toBe('abort');
     expect(error.cause).toBe(reason);
+    expect(error.handlerStarted).toBe(true);
+    expect(error.poisoned).toBe(false);
+    expect(error.message).toMatch(/still usable/);
+    expect(m.lastCallStats?.terminatedBy).toBe('abort');
+    // The engine's interrupt unwound the guest: the next call needs no restore.
+    expect(loaded.poisoned).toBe(false);
+    expect(await m.call('echo', { again: true })).toEqual({ again: true });
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('signal() kills a guest that cannot stop (waiting on the host) after gracePeriodMs: poisoned', async () => {
+    const observer = createCallObserver();
+    const proto = observer.instrument(await new SandboxBuilder().build());
+    // The host function returns only when the test lets it: the call can end only by the kill.
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    proto.hostModule('slow').register('wait', () => gate.then(() => 'late'));
+    const js = await proto.loadRuntime();
+    js.addHandler(
+      'wait',
+      `import { wait } from 'host:slow'; function handler() { return wait(); }`,
+    );
+    const loaded = await js.getLoadedSandbox();
+    const m = monitorSandbox(loaded, { observer });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort('stop'), 30);
+    const error = await rejection(
+      m.call(
+        'wait',
+        {},
+        {
+          monitors: anyOf(signal(controller.signal, { gracePeriodMs: 20 }), BACKSTOP),
+        },
+      ),
+    );
+    expect(error.code).toBe('ERR_CANCELLED');
+    expect(error.terminatedBy).toBe('abort');
+    expect(error.cause).toBe('stop');
+    expect(error.poisoned).toBe(true);
+    expect(error.message).toMatch(/poisoned/);
     expect(loaded.poisoned).toBe(true);
+    release?.();
     await loaded[Symbol.asyncDispose]();
   });
 
@@ -110,7 +153,9 @@ describe('built-in monitors', () => {
       for (let i = 0; i < ticks; i++) await null;
       controller.abort();
       const error = await rejection(call);
-      expect(error.terminatedBy, `after ${ticks} microtasks`).toBe('signal');
+      expect(error.code, `after ${ticks} microtasks`).toBe('ERR_CANCELLED');
+      expect(error.terminatedBy, `after ${ticks} microtasks`).toBe('abort');
+      expect(error.poisoned, `after ${ticks} microtasks`).toBe(loaded.poisoned);
       if (loaded.poisoned) await loaded.restore(snapshot);
     }
     await loaded[Symbol.asyncDispose]();
@@ -247,9 +292,17 @@ describe('anyOf: the first monitor to fire wins', () => {
       cpuTime(30),
       wallClock(15_000),
     );
+    // What reaches the binding is one limit of each kind, the smallest: the 30 ms CPU budget is
+    // the one that can fire (a 5 s one reaching it instead would let the call spin 5 s).
+    const callHandler = vi.spyOn(loaded, 'callHandler');
     const error = await rejection(m.call('spin', {}, { monitors }));
     expect(error.terminatedBy).toBe('cpu-time');
-    expect(m.lastCallStats?.wallClockMs).toBeLessThan(5_000);
+    expect(callHandler).toHaveBeenCalledTimes(1);
+    expect(callHandler.mock.calls[0]?.[2]).toMatchObject({
+      cpuTimeoutMs: 30,
+      wallClockTimeoutMs: 15_000,
+    });
+    callHandler.mockRestore();
     await loaded[Symbol.asyncDispose]();
   });
 
@@ -265,6 +318,99 @@ describe('anyOf: the first monitor to fire wins', () => {
     );
     expect(error.terminatedBy).toBe('quick');
     expect(m.lastCallStats?.terminatedBy).toBe('quick');
+    await loaded[Symbol.asyncDispose]();
+  });
+});
+
+describe('anyOf with signals: the first to fire wins', () => {
+  it('a custom monitor that fired first keeps its name when a signal aborts before the call settles', async () => {
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const controller = new AbortController();
+    const first = monitor('first', (ctx) => {
+      const timer = setTimeout(() => {
+        ctx.kill('first fired');
+        // Same tick: the binding sees the abort before the killed call settles.
+        controller.abort('second');
+      }, 30);
+      return () => clearTimeout(timer);
+    });
+    const error = await rejection(
+      m.call('spin', {}, { monitors: anyOf(signal(controller.signal), first, BACKSTOP) }),
+    );
+    expect(error.terminatedBy).toBe('first');
+    expect(error.cause).toBe('first fired');
+    expect(m.lastCallStats?.terminatedBy).toBe('first');
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('a signal that aborted first wins over a later custom kill, which no longer hard-kills', async () => {
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const controller = new AbortController();
+    const late = monitor('late', (ctx) => {
+      const timer = setTimeout(() => {
+        controller.abort('first');
+        ctx.kill('too late');
+      }, 30);
+      return () => clearTimeout(timer);
+    });
+    const error = await rejection(
+      m.call('spin', {}, { monitors: anyOf(late, signal(controller.signal), BACKSTOP) }),
+    );
+    expect(error.terminatedBy).toBe('abort');
+    expect(error.cause).toBe('first');
+    // The polite stop did its work: no kill reached the VM.
+    expect(error.poisoned).toBe(false);
+    expect(loaded.poisoned).toBe(false);
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('native wall clock vs signal: whichever fires first names the call', async () => {
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const snapshot = await loaded.snapshot();
+    const slow = new AbortController();
+    const timer = setTimeout(() => slow.abort(), 10_000);
+    const byClock = await rejection(
+      m.call('spin', {}, { monitors: anyOf(signal(slow.signal), wallClock(40)) }),
+    );
+    clearTimeout(timer);
+    expect(byClock.terminatedBy).toBe('wall-clock');
+    expect(byClock.poisoned).toBe(true);
+    await loaded.restore(snapshot);
+    const quick = new AbortController();
+    setTimeout(() => quick.abort(), 30);
+    const bySignal = await rejection(
+      m.call('spin', {}, { monitors: anyOf(wallClock(10_000), signal(quick.signal)) }),
+    );
+    expect(bySignal.terminatedBy).toBe('abort');
+    expect(bySignal.poisoned).toBe(false);
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('several signals: the call names the one that aborted', async () => {
+    const { loaded } = await observedSandbox();
+    const m = monitorSandbox(loaded);
+    const client = new AbortController();
+    const shutdown = new AbortController();
+    setTimeout(() => shutdown.abort('shutting down'), 30);
+    const error = await rejection(
+      m.call(
+        'spin',
+        {},
+        {
+          monitors: anyOf(
+            signal(client.signal, 'client'),
+            signal(shutdown.signal, { name: 'shutdown', gracePeriodMs: 50 }),
+            BACKSTOP,
+          ),
+        },
+      ),
+    );
+    expect(error.terminatedBy).toBe('shutdown');
+    expect(error.cause).toBe('shutting down');
+    expect(error.poisoned).toBe(false);
     await loaded[Symbol.asyncDispose]();
   });
 });

@@ -1,5 +1,5 @@
 import type { HostFunction, ProtoJSSandbox } from '@hyperlight/js-host-api';
-import { isMonitor, isMonitorSet, type MonitorInput } from '@hyperlight/monitors';
+import { isMonitor, isMonitorSet, type Monitor, type MonitorInput } from '@hyperlight/monitors';
 import { invalidArg } from './errors';
 
 /**
@@ -42,17 +42,73 @@ export type EventOf<F> = F extends (...args: infer A) => unknown
 export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 /**
+ * What a host module's per-call hook receives: which call is about to run.
+ * @public
+ */
+export interface HostModuleCallContext {
+  /** The routing key of the handler about to be called. */
+  readonly handler: string;
+  /**
+   * An id of this call, unique in the process (a positive integer that grows by one per call
+   * made by any sandbox or pool of this package), e.g. to tag log records with.
+   */
+  readonly callId: number;
+  /** Which sandbox of a pool takes the call (0 to size − 1; 0 for {@link createSandbox}). */
+  readonly sandboxId: number;
+}
+
+/**
+ * What a host module's `install(proto)` may return: hooks bound to that one sandbox. A module
+ * value is shared by every sandbox made from a definition (a pool runs calls on several at
+ * once), so per-call state belongs to the installation, not to the module value.
+ * @public
+ */
+export interface HostModuleInstallation {
+  /**
+   * Called on the main thread before each call of the sandbox it was installed on, after the
+   * previous call of that sandbox has ended, and before the guest can call the module. If it
+   * throws, the call rejects with what it threw, the handler does not run and the sandbox is
+   * left as it was.
+   * @defaultValue none
+   */
+  beginCall?(call: HostModuleCallContext): void;
+}
+
+/**
  * A host module as `@hyperlight/host-modules` makes them (structural, so this package does not
  * depend on that one): `install(proto)` registers the module's functions with
- * `proto.hostModule(name).register(...)`.
+ * `proto.hostModule(name).register(...)`, and may return a {@link HostModuleInstallation}
+ * whose `beginCall` runs before every call of that sandbox (the `logModule` of
+ * `@hyperlight/host-modules` uses it for its per-call limits and to tag records with the call).
  * @public
  */
 export interface HostModuleLike {
   /** The module name: guest code imports `host:<name>`. */
   readonly name: string;
-  /** Registers the module's functions on `proto` (called once per sandbox, before the load). */
-  install(proto: ProtoJSSandbox): void;
+  /**
+   * Registers the module's functions on `proto` (called once per sandbox, before the load).
+   * @returns nothing, or per-sandbox hooks.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: modules whose install returns nothing fit.
+  install(proto: ProtoJSSandbox): void | HostModuleInstallation;
 }
+
+/**
+ * Receives each line of guest output of a definition's sandboxes: the binding's print sink
+ * (`SandboxBuilder.setPrintSink`) plus which sandbox printed it.
+ * @param line - the text of one `console.*` or `print` call, raw (control characters included:
+ * escape it before writing it to a terminal).
+ * @param level - `'print'`, `'debug'`, `'info'` (`console.log` too), `'warn'` or `'error'`.
+ * @param sandboxId - which sandbox of a pool (0 to size − 1; 0 for {@link createSandbox}).
+ * @public
+ */
+export type SandboxPrintSink = (line: string, level: PrintLevel, sandboxId: number) => void;
+
+/**
+ * The level of a line of guest output.
+ * @public
+ */
+export type PrintLevel = 'print' | 'debug' | 'info' | 'warn' | 'error';
 
 /**
  * Sizes of the micro-VM, in bytes (positive integers). Unset sizes keep the binding's defaults.
@@ -125,6 +181,27 @@ export interface SandboxDefinition<H = AnyHandlers> {
    */
   readonly limits?: MonitorInput;
   /**
+   * Limits of the load (the binding's `getLoadedSandbox()` options): `wallClock(ms)` and
+   * `cpuTime(ms)` bound the guest code that runs at load time (the top level of the handlers and
+   * of the modules they import), `signal(abortSignal)` stops every load made from the definition
+   * (e.g. at shutdown), in {@link createSandbox}, in {@link createPool} and in a pool's
+   * replacements. A load that hits one rejects with `ERR_CANCELLED` and `terminatedBy` naming
+   * it, after releasing the micro-VM. Only those three kinds (alone or in `anyOf(...)`): other
+   * monitors are `ERR_INVALID_ARG`.
+   * @defaultValue no limits
+   */
+  readonly loadLimits?: MonitorInput;
+  /**
+   * Where the sandboxes' guest output goes (see {@link SandboxPrintSink}); also how monitors
+   * see output (`outputBytes`, `onOutput`). Called on the main thread; lines may arrive shortly
+   * after the call that printed them has returned (the binding delivers them asynchronously), so
+   * per-call output accounting is best effort. An exception it throws is reported with
+   * `process.emitWarning`.
+   * @defaultValue the binding's default: the process's stdout and stderr, escaped; output is
+   * then not seen by monitors
+   */
+  readonly printSink?: SandboxPrintSink;
+  /**
    * Maps the guest stack of a handler's exception (`guestStack` of `ERR_HANDLER` errors), e.g.
    * to the TypeScript sources with the bundler's source-map mapper. If it throws, the stack is
    * left as it was.
@@ -141,6 +218,8 @@ const DEFINITION_KEYS = new Set([
   'hostModules',
   'sizes',
   'limits',
+  'loadLimits',
+  'printSink',
   'mapStack',
 ]);
 
@@ -233,6 +312,23 @@ export function defineSandbox<H = AnyHandlers>(
   if (limits !== undefined && limits !== null && !isMonitor(limits) && !isMonitorSet(limits)) {
     throw invalidArg('limits must be a monitor or anyOf(...) from @hyperlight/monitors');
   }
+  const loadLimits = definition.loadLimits;
+  if (loadLimits !== undefined && loadLimits !== null) {
+    if (!isMonitor(loadLimits) && !isMonitorSet(loadLimits)) {
+      throw invalidArg('loadLimits must be a monitor or anyOf(...) from @hyperlight/monitors');
+    }
+    const all: readonly Monitor[] = isMonitor(loadLimits) ? [loadLimits] : loadLimits.monitors;
+    for (const m of all) {
+      if (m.kind !== 'wall-clock' && m.kind !== 'cpu-time' && m.kind !== 'signal') {
+        throw invalidArg(
+          `loadLimits takes wallClock(), cpuTime() and signal() monitors only; the \`${m.name}\` monitor cannot watch a load`,
+        );
+      }
+    }
+  }
+  if (definition.printSink !== undefined && typeof definition.printSink !== 'function') {
+    throw invalidArg('printSink must be a function (line, level, sandboxId) => void');
+  }
   if (definition.mapStack !== undefined && typeof definition.mapStack !== 'function') {
     throw invalidArg('mapStack must be a function');
   }
@@ -243,6 +339,8 @@ export function defineSandbox<H = AnyHandlers>(
     hostModules: Object.freeze([...hostModules]),
     sizes: Object.freeze(sizes),
     ...(limits === undefined || limits === null ? {} : { limits }),
+    ...(loadLimits === undefined || loadLimits === null ? {} : { loadLimits }),
+    ...(definition.printSink === undefined ? {} : { printSink: definition.printSink }),
     ...(definition.mapStack === undefined ? {} : { mapStack: definition.mapStack }),
   }) as unknown as SandboxDefinition<H>;
   checked.add(frozen);

@@ -8,9 +8,13 @@ export {
   type EventOf,
   type HandlerFunction,
   type HandlerName,
+  type HostModuleCallContext,
+  type HostModuleInstallation,
   type HostModuleLike,
+  type PrintLevel,
   type ResultOf,
   type SandboxDefinition,
+  type SandboxPrintSink,
   type SandboxSizes,
 } from './definition';
 export {

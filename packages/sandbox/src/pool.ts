@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ERR_CANCELLED } from '@hyperlight/js-host-api';
 import { type AnyHandlers, defineSandbox, type SandboxDefinition } from './definition';
 import { codedError, ERR_QUEUE_FULL, ERR_QUEUE_TIMEOUT, hookFailed, invalidArg } from './errors';
-import { load } from './load';
+import { cancelled, load } from './load';
 import {
   type CallOptions,
   type CoreHooks,
@@ -10,6 +10,7 @@ import {
   checkHooks,
   checkOptions,
   checkPolicy,
+  checkSignal,
   closedError,
   type HandlerCaller,
   type ResetPolicy,
@@ -89,6 +90,14 @@ export interface PoolOptions {
    * @defaultValue none
    */
   readonly hooks?: PoolHooks;
+  /**
+   * Stops making the pool, as `createSandbox`'s `signal` does for each of its sandboxes: the
+   * loads are stopped, everything made is released and `createPool` rejects with
+   * `ERR_CANCELLED` (`terminatedBy: 'abort'`). No effect once the pool is made (replacements
+   * obey the definition's `loadLimits`).
+   * @defaultValue no signal
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -183,7 +192,7 @@ export async function createPool<H = AnyHandlers>(
 ): Promise<Pool<H>> {
   checkOptions(
     options,
-    ['size', 'maxQueue', 'queueTimeoutMs', 'reset', 'maxCallsPerSandbox', 'hooks'],
+    ['size', 'maxQueue', 'queueTimeoutMs', 'reset', 'maxCallsPerSandbox', 'hooks', 'signal'],
     'the options of createPool',
   );
   const def = defineSandbox(definition) as SandboxDefinition<unknown>;
@@ -200,6 +209,7 @@ export async function createPool<H = AnyHandlers>(
   const policy = checkPolicy(options.reset ?? 'on-poison', false);
   checkHooks(options.hooks, ['onCall', 'onReset', 'onTermination', 'onReplace']);
   const hooks: PoolHooks = options.hooks ?? {};
+  const abortSignal = checkSignal(options.signal, 'createPool');
 
   const counters = {
     calls: 0,
@@ -218,10 +228,12 @@ export async function createPool<H = AnyHandlers>(
     },
     ...(hooks.onTermination ? { onTermination: hooks.onTermination } : {}),
   });
-  const makeCore = async (id: number) =>
-    new SandboxCore(def, await load(def), policy, coreHooks(id));
+  const makeCore = async (id: number, creationSignal?: AbortSignal) =>
+    new SandboxCore(def, await load(def, id, creationSignal), policy, coreHooks(id));
 
-  const made = await Promise.allSettled(Array.from({ length: size }, (_, id) => makeCore(id)));
+  const made = await Promise.allSettled(
+    Array.from({ length: size }, (_, id) => makeCore(id, abortSignal)),
+  );
   const failed = made.find((r) => r.status === 'rejected');
   if (failed) {
     await Promise.all(
@@ -230,6 +242,15 @@ export async function createPool<H = AnyHandlers>(
       ),
     );
     throw (failed as PromiseRejectedResult).reason;
+  }
+  if (abortSignal?.aborted) {
+    // An abort before createPool resolves wins, as for createSandbox.
+    await Promise.all(
+      made.map((r) =>
+        (r as PromiseFulfilledResult<SandboxCore>).value.dispose().catch(() => undefined),
+      ),
+    );
+    throw cancelled({ signal: abortSignal, name: 'abort' }, 'after the loads');
   }
   const slots: Slot[] = made.map((r, id) => ({
     id,
@@ -440,7 +461,7 @@ function abortedWhileQueued(handler: string, abortSignal: AbortSignal): Error {
   return codedError(
     ERR_CANCELLED,
     `the call ${JSON.stringify(handler)} was cancelled by its signal while waiting in the pool's queue; it did not run`,
-    { terminatedBy: 'signal', handlerStarted: false, cause: abortSignal.reason },
+    { terminatedBy: 'abort', handlerStarted: false, poisoned: false, cause: abortSignal.reason },
   );
 }
 

@@ -49,8 +49,13 @@ export interface CallOptions {
    */
   readonly monitors?: MonitorInput;
   /**
-   * Cancels the call when it aborts: a queued call leaves the queue, a running one is killed
-   * (`ERR_CANCELLED`, `terminatedBy: 'signal'`).
+   * Cancels the call when it aborts, as the `signal()` monitor of `@hyperlight/monitors` (the
+   * binding's `AbortSignal` semantics): already aborted, or aborted while the call waits (behind
+   * the sandbox's previous call, or in a pool's queue), the handler never runs; while it runs, the
+   * guest is first asked to stop (sandbox not poisoned, no reset needed) and killed 100 ms later
+   * if it has not (poisoned, then restored by the reset policy). The call rejects with
+   * `ERR_CANCELLED`, `terminatedBy: 'abort'`, `cause: signal.reason`, and `poisoned` saying which
+   * stop it was. A call with a signal does not take the binding's exit-less warm path.
    * @defaultValue none
    */
   readonly signal?: AbortSignal;
@@ -161,6 +166,16 @@ export interface SandboxOptions {
    * @defaultValue none
    */
   readonly hooks?: SandboxHooks;
+  /**
+   * Stops making the sandbox: an already aborted signal rejects at once (nothing is built); an
+   * abort while the micro-VM boots is seen when the boot ends; an abort during the load stops
+   * the guest code running at load time as the binding's `signal` does (politely, then killed
+   * after 100 ms); an abort before `createSandbox` resolves always wins. It rejects with
+   * `ERR_CANCELLED`, `terminatedBy: 'abort'` and `cause: signal.reason`, after releasing what
+   * it made. The signal has no effect on the sandbox once made (give calls their own).
+   * @defaultValue no signal
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -235,6 +250,7 @@ export class SandboxCore {
   private lastPending: { handler: string; ok: boolean; queuedMs: number } | null = null;
   private tail: Promise<void> = Promise.resolve();
   private readonly snapshot: Loaded['snapshot'];
+  private readonly installations: Loaded['installations'];
 
   constructor(
     private readonly definition: SandboxDefinition<unknown>,
@@ -244,6 +260,7 @@ export class SandboxCore {
   ) {
     this.loaded = made.loaded;
     this.snapshot = made.snapshot;
+    this.installations = made.installations;
     const onTermination = hooks.onTermination;
     this.monitored = monitorSandbox(made.loaded, {
       observer: made.observer,
@@ -287,6 +304,15 @@ export class SandboxCore {
         let value: unknown;
         let error: unknown;
         let ok = false;
+        if (this.installations.length > 0) {
+          try {
+            this.beginCall(handler);
+          } catch (e) {
+            // Nothing ran: no statistics, no hooks, no reset.
+            reject(e);
+            return;
+          }
+        }
         try {
           value = await this.monitored.call(handler, event, {
             monitors,
@@ -325,6 +351,12 @@ export class SandboxCore {
         );
       });
     });
+  }
+
+  /** Runs the host modules' per-call hooks; what one throws rejects the call before it runs. */
+  private beginCall(handler: string): void {
+    const call = { handler, callId: ++lastCallId, sandboxId: this.hooks.sandboxId };
+    for (const installation of this.installations) installation.beginCall?.(call);
   }
 
   /** Statistics of the most recent call; `null` before the first. */
@@ -372,7 +404,7 @@ export class SandboxCore {
     const started = performance.now();
     let error: unknown;
     try {
-      await this.loaded.restore(this.snapshot);
+      await this.loaded.restore(await this.snapshot);
       this.broken = undefined;
     } catch (e) {
       error = e;
@@ -416,6 +448,9 @@ export class SandboxCore {
   }
 }
 
+/** The id of the most recent call that ran host modules' hooks (process-wide). */
+let lastCallId = 0;
+
 const CALL_OPTIONS = ['monitors', 'signal', 'gc'];
 
 /** Checks the options of a call (`ERR_INVALID_ARG`): known keys, a real signal, a boolean gc. */
@@ -426,6 +461,14 @@ export function checkCallOptions(options: unknown): void {
     throw invalidArg('options.signal must be an AbortSignal');
   }
   if (gc !== undefined && typeof gc !== 'boolean') throw invalidArg('options.gc must be a boolean');
+}
+
+/** Checks the `signal` option of `createSandbox`/`createPool`. */
+export function checkSignal(value: unknown, what: string): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal)) {
+    throw invalidArg(`options.signal of ${what} must be an AbortSignal`);
+  }
+  return value;
 }
 
 /** Checks a reset policy. */
@@ -476,10 +519,14 @@ export function closedError(what: string): Error {
 /**
  * Makes a ready sandbox from a definition in one call: builds the micro-VM, registers the host
  * functions and host modules (observed for monitors), loads the runtime, modules and handlers,
- * and takes a snapshot right after the load, which the reset policy returns to.
+ * under the definition's `loadLimits` and `options.signal`, and takes a snapshot right after the
+ * load, which the reset policy returns to. The snapshot is the sandbox's first job on its own
+ * thread: it resolves once the load is done, and the first call queues behind the snapshot
+ * rather than waiting for it here.
  *
  * Rejects with the binding's errors (`ERR_NO_HYPERVISOR`, `ERR_INVALID_ARG` for a handler that
- * does not compile or a module that does not resolve, ...) after releasing what it made.
+ * does not compile or a module that does not resolve, ...) and `ERR_CANCELLED` when a load
+ * limit or the signal stopped it, after releasing what it made.
  *
  * @example
  * ```ts
@@ -492,11 +539,13 @@ export async function createSandbox<H = AnyHandlers>(
   definition: SandboxDefinition<H>,
   options: SandboxOptions = {},
 ): Promise<Sandbox<H>> {
-  checkOptions(options, ['reset', 'hooks'], 'the options of createSandbox');
+  checkOptions(options, ['reset', 'hooks', 'signal'], 'the options of createSandbox');
   const checkedDefinition = defineSandbox(definition) as SandboxDefinition<unknown>;
   const policy = checkPolicy(options.reset ?? 'on-poison', true);
   checkHooks(options.hooks, ['onCall', 'onReset', 'onTermination']);
-  const core = new SandboxCore(checkedDefinition, await load(checkedDefinition), policy, {
+  const abortSignal = checkSignal(options.signal, 'createSandbox');
+  const made = await load(checkedDefinition, 0, abortSignal);
+  const core = new SandboxCore(checkedDefinition, made, policy, {
     ...options.hooks,
     sandboxId: 0,
   });

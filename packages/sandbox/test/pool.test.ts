@@ -108,8 +108,9 @@ describe('createPool', () => {
     controller.abort(new Error('client left'));
     const error = await rejection(waiting);
     expect(error.code).toBe('ERR_CANCELLED');
-    expect(error.terminatedBy).toBe('signal');
+    expect(error.terminatedBy).toBe('abort');
     expect(error.handlerStarted).toBe(false);
+    expect(error.poisoned).toBe(false);
     await running;
     expect(started).toEqual([]);
   });

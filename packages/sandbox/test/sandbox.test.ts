@@ -199,21 +199,33 @@ describe('errors', () => {
     expect(await sandbox.call('count', {})).toEqual({ count: 1 });
   });
 
-  it('options.signal cancels a running call (terminatedBy: signal)', async () => {
-    await using sandbox = await createSandbox({
-      handlers: { spin: SPIN },
-      limits: wallClock(20_000),
-    });
+  it('options.signal stops a running call politely (terminatedBy: abort, no reset needed)', async () => {
+    const resets: ResetEvent[] = [];
+    await using sandbox = await createSandbox(
+      { handlers: { spin: SPIN, count: COUNTER }, limits: wallClock(20_000) },
+      { hooks: { onReset: (e) => resets.push(e) } },
+    );
+    expect(await sandbox.call('count', {})).toEqual({ count: 1 });
     const error = await rejection(sandbox.call('spin', {}, { signal: AbortSignal.timeout(30) }));
     expect(error.code).toBe('ERR_CANCELLED');
-    expect(error.terminatedBy).toBe('signal');
+    expect(error.terminatedBy).toBe('abort');
+    expect(error.poisoned).toBe(false);
+    expect(sandbox.lastCallStats?.terminatedBy).toBe('abort');
+    // Not poisoned, so the 'on-poison' policy kept the state: the counter goes on.
+    expect(await sandbox.call('count', {})).toEqual({ count: 2 });
+    expect(resets).toEqual([]);
   });
 
   it('per-call monitors tighten the definition limits, never lift them', async () => {
     await using sandbox = await createSandbox({ handlers: { spin: SPIN }, limits: wallClock(40) });
-    const error = await rejection(sandbox.call('spin', {}, { monitors: wallClock(20_000) }));
+    // A handler that returns after 2 s of its own clock: the definition's 40 ms limit ends it (were
+    // it lifted to the call's 20 s, the call would return { done: true }).
+    const error = await rejection(
+      sandbox.call('spin', { ms: 2_000 }, { monitors: wallClock(20_000) }),
+    );
+    expect(error.code).toBe('ERR_CANCELLED');
     expect(error.terminatedBy).toBe('wall-clock');
-    expect(sandbox.lastCallStats?.wallClockMs).toBeLessThan(10_000);
+    expect(sandbox.lastCallStats?.terminatedBy).toBe('wall-clock');
   });
 
   it('bad definitions and options are ERR_INVALID_ARG, at once', async () => {

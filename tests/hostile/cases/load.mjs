@@ -82,4 +82,15 @@ export const cases = {
     const sandbox = await proto.loadRuntime({ wallClockTimeoutMs: 1000 });
     t.assert.ok(sandbox);
   },
+  'a signal given to loadRuntime keeps no listener afterwards': async (t) => {
+    const { getEventListeners } = await import('node:events');
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      const proto = await new t.api.SandboxBuilder().build();
+      const sandbox = await proto.loadRuntime({ signal: controller.signal });
+      await sandbox.dispose();
+    }
+    // Was 3: loadRuntime only validates its options, and the armed listener stayed on the signal.
+    t.assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  },
 };

@@ -4,13 +4,33 @@
 // the case passes only if every ping answered correctly, so a hostile guest
 // that disturbs another sandbox fails. Prints HOSTILE-CASE-PASSED on
 // success and exits; any throw fails the case with its stack.
-import assert from 'node:assert/strict';
+import strictAssert from 'node:assert/strict';
 
 import * as api from '@hyperlight/js-host-api';
 
 import { loadCase } from './cases.mjs';
 
 const [file, name] = process.argv.slice(2);
+
+/**
+ * `node:assert/strict`, counting the assertions the case makes (directly, or through `rejects`
+ * and `throws`): a case that asserts nothing fails, like a vitest test (`expect.hasAssertions()`).
+ */
+let assertions = 0;
+const assert = new Proxy(strictAssert, {
+  apply(target, self, args) {
+    assertions++;
+    return Reflect.apply(target, self, args);
+  },
+  get(target, key, receiver) {
+    const value = Reflect.get(target, key, receiver);
+    if (typeof value !== 'function' || key === 'AssertionError') return value;
+    return (...args) => {
+      assertions++;
+      return value.apply(target, args);
+    };
+  },
+});
 
 /** Builds a loaded sandbox with `handlers` (key → source), optional setup of the proto and builder. */
 async function load(handlers, { builder, proto: setupProto, modules, loadOptions } = {}) {
@@ -97,6 +117,7 @@ async function main() {
     }
   })();
   await def.run(t);
+  if (assertions === 0) throw new Error('the case asserted nothing');
   stopped = true;
   await pinger;
   if (pingError)

@@ -56,6 +56,34 @@ describe('the effect of the buffer sizes', () => {
   });
 });
 
+describe('the effect of the scratch size', () => {
+  /** How deep a plain recursive function gets before the engine's stack limit throws. */
+  async function recursionDepth(scratchBytes: number): Promise<[string, number]> {
+    const proto = await new SandboxBuilder().setScratchSize(scratchBytes).build();
+    const js = await proto.loadRuntime();
+    js.addHandler(
+      'deep',
+      'function handler() { let d = 0; function f() { d++; f(); } try { f(); } catch (e) { return [e.name, d]; } }',
+    );
+    const loaded = await js.getLoadedSandbox();
+    const result = (await loaded.callHandler('deep', {})) as [string, number];
+    // The overflow was caught: the sandbox is not poisoned and still answers.
+    expect(loaded.poisoned).toBe(false);
+    await loaded[Symbol.asyncDispose]();
+    return result;
+  }
+
+  it('setScratchSize bounds how deep a handler can recurse (a catchable RangeError)', async () => {
+    // The scratch is the guest stack; the engine's stack limit is set from it.
+    const [smallError, small] = await recursionDepth(512 * 1024);
+    const [largeError, large] = await recursionDepth(4 * 1024 * 1024);
+    expect([smallError, largeError]).toEqual(['RangeError', 'RangeError']);
+    expect(small).toBeGreaterThan(100);
+    // Eight times the scratch: several times deeper.
+    expect(large, `512 KiB: ${small} frames, 4 MiB: ${large}`).toBeGreaterThan(4 * small);
+  });
+});
+
 describe('the effect of the heap size', () => {
   it('a handler that exhausts the heap is ERR_GUEST_ABORT, poisons, and restore() recovers', async () => {
     const proto = await new SandboxBuilder().setHeapSize(8 * 1024 * 1024).build();

@@ -169,8 +169,29 @@ describe('concurrency', () => {
     },
   );
 
-  it('builds sandboxes concurrently', async () => {
+  it('builds sandboxes concurrently: each is its own working micro-VM', async () => {
+    // Built, loaded and called all at once: every one answers with its own state, and a host
+    // function registered on one proto is called on that one only.
+    const seen: number[] = [];
     const protos = await Promise.all(Array.from({ length: 8 }, () => new SandboxBuilder().build()));
-    await Promise.all(protos.map((p) => p[Symbol.asyncDispose]()));
+    expect(new Set(protos).size).toBe(8);
+    const loaded = await Promise.all(
+      protos.map(async (proto, i) => {
+        proto.register('me', 'id', () => {
+          seen.push(i);
+          return i;
+        });
+        const js = await proto.loadRuntime();
+        js.addHandler(
+          'who',
+          `import { id } from 'host:me'; let calls = 0; function handler(e) { calls++; return { id: id(), e, calls }; }`,
+        );
+        return js.getLoadedSandbox();
+      }),
+    );
+    const results = await Promise.all(loaded.map((l, i) => l.callHandler('who', i * 10)));
+    expect(results).toEqual(loaded.map((_, i) => ({ id: i, e: i * 10, calls: 1 })));
+    expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await Promise.all(loaded.map((l) => l[Symbol.asyncDispose]()));
   });
 });

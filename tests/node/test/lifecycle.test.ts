@@ -52,6 +52,18 @@ describe('SandboxBuilder', () => {
     expectThrowCode(() => new SandboxBuilder().setHeapSize(1), ERR_INVALID_ARG);
     expectThrowCode(() => new SandboxBuilder().setHeapSize(4 * 1024 * 1024 - 1), ERR_INVALID_ARG);
     expectThrowCode(() => new SandboxBuilder().setScratchSize(256 * 1024 - 1), ERR_INVALID_ARG);
+    // Buffers: one page to 256 MiB, checked when set and naming the bounds.
+    const small = expectThrowCode(
+      () => new SandboxBuilder().setInputBufferSize(4095),
+      ERR_INVALID_ARG,
+    );
+    expect(small.message).toBe(
+      'the input buffer size is 4095 bytes; it must be from 4096 bytes (one page) to 268435456 bytes (256 MiB)',
+    );
+    expectThrowCode(
+      () => new SandboxBuilder().setOutputBufferSize(256 * 1024 * 1024 + 1),
+      ERR_INVALID_ARG,
+    );
     const error = await expectRejectCode(
       new SandboxBuilder().setHeapSize(2 * 1024 * 1024 * 1024).build(),
       ERR_INVALID_ARG,
@@ -116,11 +128,46 @@ describe('consumed transitions', () => {
     const proto = await new SandboxBuilder().build();
     const js = await proto.loadRuntime();
     js.addHandler('bad', 'function handler( {');
-    await expect(js.getLoadedSandbox()).rejects.toHaveProperty('code');
+    const error = await expectRejectCode(js.getLoadedSandbox(), ERR_HANDLER);
+    expect(error.guestName).toBe('SyntaxError');
+    expect(js.poisoned).toBe(false);
     expect(js.removeHandler('bad')).toBe(true);
     js.addHandler('good', ECHO);
     const loaded = await js.getLoadedSandbox();
     expect(await loaded.callHandler('good', 'hi')).toBe('hi');
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('refuses a second getLoadedSandbox() while the first is in flight (ERR_CONSUMED)', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('echo', ECHO);
+    const first = js.getLoadedSandbox();
+    // Still loading: a second load, and code that would never reach the guest, are refused.
+    const second = await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
+    expect(second.message).toContain('being loaded by getLoadedSandbox()');
+    expectThrowCode(() => js.addHandler('late', ECHO), ERR_CONSUMED);
+    expectThrowCode(() => js.addModule('late', 'export const a = 1;'), ERR_CONSUMED);
+    // The first load is unaffected, and has only what was there when it started.
+    const loaded = await first;
+    expect(await loaded.callHandler('echo', 1)).toBe(1);
+    await expectRejectCode(loaded.callHandler('late', 1), ERR_INVALID_ARG);
+    await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
+    await loaded[Symbol.asyncDispose]();
+  });
+
+  it('gives the JSSandbox back when a load in flight fails: a retry may follow', async () => {
+    const proto = await new SandboxBuilder().build();
+    const js = await proto.loadRuntime();
+    js.addHandler('bad', 'function handler() { return missing(); } throw new Error("top level");');
+    const failing = js.getLoadedSandbox();
+    await expectRejectCode(js.getLoadedSandbox(), ERR_CONSUMED);
+    const error = await expectRejectCode(failing, ERR_HANDLER);
+    expect(error.message).toContain('top level');
+    expect(js.removeHandler('bad')).toBe(true);
+    js.addHandler('echo', ECHO);
+    const loaded = await js.getLoadedSandbox();
+    expect(await loaded.callHandler('echo', 2)).toBe(2);
     await loaded[Symbol.asyncDispose]();
   });
 

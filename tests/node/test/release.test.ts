@@ -73,8 +73,12 @@ describe('cargo version sync', () => {
     cpSync(path.join(repo, 'Cargo.lock'), path.join(root, 'Cargo.lock'));
     cpSync(path.join(repo, 'crates'), path.join(root, 'crates'), {
       recursive: true,
+      // Judged on the path inside crates/ (the checkout's own path may contain "/tests").
       filter: (src) =>
-        !src.includes('/src') && !src.includes('/tests') && !src.includes('node_modules'),
+        !path
+          .relative(path.join(repo, 'crates'), src)
+          .split(path.sep)
+          .some((part) => part === 'src' || part === 'tests' || part === 'node_modules'),
     });
     mkdirSync(path.join(root, 'packages/js-host-api'), { recursive: true });
     writeFileSync(

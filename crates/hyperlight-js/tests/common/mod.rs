@@ -92,3 +92,34 @@ pub fn kill_when_running(
         }
     })
 }
+
+/// A hang guard: while it is alive, a watchdog thread waits; if `what` has
+/// not finished (the guard dropped) after `after`, it prints what hung and
+/// aborts the test binary, so a call that only a kill or a monitor can end
+/// fails the run instead of hanging it. Not a timing assertion: `after` is
+/// far beyond any expected duration (minutes), and the test asserts the
+/// outcome, never how long it took.
+pub struct HangGuard(Option<std::sync::mpsc::Sender<()>>);
+
+/// Arms a [`HangGuard`] for `what` (see there).
+pub fn hang_guard(what: &'static str, after: std::time::Duration) -> HangGuard {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(after) {
+            eprintln!("HANG: {what} had not ended after {after:?}; aborting the test binary");
+            std::process::abort();
+        }
+    });
+    HangGuard(Some(tx))
+}
+
+impl Drop for HangGuard {
+    fn drop(&mut self) {
+        // Disconnecting the channel ends the watchdog.
+        self.0.take();
+    }
+}
+
+/// How long a [`hang_guard`] waits: two minutes, far beyond any call the
+/// tests make on a busy two-core machine.
+pub const HANG_AFTER: std::time::Duration = std::time::Duration::from_secs(120);

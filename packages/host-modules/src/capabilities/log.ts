@@ -1,3 +1,4 @@
+import type { ProtoJSSandbox } from '@hyperlight/js-host-api';
 import {
   defineHostModule,
   type HostFunctionDefinition,
@@ -103,24 +104,61 @@ export type LogFunctions = {
 };
 
 /**
+ * Which handler call is starting, as `@hyperlight/sandbox` passes it to a host module's
+ * per-call hook (its `HostModuleCallContext` fits).
+ * @public
+ */
+export interface LogCallContext {
+  /** The routing key of the handler called: records get it as the field `handler`. */
+  readonly handler: string;
+  /** An id of the call: records get it as the field `callId`. */
+  readonly callId: number | string;
+}
+
+/**
+ * The per-sandbox side of {@link logModule}, returned by its `install(proto)`:
+ * `@hyperlight/sandbox` calls `beginCall` before each call of that sandbox, so the per-call
+ * limits count that sandbox's call alone (a pool runs calls on several sandboxes at once) and
+ * every record carries the call's `handler` and `callId`.
+ * @public
+ */
+export interface LogInstallation {
+  /**
+   * Starts a handler call on this sandbox: its counts go back to zero and its records are tagged
+   * with `call`. From the first `beginCall`, this installation keeps its own counts (before it,
+   * the module's shared ones, see {@link LogModule.beginCall}).
+   */
+  beginCall(call: LogCallContext): void;
+  /** Records kept and dropped in this sandbox's current call. */
+  readonly stats: LogStats;
+}
+
+/**
  * The value {@link logModule} returns: a host module with the volume accounting of the current
  * handler call.
  * @public
  */
 export interface LogModule extends HostModuleDefinition<string, LogFunctions> {
   /**
-   * Starts a new handler call: the per-call record and byte counts go back to zero. Call it
-   * before each `callHandler()`; without it the per-call limits apply to everything since the
-   * module was made (or since the last `beginCall()`). One module value installed on several
-   * sandboxes shares one count.
+   * Registers the functions on `proto` and returns that sandbox's {@link LogInstallation}, whose
+   * `beginCall` `@hyperlight/sandbox` calls before each call (nothing to do by hand there).
    */
-  beginCall(): void;
-  /** Records kept and dropped since the last {@link LogModule.beginCall}. */
+  install(proto: Pick<ProtoJSSandbox, 'hostModule'>): LogInstallation;
+  /**
+   * Starts a new handler call for the low-level API (`install(proto)` and `callHandler()` by
+   * hand): the per-call record and byte counts go back to zero, and with `call` records are
+   * tagged with its `handler` and `callId` until the next `beginCall`. Call it before each
+   * `callHandler()`; without it the per-call limits apply to everything since the module was
+   * made (or since the last `beginCall()`). These counts are shared by every installation that
+   * has not had its own {@link LogInstallation.beginCall} (which `@hyperlight/sandbox` calls).
+   */
+  beginCall(call?: LogCallContext): void;
+  /** Records kept and dropped since the last {@link LogModule.beginCall} (shared counts). */
   readonly stats: LogStats;
 }
 
 /**
- * The volume of the current handler call (since the last {@link LogModule.beginCall}).
+ * The volume of the current handler call (since the last `beginCall`).
  * @public
  */
 export interface LogStats {
@@ -130,6 +168,34 @@ export interface LogStats {
   readonly bytes: number;
   /** Records dropped by a limit. */
   readonly dropped: number;
+}
+
+/** The counts of one call, and the fields that tag its records. */
+interface CallState {
+  records: number;
+  bytes: number;
+  dropped: number;
+  tags: { handler: string; callId: number | string } | null;
+}
+
+function newState(): CallState {
+  return { records: 0, bytes: 0, dropped: 0, tags: null };
+}
+
+function begin(state: CallState, call: LogCallContext | undefined): void {
+  state.records = 0;
+  state.bytes = 0;
+  state.dropped = 0;
+  if (call === undefined) {
+    state.tags = null;
+    return;
+  }
+  if (typeof call !== 'object' || call === null || typeof call.handler !== 'string') {
+    throw new HostModuleDefinitionError(
+      'logModule(): beginCall(call) takes { handler: string, callId: number | string }',
+    );
+  }
+  state.tags = { handler: call.handler, callId: call.callId };
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -182,7 +248,7 @@ export function logModule(options: LogModuleOptions = {}): LogModule {
   const maxRecords = limit('logModule(): maxRecordsPerCall', options.maxRecordsPerCall, 100);
   const maxBytes = limit('logModule(): maxBytesPerCall', options.maxBytesPerCall, 64 * 1024);
   const name = options.name ?? 'log';
-  const stats = { records: 0, bytes: 0, dropped: 0 };
+  const shared = newState();
   const fieldsSchema = capabilitySchema<Record<string, unknown> | undefined>(
     { type: 'object' },
     (value) =>
@@ -190,55 +256,82 @@ export function logModule(options: LogModuleOptions = {}): LogModule {
         ? []
         : [{ message: `expected an object of fields or nothing, received ${kind(value)}` }],
   );
-  const drop = (level: LogLevel, reason: string): boolean => {
-    stats.dropped++;
-    if (stats.dropped === 1) {
-      logger.warn(
-        { ...fixed, module: `host:${name}`, level, reason },
-        `guest log records dropped: ${reason}`,
-      );
-    }
-    return false;
+  /** The module's functions, counting in whatever state `current()` returns when called. */
+  const functions = (current: () => CallState) => {
+    const drop = (state: CallState, level: LogLevel, reason: string): boolean => {
+      state.dropped++;
+      if (state.dropped === 1) {
+        logger.warn(
+          { ...state.tags, ...fixed, module: `host:${name}`, level, reason },
+          `guest log records dropped: ${reason}`,
+        );
+      }
+      return false;
+    };
+    const record = (level: LogLevel) =>
+      hostFunction({
+        args: [stringSchema, fieldsSchema],
+        params: ['message', 'fields'],
+        description: `Writes a ${level} record; false when it was dropped by a limit.`,
+        handler: (message, fields) => {
+          if (LEVELS.indexOf(level) < LEVELS.indexOf(minLevel)) return false;
+          const state = current();
+          const bytes = utf8Bytes(message) + (fields ? utf8Bytes(JSON.stringify(fields)) : 0);
+          if (bytes > maxRecordBytes)
+            return drop(state, level, `a record of ${bytes} bytes is over ${maxRecordBytes}`);
+          if (state.records + 1 > maxRecords)
+            return drop(state, level, `more than ${maxRecords} records in one call`);
+          if (state.bytes + bytes > maxBytes)
+            return drop(state, level, `more than ${maxBytes} bytes in one call`);
+          state.records++;
+          state.bytes += bytes;
+          logger[level]({ ...fields, ...state.tags, ...fixed }, message);
+          return true;
+        },
+      });
+    return {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
   };
-  const record = (level: LogLevel) =>
-    hostFunction({
-      args: [stringSchema, fieldsSchema],
-      params: ['message', 'fields'],
-      description: `Writes a ${level} record; false when it was dropped by a limit.`,
-      handler: (message, fields) => {
-        if (LEVELS.indexOf(level) < LEVELS.indexOf(minLevel)) return false;
-        const bytes = utf8Bytes(message) + (fields ? utf8Bytes(JSON.stringify(fields)) : 0);
-        if (bytes > maxRecordBytes)
-          return drop(level, `a record of ${bytes} bytes is over ${maxRecordBytes}`);
-        if (stats.records + 1 > maxRecords)
-          return drop(level, `more than ${maxRecords} records in one call`);
-        if (stats.bytes + bytes > maxBytes)
-          return drop(level, `more than ${maxBytes} bytes in one call`);
-        stats.records++;
-        stats.bytes += bytes;
-        logger[level]({ ...fields, ...fixed }, message);
-        return true;
-      },
-    });
-  const module = defineHostModule(name, {
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
+  const module = defineHostModule(
+    name,
+    functions(() => shared),
+  );
+  const statsOf = (state: CallState): LogStats => ({
+    records: state.records,
+    bytes: state.bytes,
+    dropped: state.dropped,
   });
   return Object.freeze({
     name: module.name,
     functions: module.functions,
     options: module.options,
-    install: module.install,
+    install(proto: Pick<ProtoJSSandbox, 'hostModule'>): LogInstallation {
+      // Until the sandbox starts a call on it, the installation counts in the shared state.
+      let own: CallState | null = null;
+      defineHostModule(
+        name,
+        functions(() => own ?? shared),
+      ).install(proto);
+      return Object.freeze({
+        beginCall(call: LogCallContext) {
+          own ??= newState();
+          begin(own, call);
+        },
+        get stats() {
+          return statsOf(own ?? shared);
+        },
+      });
+    },
     invoke: module.invoke,
-    beginCall() {
-      stats.records = 0;
-      stats.bytes = 0;
-      stats.dropped = 0;
+    beginCall(call?: LogCallContext) {
+      begin(shared, call);
     },
     get stats() {
-      return { ...stats };
+      return statsOf(shared);
     },
   }) as LogModule;
 }
