@@ -270,6 +270,7 @@ impl Guest {
     }
 
     /// Makes the guest fault on purpose (`REQ_DEBUG_FAULT`).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn debug_fault(&mut self) -> Result<()> {
         self.request(js::REQ_DEBUG_FAULT, 0, String::new, |_| Ok(()))?;
         Ok(())

@@ -443,7 +443,9 @@ impl LoadedJSSandbox {
     /// Test hook: makes the guest fault on purpose (a write to the unmapped
     /// null page from the guest function `hyperlight_js_debug_fault`), to
     /// test crash dumps end to end. Poisons the sandbox; returns the
-    /// [`Error::GuestAbort`] a crash gives.
+    /// [`Error::GuestAbort`] a crash gives. Only with the `test-hooks`
+    /// feature, which this crate's own tests enable (never its users).
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fn __fault_for_tests(&mut self) -> Result<()> {
         self.guest.debug_fault()

@@ -79,6 +79,11 @@ function loadLimits(definition: SandboxDefinition<unknown>): LoadLimits {
   return limits;
 }
 
+/** Whether a signal of the definition's `loadLimits` has aborted: it makes no sandbox any more. */
+export function loadsStopped(definition: SandboxDefinition<unknown>): boolean {
+  return loadLimits(definition).signals.some((s) => s.signal.aborted);
+}
+
 /** The `ERR_CANCELLED` of a load stopped by `hit` between two of the binding's steps. */
 export function cancelled(hit: NamedSignal, step: string): Error {
   return codedError(

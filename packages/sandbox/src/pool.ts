@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ERR_CANCELLED } from '@hyperlight/js-host-api';
 import { type AnyHandlers, defineSandbox, type SandboxDefinition } from './definition';
 import { codedError, ERR_QUEUE_FULL, ERR_QUEUE_TIMEOUT, hookFailed, invalidArg } from './errors';
-import { cancelled, load } from './load';
+import { cancelled, load, loadsStopped } from './load';
 import {
   type CallOptions,
   type CoreHooks,
@@ -36,7 +36,11 @@ export interface ReplaceEvent {
   readonly reason: ReplaceReason;
   /** The slot of the pool (0 to size − 1); the new sandbox keeps it. */
   readonly sandboxId: number;
-  /** Set when making the new sandbox failed; the pool retries after a second. */
+  /**
+   * Set when making the new sandbox failed; the pool retries after a second, unless a signal of
+   * the definition's `loadLimits` has aborted (the slot then stays empty for good: the other
+   * sandboxes serve the calls, and with none left calls wait for `queueTimeoutMs`).
+   */
   readonly error?: unknown;
 }
 
@@ -291,7 +295,8 @@ export async function createPool<H = AnyHandlers>(
       safeHook(() => hooks.onReplace?.({ reason, sandboxId: slot.id }));
     } catch (error) {
       safeHook(() => hooks.onReplace?.({ reason, sandboxId: slot.id, error }));
-      if (!closing) {
+      // A definition whose loadLimits signal aborted (e.g. at shutdown) makes no sandbox again.
+      if (!closing && !loadsStopped(def)) {
         const timer = setTimeout(() => {
           retries.delete(timer);
           slot.busy = true;

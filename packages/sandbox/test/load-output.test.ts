@@ -142,6 +142,29 @@ describe('loadLimits', () => {
     expect(error.terminatedBy).toBe('wall-clock');
   });
 
+  it("a pool stops replacing sandboxes once the definition's signal aborted", async () => {
+    const shutdown = new AbortController();
+    const replaced: Array<{ reason: string; error?: unknown }> = [];
+    await using pool = await createPool(
+      { handlers: { count: COUNTER }, loadLimits: signal(shutdown.signal, 'shutdown') },
+      { size: 2, maxCallsPerSandbox: 1, hooks: { onReplace: (e) => replaced.push(e) } },
+    );
+    expect(await pool.call('count', {})).toEqual({ count: 1 });
+    await vi.waitFor(() => expect(replaced).toHaveLength(1));
+    expect(replaced[0]?.error).toBeUndefined();
+    shutdown.abort('going down');
+    // The next replacement fails, and is not retried: the other sandbox serves on.
+    expect(await pool.call('count', {})).toEqual({ count: 1 });
+    await vi.waitFor(() => expect(replaced).toHaveLength(2));
+    expect((replaced[1]?.error as { terminatedBy?: unknown } | undefined)?.terminatedBy).toBe(
+      'shutdown',
+    );
+    expect(await pool.call('count', {})).toEqual({ count: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1300)); // past the 1 s retry interval
+    expect(replaced.length).toBe(3); // the last call's sandbox: replaced once, not retried
+    expect(replaced.slice(1).every((e) => e.error !== undefined)).toBe(true);
+  });
+
   it('only wallClock, cpuTime and signal monitors are accepted: ERR_INVALID_ARG at once', () => {
     const error = thrown(() =>
       defineSandbox({ handlers: { e: ECHO }, loadLimits: anyOf(wallClock(10), hostCallBudget(1)) }),
