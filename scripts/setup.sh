@@ -5,9 +5,10 @@
 #
 # Idempotent, and quick when everything is already there. Works on a fresh Debian 12 machine as
 # root (or with sudo), without a TTY: installs the Debian packages the guest build needs, pnpm at
-# the version pinned in package.json, the npm dependencies from pnpm-lock.yaml, then builds the
+# the version pinned in package.json, the npm dependencies from pnpm-lock.yaml, Zig and
+# cargo-zigbuild from PyPI (pinned, into a virtualenv in ~/.cache/hyperlight-js), then builds the
 # Rust workspace (debug profile, the one `cargo test` uses), the Node binding (release, with
-# napi-rs) and the TypeScript packages.
+# napi-rs, against the glibc release floor) and the TypeScript packages.
 #
 # scripts/dev.sh sources this file and calls setup_main; run on its own it does the same.
 
@@ -131,19 +132,28 @@ build_rust() {
   (cd "$HL_ROOT" && cargo build --workspace)
 }
 
+# Zig and cargo-zigbuild (pinned with hashes in scripts/release/zig-tools.txt, from PyPI), which
+# build the Node binding against the glibc release floor (docs/releasing.md, "glibc floor").
+install_zig_tools() {
+  bash "$HL_ROOT/scripts/release/zig-tools.sh" install
+}
+
 # The Node binding (crates/js-host-api), built by napi-rs into its platform package.
 NATIVE_BINDING="packages/js-host-api-linux-x64-gnu/js-host-api.linux-x64-gnu.node"
 
-# Builds the Node binding in release mode (`pnpm run build:native`: the .node file into
-# packages/js-host-api-linux-x64-gnu, the generated index.js/index.d.ts into crates/js-host-api)
-# unless it is newer than every Rust source, manifest and the lock file.
+# Builds the Node binding as it is published (`pnpm run build:native` =
+# scripts/release/build-native.sh: release, against the glibc release floor with cargo-zigbuild,
+# build paths remapped; the .node file into packages/js-host-api-linux-x64-gnu, the generated
+# index.js/index.d.ts into crates/js-host-api), unless it is newer than every Rust source,
+# manifest, the lock file and the build scripts, and passes the release floor check.
 build_native() {
   local out="$HL_ROOT/$NATIVE_BINDING" newer
   if [ -f "$out" ] && [ -f "$HL_ROOT/crates/js-host-api/index.d.ts" ]; then
     newer=$(find "$HL_ROOT/crates" "$HL_ROOT/Cargo.toml" "$HL_ROOT/Cargo.lock" \
+      "$HL_ROOT/scripts/release/build-native.sh" "$HL_ROOT/scripts/release/zig-tools.txt" \
       \( -name target -o -name node_modules \) -prune -o \
       -type f ! -path "$HL_ROOT/crates/js-host-api/index.*" -newer "$out" -print -quit)
-    if [ -z "$newer" ]; then
+    if [ -z "$newer" ] && bash "$HL_ROOT/scripts/release/glibc-floor.sh" --release "$out" >/dev/null 2>&1; then
       log "Node binding is up to date ($NATIVE_BINDING)"
       return 0
     fi
@@ -174,6 +184,7 @@ setup_main() {
   must apt install_debian_packages
   must pnpm install_pnpm
   must npm-deps install_node_modules
+  must zig-tools install_zig_tools
   must rust-build build_rust
   must native-build build_native
   must ts-build build_typescript

@@ -61,6 +61,9 @@ async function warm(e) {
   await h.call({ n: 10 });
   const per = (await timeEach(N(10, 3), () => h.call({ n: 1000 }))).map((t) => t / 1000);
   record('one host call (1000 per handler)', e.name, per, 'µs');
+  // One host call inside a warm call: the round trip a user sees (handler + host function).
+  const one = await timeEach(N(3000, 300), () => h.call({ n: 1 }));
+  record('warm call with one host call', e.name, one, 'µs');
   await h.dispose();
 }
 

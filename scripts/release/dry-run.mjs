@@ -3,7 +3,8 @@
 // working tree. Run by `./scripts/dev.sh test` (phase release-dry-run) and so by CI.
 //
 //   1. changeset status: a change to a published package since the merge base with main has a
-//      changeset (see changeset-check.mjs; on main itself there is no base and it says so).
+//      changeset (see changeset-check.mjs; on main itself there is no base and it says so); one
+//      repository URL everywhere (repository-check.mjs).
 //   2. `changeset version` + the Cargo version sync in a temporary copy of the repository's
 //      manifests and changesets: prints each package's version before and after, and checks the
 //      crates follow the binding. The working tree is never modified.
@@ -11,8 +12,8 @@
 //      Nothing is rebuilt: ./scripts/setup.sh builds them (and skips an up-to-date binding).
 //   4. publint and are-the-types-wrong on every published package (its `check:package` script).
 //   5. `pnpm publish --dry-run --no-git-checks` of each published package, dependencies first.
-//   6. The glibc floor of the native binding and its absolute build paths, printed (not enforced
-//      yet: see docs/releasing.md#glibc-floor).
+//   6. The native binding is at the glibc release floor (2.28) with no absolute build path left in
+//      it (`glibc-floor.sh --release`; docs/releasing.md, "glibc floor"): fails otherwise.
 //
 // Exits 1 at the end when any step failed, naming them; every step runs even after a failure.
 import { spawnSync } from 'node:child_process';
@@ -52,6 +53,9 @@ log(`published packages, dependencies first: ${packages.map((p) => p.name).join(
 
 // 1. Every change to a published package has a changeset.
 run('changeset status', process.execPath, [path.join(ROOT, 'scripts/release/changeset-check.mjs')]);
+
+// One repository URL in Cargo.toml, the changelog and every published package.
+run('repository URL', process.execPath, [path.join(ROOT, 'scripts/release/repository-check.mjs')]);
 
 // 2. changeset version in a temporary copy.
 const copy = mkdtempSync(path.join(tmpdir(), 'hyperlight-release-'));
@@ -120,9 +124,10 @@ for (const p of packages) {
   );
 }
 
-// 6. The glibc floor of the native binding, printed (docs/releasing.md#glibc-floor).
-run('glibc floor of the native binding', 'bash', [
+// 6. The native binding is at the glibc release floor, without build paths (docs/releasing.md).
+run('glibc floor and build paths of the native binding', 'bash', [
   path.join(ROOT, 'scripts/release/glibc-floor.sh'),
+  '--release',
 ]);
 
 const took = ((performance.now() - started) / 1000).toFixed(1);

@@ -23,7 +23,7 @@ pub mod specifier;
 
 /// Version of this ABI. The host refuses a guest whose `ControlPage`
 /// handshake reports another version.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of a guest page (4 KiB, the only page size used).
 pub const PAGE_SIZE: u64 = 4096;
@@ -229,7 +229,10 @@ pub struct Mailbox {
     /// [`mailbox::POSTED`], [`mailbox::TAKEN`].
     pub request: u32,
     /// Reply word: [`mailbox::NONE`], [`mailbox::SPIN`], [`mailbox::READY`],
-    /// [`mailbox::SLEEP`].
+    /// [`mailbox::SLEEP`], and while the guest waits for a host function in
+    /// memory [`mailbox::HOST_CALL`], [`mailbox::HOST_RUNNING`],
+    /// [`mailbox::HOST_ANSWER`] (the last two possibly with
+    /// [`mailbox::GONE`]).
     pub reply: u32,
     /// Written by the host before it resumes the guest after a
     /// [`mailbox::DONE_ANSWER`] exit: non-zero asks the guest to poll
@@ -251,6 +254,8 @@ pub struct Mailbox {
     pub idle: u64,
     /// See [`Mailbox::taken`].
     pub preempted: u64,
+    /// Host calls answered in memory (see [`mailbox::HOST_CALL`]).
+    pub host_calls: u64,
 }
 
 /// States of the [`Mailbox`] words and values of the [`port::DONE`] exit.
@@ -277,6 +282,42 @@ pub mod mailbox {
     /// `reply`: the host thread stopped spinning; the guest exits with
     /// its answer.
     pub const SLEEP: u32 = 3;
+
+    /// `reply`: the guest parked a host call in the output buffer (as for a
+    /// [`super::port::HOST_CALL`] exit) and spins for its answer in memory.
+    /// Set by the guest, `SPIN → HOST_CALL`, only while a host thread spins
+    /// for the answer of the current request. The host thread takes it
+    /// (`HOST_CALL → HOST_RUNNING`) or lets it go (`HOST_CALL → SLEEP`: the
+    /// guest then exits on `HOST_CALL` as usual); a guest that waited its
+    /// window without an answer lets it go itself, with the same CAS.
+    pub const HOST_CALL: u32 = 4;
+    /// `reply`: a host thread took the parked host call and runs the host
+    /// function. The guest waits (spinning for at most its window, then in
+    /// an exit on [`super::port::HOST_CALL`] with value
+    /// [`HOST_CALL_WAIT`]); the host moves it to `HOST_ANSWER` with the
+    /// answer in the input buffer, or back to `SLEEP` (it declined: the
+    /// guest exits on `HOST_CALL` as usual).
+    pub const HOST_RUNNING: u32 = 5;
+    /// `reply`: the host function's answer is in the input buffer (framed
+    /// as the answer to a `HOST_CALL` exit). The guest takes it and goes
+    /// back to `SPIN` (`HOST_ANSWER → SPIN`).
+    pub const HOST_ANSWER: u32 = 6;
+    /// Flag on `HOST_RUNNING` and `HOST_ANSWER`: the host thread that
+    /// spun for the request's answer stopped spinning (the host function
+    /// answers later, e.g. from a Promise). The guest takes the host
+    /// answer and then behaves as after `SLEEP`: it exits with the
+    /// request's answer.
+    pub const GONE: u32 = 0x100;
+
+    /// [`super::port::HOST_CALL`] value: a host call like any other (the
+    /// request is in the output buffer; the host answers in the input
+    /// buffer).
+    pub const HOST_CALL_EXIT: u8 = 0;
+    /// [`super::port::HOST_CALL`] value: the guest waits for a host call
+    /// that a host thread took from the mailbox (`HOST_RUNNING`): the host
+    /// resumes it once the reply word left `HOST_RUNNING` (without
+    /// spinning meanwhile), and the guest looks at the word again.
+    pub const HOST_CALL_WAIT: u8 = 1;
 
     /// [`super::port::DONE`] value: the output buffer holds an answer (or,
     /// on the first exit, the guest is ready).

@@ -41,6 +41,7 @@ enum Counter {
     Taken,
     Idle,
     Preempted,
+    HostCalls,
 }
 
 fn counter(c: Counter) -> *mut u64 {
@@ -52,6 +53,7 @@ fn counter(c: Counter) -> *mut u64 {
             Counter::Taken => ptr::addr_of_mut!((*p).taken),
             Counter::Idle => ptr::addr_of_mut!((*p).idle),
             Counter::Preempted => ptr::addr_of_mut!((*p).preempted),
+            Counter::HostCalls => ptr::addr_of_mut!((*p).host_calls),
         }
     }
 }
@@ -179,4 +181,92 @@ fn take() -> bool {
     request_word().store(mb::TAKEN, Ordering::Release);
     bump(Counter::Taken);
     true
+}
+
+/// Runs the host call whose request is in the output buffer; returns when
+/// its answer is in the input buffer.
+///
+/// While a host thread spins for the answer of the current request (the
+/// reply word says `SPIN`), the call is parked in the mailbox instead of
+/// exiting: that thread runs the host function and answers in memory. The
+/// guest spins for the answer with the polling rules (at most the window,
+/// and not at all once its vCPU was descheduled); every state change both
+/// sides may attempt is a compare-and-swap. Otherwise, or when nobody takes
+/// the call in time, it exits on `HOST_CALL` as always.
+pub fn host_call() {
+    let reply = reply_word();
+    if reply
+        .compare_exchange(mb::SPIN, mb::HOST_CALL, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        arch::exit_host_call();
+        return;
+    }
+    let (window, preempted) = settings();
+    let preempted = preempted.max(1);
+    let mut start = arch::rdtsc();
+    let mut last = start;
+    loop {
+        let now = arch::rdtsc();
+        let late = now.wrapping_sub(last) > preempted || now.wrapping_sub(start) > window;
+        last = now;
+        match reply.load(Ordering::Acquire) {
+            mb::HOST_ANSWER => {
+                match reply.compare_exchange(
+                    mb::HOST_ANSWER,
+                    mb::SPIN,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        bump(Counter::HostCalls);
+                        return;
+                    }
+                    // The host thread stopped spinning meanwhile (GONE):
+                    // look again.
+                    Err(_) => continue,
+                }
+            }
+            s if s == mb::HOST_ANSWER | mb::GONE => {
+                // Nobody spins for the request's answer any more: it goes
+                // out by an exit.
+                reply.store(mb::SLEEP, Ordering::Release);
+                bump(Counter::HostCalls);
+                return;
+            }
+            mb::HOST_CALL => {
+                if late
+                    && reply
+                        .compare_exchange(
+                            mb::HOST_CALL,
+                            mb::SLEEP,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                {
+                    arch::exit_host_call();
+                    return;
+                }
+            }
+            s if s == mb::HOST_RUNNING || s == mb::HOST_RUNNING | mb::GONE => {
+                if late {
+                    // The host function takes a while: wait for it in an
+                    // exit rather than on the core.
+                    arch::out(port::HOST_CALL, mb::HOST_CALL_WAIT);
+                    crate::time::resumed();
+                    start = arch::rdtsc();
+                    last = start;
+                    continue;
+                }
+            }
+            // SLEEP (the host thread let the call go) or anything else: the
+            // host call goes out by an exit, as always.
+            _ => {
+                arch::exit_host_call();
+                return;
+            }
+        }
+        core::hint::spin_loop();
+    }
 }

@@ -625,7 +625,9 @@ fn host_call(ctx: *mut JSContext, index: usize, a: &[JSValue]) -> JsResult<Owned
         js::throw_range_error(ctx, msg);
         return Err(Pending);
     }
-    arch::exit_host_call();
+    // Parked in the mailbox when a host thread spins for this request's
+    // answer (no exit), else an exit.
+    crate::mailbox::host_call();
     // The answer is in the input buffer until the next exit: copy what we
     // need and drop the slice before running any JavaScript.
     enum Answer {

@@ -67,33 +67,57 @@ impl HostHandler for Dispatch<'_> {
         if tag != js::HC_CALL {
             return Err(format!("unknown host call tag {tag:#x}"));
         }
-        let mut r = Reader::new(payload);
-        let (module, function, args) = match (r.str(), r.str(), r.str()) {
-            (Ok(m), Ok(f), Ok(a)) => (m, f, a),
-            _ => return Err("malformed host call".into()),
-        };
+        let (module, function, args) = parse_host_call(payload)?;
         let _span = tracing::debug_span!("hyperlight_js.host_call", module, function).entered();
-        let (tag, text) = match self.fns.get(module, function) {
-            None => (
-                js::HC_ERR,
-                format!("host function {module}.{function} is not registered"),
-            ),
-            Some(f) => match f(args, cancel) {
-                Ok(json) => (js::HC_OK, json),
-                Err(msg) => (js::HC_ERR, msg),
-            },
-        };
-        let mut out = vec![0u8; js::str_size(&text)];
-        Writer::new(&mut out)
-            .str(&text)
-            .map_err(|e| e.to_string())?;
-        Ok((tag, out))
+        encode_host_answer(run_host_function(self.fns, module, function, args, cancel))
     }
 
     fn print(&mut self, level: u32, text: &str) {
         // Never blocks: the line is queued for the sink (see `print`).
         self.print.record(level, text);
     }
+}
+
+/// The module, function and JSON argument array of an `HC_CALL` payload.
+pub(crate) fn parse_host_call(payload: &[u8]) -> std::result::Result<(&str, &str, &str), String> {
+    let mut r = Reader::new(payload);
+    match (r.str(), r.str(), r.str()) {
+        (Ok(m), Ok(f), Ok(a)) => Ok((m, f, a)),
+        _ => Err("malformed host call".into()),
+    }
+}
+
+/// Runs host function `module.function` of `fns` with the JSON argument
+/// array `args`: its JSON result or error message.
+pub(crate) fn run_host_function(
+    fns: &HostFunctions,
+    module: &str,
+    function: &str,
+    args: &str,
+    cancel: &CancelToken,
+) -> std::result::Result<String, String> {
+    match fns.get(module, function) {
+        None => Err(format!(
+            "host function {module}.{function} is not registered"
+        )),
+        Some(f) => f(args, cancel),
+    }
+}
+
+/// The answer to an `HC_CALL`: `HC_OK` with the JSON result or `HC_ERR`
+/// with the error message.
+pub(crate) fn encode_host_answer(
+    result: std::result::Result<String, String>,
+) -> std::result::Result<(u32, Vec<u8>), String> {
+    let (tag, text) = match result {
+        Ok(json) => (js::HC_OK, json),
+        Err(msg) => (js::HC_ERR, msg),
+    };
+    let mut out = vec![0u8; js::str_size(&text)];
+    Writer::new(&mut out)
+        .str(&text)
+        .map_err(|e| e.to_string())?;
+    Ok((tag, out))
 }
 
 /// `HC_SLEEP`: the guest waits for a timer. The vCPU thread blocks here,

@@ -76,7 +76,7 @@ pub use monitor::{ExecutionMonitor, MonitorSet};
 pub use print::{flush_prints, stdio_sink, PrintLevel, PrintSink};
 pub use proto::{HostModule, ProtoJSSandbox};
 pub use stats::CallStats;
-pub use warm::{Handed, WarmCall, WarmOutcome, WarmPath};
+pub use warm::{Handed, WarmCall, WarmHostCall, WarmOutcome, WarmPath};
 
 /// The VM layer's configuration type, re-exported for callers that tune
 /// more than [`SandboxBuilder`] exposes.

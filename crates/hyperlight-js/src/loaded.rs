@@ -154,6 +154,7 @@ impl LoadedJSSandbox {
             self.guest.vm.mailbox(),
             self.poison.clone(),
             self.guest.print.share(),
+            self.host_functions.clone(),
         )
         .with_sandbox_id(self.guest.vm.id())
     }
@@ -347,6 +348,7 @@ impl LoadedJSSandbox {
         }
         let started = Instant::now();
         let cpu_start = thread_cpu_time();
+        let exits_start = self.guest.vm.exits();
         let watch = match monitor {
             Some(m) => {
                 let handle = self.guest.vm.interrupt_handle();
@@ -391,6 +393,7 @@ impl LoadedJSSandbox {
             wall_clock,
             cpu_time,
             terminated_by,
+            exits: self.guest.vm.exits().saturating_sub(exits_start),
         });
         let heap = (self.guest.vm.poisoned().is_none()).then(|| self.guest_heap_used());
         observability::record_call(observability::outcome(&result), label, wall_clock, heap);

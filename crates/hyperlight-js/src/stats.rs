@@ -16,6 +16,11 @@ pub struct CallStats {
     /// The monitor that killed the call, or `None` if it was not killed by
     /// a monitor.
     pub terminated_by: Option<&'static str>,
+    /// VM exits during the call (each costs the machine's exit price, tens
+    /// of µs; see `docs/warm-path.md`): 1 for a call through the sandbox's
+    /// thread plus one per host-function call, print flush or timer wait;
+    /// 0 for a warm call answered in memory, host calls included.
+    pub exits: u64,
 }
 
 /// Reads the calling thread's CPU time.

@@ -19,10 +19,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyperlight_abi::js::{self, Writer};
-use hyperlight_vm::{MailboxHandle, Ticket};
+use hyperlight_vm::{HostCall, MailboxHandle, Ticket};
 
-use crate::driver::{call_result, call_size, encode_call};
+use crate::driver::{
+    call_result, call_size, encode_call, encode_host_answer, parse_host_call, run_host_function,
+};
 use crate::error::{Error, Result};
+use crate::host_functions::{CancelToken, HostFunctions};
 use crate::monitor::{MonitorSet, Watch};
 use crate::print::PrintOut;
 use crate::stats::{cpu_time_of, CallStats};
@@ -42,6 +45,9 @@ pub struct WarmPath {
     print: Arc<Mutex<PrintOut>>,
     /// The VM's id, for the calls' tracing spans.
     sandbox_id: u64,
+    /// The sandbox's host functions, which [`WarmPath::wait`] runs on the
+    /// waiting thread.
+    host_functions: Arc<HostFunctions>,
 }
 
 impl std::fmt::Debug for WarmPath {
@@ -83,6 +89,7 @@ struct Pending {
     started: Instant,
     thread: libc::pthread_t,
     cpu_start: Option<Duration>,
+    exits_start: u64,
 }
 
 /// How [`WarmPath::wait`] ended.
@@ -98,12 +105,14 @@ impl WarmPath {
         mailbox: MailboxHandle,
         poison: Arc<Mutex<Option<String>>>,
         print: PrintOut,
+        host_functions: Arc<HostFunctions>,
     ) -> Self {
         Self {
             mailbox,
             poison,
             print: Arc::new(Mutex::new(print)),
             sandbox_id: 0,
+            host_functions,
         }
     }
 
@@ -176,6 +185,7 @@ impl WarmPath {
             .map_err(|e| Error::Internal(e.to_string()))?;
         let started = Instant::now();
         let cpu_start = cpu_time_of(thread);
+        let exits_start = self.mailbox.exits();
         let watch = match monitor {
             Some(m) => {
                 let handle = self.mailbox_interrupt();
@@ -223,6 +233,7 @@ impl WarmPath {
                 started,
                 thread,
                 cpu_start,
+                exits_start,
             },
         }))
     }
@@ -240,12 +251,68 @@ impl WarmPath {
 
     /// Spins for up to `spin` for the answer of `call`; prints go to the
     /// sandbox's print sink first.
+    ///
+    /// A host function the handler calls meanwhile runs on this thread,
+    /// without a VM exit (the sandbox's registered function, called with a
+    /// [`CancelToken`] of the call); the spin budget restarts after it. Use
+    /// [`wait_with_host`](Self::wait_with_host) to run host calls another
+    /// way.
     pub fn wait(&self, call: WarmCall, spin: Duration) -> WarmOutcome {
-        let mut print = self.print.lock().unwrap_or_else(|e| e.into_inner());
-        let mut deliver = |level: u32, text: &str| print.record(level, text);
-        let waited = self.mailbox.wait(call.ticket, spin, &mut deliver);
-        print.end_of_request();
-        drop(print);
+        let fns = self.host_functions.clone();
+        self.wait_with_host(call, spin, &mut |hc: WarmHostCall| {
+            let _span = tracing::debug_span!(
+                "hyperlight_js.host_call",
+                module = hc.module(),
+                function = hc.function(),
+                path = "warm"
+            )
+            .entered();
+            let cancel = hc.cancel_token();
+            let r = run_host_function(&fns, hc.module(), hc.function(), hc.args(), &cancel);
+            hc.answer(r);
+        })
+    }
+
+    /// Like [`wait`](Self::wait), but the host functions the handler calls
+    /// while this thread spins are given to `host`, which answers each one
+    /// ([`WarmHostCall::answer`]) at once (the call stays exit-less) or
+    /// later from any thread (the wait then ends with
+    /// [`WarmOutcome::Handed`]: the guest waits for the answer in an exit
+    /// and the call's result comes from the sandbox's thread), or declines
+    /// it ([`WarmHostCall::decline`]: the sandbox's thread runs the
+    /// registered function as for a call made through it).
+    pub fn wait_with_host(
+        &self,
+        call: WarmCall,
+        spin: Duration,
+        host: &mut dyn FnMut(WarmHostCall),
+    ) -> WarmOutcome {
+        let mut run_host = |hc: HostCall| {
+            if hc.tag() != js::HC_CALL {
+                return hc.decline();
+            }
+            let parsed = parse_host_call(hc.payload())
+                .map(|(m, f, a)| (m.to_string(), f.to_string(), a.to_string()));
+            match parsed {
+                Ok((module, function, args)) => host(WarmHostCall {
+                    call: hc,
+                    module,
+                    function,
+                    args,
+                }),
+                // The exit path reports it.
+                Err(_) => hc.decline(),
+            }
+        };
+        let waited = {
+            let mut print = self.print.lock().unwrap_or_else(|e| e.into_inner());
+            let mut deliver = |level: u32, text: &str| print.record(level, text);
+            let waited = self
+                .mailbox
+                .wait(call.ticket, spin, &mut deliver, &mut run_host);
+            print.end_of_request();
+            waited
+        };
         match waited {
             Ok(None) => WarmOutcome::Handed(Handed { state: call.state }),
             Ok(Some(resp)) => {
@@ -293,6 +360,7 @@ impl WarmPath {
             wall_clock: p.started.elapsed(),
             cpu_time,
             terminated_by,
+            exits: self.mailbox.exits().saturating_sub(p.exits_start),
         };
         crate::loaded::record_call_metrics(&result, p.started, p.handler.as_deref().unwrap_or(""));
         p.span
@@ -301,6 +369,63 @@ impl WarmPath {
             p.span.record("terminated_by", m);
         }
         (result, stats)
+    }
+}
+
+/// A host-function call that a warm call's handler made while its poster
+/// spun ([`WarmPath::wait_with_host`]): answer it, now or later from any
+/// thread, or decline it. Dropping it unanswered answers with an error
+/// (the guest's call throws it).
+pub struct WarmHostCall {
+    call: HostCall,
+    module: String,
+    function: String,
+    args: String,
+}
+
+impl std::fmt::Debug for WarmHostCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmHostCall")
+            .field("module", &self.module)
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WarmHostCall {
+    /// The host module's name.
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+
+    /// The host function's name.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The arguments: a JSON array.
+    pub fn args(&self) -> &str {
+        &self.args
+    }
+
+    /// Reports whether the warm call was killed meanwhile (an answer is
+    /// then ignored).
+    pub fn cancel_token(&self) -> CancelToken {
+        self.call.cancel_token()
+    }
+
+    /// Answers with the function's JSON result, or an error message the
+    /// guest's call throws as an `Error` (as for a registered function).
+    /// From any thread, at any time; ignored if the call ended meanwhile.
+    pub fn answer(self, result: std::result::Result<String, String>) {
+        let encoded = encode_host_answer(result);
+        self.call.answer(encoded);
+    }
+
+    /// Lets the sandbox's thread run this call by a VM exit, with the
+    /// function registered on the sandbox.
+    pub fn decline(self) {
+        self.call.decline();
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hyperlight_js::{
-    CpuTimeMonitor, Error, LoadedJSSandbox, Result, SandboxBuilder, WallClockMonitor, WarmCall,
-    WarmOutcome, WarmPath,
+    CallStats, CpuTimeMonitor, Error, LoadedJSSandbox, Result, SandboxBuilder, WallClockMonitor,
+    WarmCall, WarmHostCall, WarmOutcome, WarmPath,
 };
 use serde_json::{json, Value};
 
@@ -93,11 +93,18 @@ impl Served {
     }
 
     fn finish(&self, c: WarmCall, spin: Duration) -> (Result<String>, bool) {
-        match self.warm.wait(c, spin) {
-            WarmOutcome::Done(r, _) => (r, false),
+        let (r, stats) = self.outcome(self.warm.wait(c, spin));
+        (r, stats.is_none())
+    }
+
+    /// The result of a wait, and its statistics when it was not handed
+    /// over (the sandbox's thread answered otherwise).
+    fn outcome(&self, o: WarmOutcome) -> (Result<String>, Option<CallStats>) {
+        match o {
+            WarmOutcome::Done(r, stats) => (r, Some(stats)),
             WarmOutcome::Handed(h) => {
                 let r = self.handed.recv_timeout(Duration::from_secs(30)).unwrap();
-                (self.warm.complete(h, r).0, true)
+                (self.warm.complete(h, r).0, None)
             }
         }
     }
@@ -186,31 +193,188 @@ fn prints_of_warm_calls_reach_the_sink_in_order() {
     assert_eq!(got, want);
 }
 
-#[test]
-fn host_calls_of_warm_calls_run_through_the_sandbox_thread() {
+/// A sandbox whose handler `h` calls `math.add` (`e.n` times, default 1)
+/// and `math.fail` when `e.fail` is set, catching its error.
+fn with_host_functions() -> LoadedJSSandbox {
     kvm();
     let mut proto = SandboxBuilder::new().build().unwrap();
     proto
         .register("math", "add", |(a, b): (i64, i64)| Ok::<_, String>(a + b))
         .unwrap();
+    proto
+        .register("math", "fail", |(): ()| Err::<i64, _>("no such luck"))
+        .unwrap();
     let mut sb = proto.load_runtime().unwrap();
     sb.add_handler(
         "h",
-        r#"import { add } from "host:math"; function handler(e) { return add(e.a, add(e.b, 1)); }"#,
+        r#"import { add, fail } from "host:math";
+        function handler(e) {
+            if (e.fail) { try { fail(); } catch (err) { return { caught: err.message }; } }
+            let s = 0;
+            for (let i = 0; i < (e.n ?? 1); i++) s = add(s, i);
+            return { s, a: add(e.a ?? 0, 1) };
+        }"#,
     )
     .unwrap();
-    let s = Served::new(sb.get_loaded_sandbox().unwrap());
-    for i in 0..10 {
-        let (r, handed) = s.call(
-            "h",
-            &format!("{{\"a\":{i},\"b\":2}}"),
+    sb.get_loaded_sandbox().unwrap()
+}
+
+#[test]
+fn host_calls_of_warm_calls_are_answered_without_an_exit() {
+    let s = Served::new(with_host_functions());
+    // 21 host calls and the answer, all through memory, unless the machine
+    // descheduled a thread (the guest then stops spinning and exits): call
+    // until ten calls needed no exit at all.
+    let (mut exitless, mut calls) = (0, 0);
+    while exitless < 10 && calls < 2000 {
+        let i = calls;
+        calls += 1;
+        let c = s.post("h", &format!(r#"{{"a":{i},"n":20}}"#), None);
+        let (r, stats) = s.outcome(s.warm.wait(c, Duration::from_secs(1)));
+        assert_eq!(json(r), json!({ "s": 190, "a": i + 1 }));
+        if stats.is_some_and(|st| st.exits == 0) {
+            exitless += 1;
+        }
+    }
+    assert_eq!(exitless, 10, "{calls} calls");
+    // A call through the sandbox's thread still exits once per host call.
+    let stats = s.on_thread(|l| {
+        l.handle_event("h", r#"{"n":3}"#, None).unwrap();
+        l.last_call_stats().cloned().unwrap()
+    });
+    assert!(stats.exits >= 4, "{stats:?}");
+}
+
+#[test]
+fn host_function_errors_reach_the_guest_through_memory() {
+    let s = Served::new(with_host_functions());
+    for _ in 0..5 {
+        let (r, _) = s.call("h", r#"{"fail":true}"#, Duration::from_secs(1));
+        assert_eq!(json(r), json!({ "caught": "no such luck" }));
+    }
+    // A declined host call runs through the sandbox's thread, the same way.
+    let c = s.post("h", r#"{"fail":true}"#, None);
+    let (r, _) = s.outcome(s.warm.wait_with_host(
+        c,
+        Duration::from_secs(1),
+        &mut |hc: WarmHostCall| hc.decline(),
+    ));
+    assert_eq!(json(r), json!({ "caught": "no such luck" }));
+}
+
+#[test]
+fn host_calls_fall_back_to_exits_when_the_poster_does_not_spin() {
+    let s = Served::new(with_host_functions());
+    for i in 0..5 {
+        let c = s.post("h", &format!(r#"{{"a":{i},"n":3}}"#), None);
+        let (r, stats) = s.outcome(s.warm.wait(c, Duration::ZERO));
+        assert_eq!(json(r), json!({ "s": 3, "a": i + 1 }));
+        assert!(stats.is_none(), "a zero spin hands the answer over");
+    }
+    // Declined host calls: the sandbox's thread runs the registered
+    // functions by exit. (A guest descheduled while it waits gives its host
+    // call up by itself: call until one was declined.)
+    let mut seen = 0;
+    for i in 0..500 {
+        let c = s.post("h", &format!(r#"{{"a":{i},"n":3}}"#), None);
+        let (r, _) = s.outcome(s.warm.wait_with_host(
+            c,
             Duration::from_secs(1),
-        );
-        assert_eq!(json(r), json!(i + 3));
-        assert!(
-            handed,
-            "a host call hands the answer to the sandbox's thread"
-        );
+            &mut |hc: WarmHostCall| {
+                seen += 1;
+                assert_eq!((hc.module(), hc.function()), ("math", "add"));
+                hc.decline()
+            },
+        ));
+        assert_eq!(json(r), json!({ "s": 3, "a": i + 1 }));
+        if seen > 0 {
+            break;
+        }
+    }
+    assert!(seen >= 1);
+}
+
+#[test]
+fn host_calls_answered_later_from_another_thread() {
+    let s = Served::new(with_host_functions());
+    for i in 0..3 {
+        let c = s.post("h", &format!(r#"{{"a":{i},"n":2}}"#), None);
+        let (tx, rx) = mpsc::channel::<WarmHostCall>();
+        // An answer that comes later (as from a Promise): the guest waits
+        // for it in an exit, and the request's answer comes by exit.
+        let answerer = std::thread::spawn(move || {
+            while let Ok(hc) = rx.recv() {
+                std::thread::sleep(Duration::from_millis(2));
+                let args: Vec<i64> = serde_json::from_str(hc.args()).unwrap();
+                hc.answer(Ok((args[0] + args[1]).to_string()));
+            }
+        });
+        let o = s
+            .warm
+            .wait_with_host(c, Duration::from_secs(1), &mut |hc: WarmHostCall| {
+                tx.send(hc).unwrap();
+            });
+        drop(tx);
+        let handed = matches!(o, WarmOutcome::Handed(_));
+        let (r, _) = s.outcome(o);
+        answerer.join().unwrap();
+        assert_eq!(json(r), json!({ "s": 1, "a": i + 1 }));
+        assert!(handed, "an answer given later hands the call over");
+    }
+    // The sandbox keeps serving exit-less calls afterwards.
+    let (r, _) = s.call("h", r#"{"a":5}"#, Duration::from_secs(1));
+    assert_eq!(json(r), json!({ "s": 0, "a": 6 }));
+}
+
+#[test]
+fn a_warm_call_killed_while_it_waits_for_a_host_answer() {
+    let mut loaded = with_host_functions();
+    let snap = loaded.snapshot().unwrap();
+    let s = Served::new(loaded);
+    // Both places the guest waits: spinning (the answer is kept until after
+    // the kill) and in an exit (the host call is kept past the window).
+    for hold in [Duration::from_micros(20), Duration::from_millis(50)] {
+        // A guest descheduled before its host call was taken gives it up
+        // and exits (the call then ends normally): try until one was taken.
+        let mut killed = false;
+        for _ in 0..200 {
+            let c = s.post("h", r#"{"n":1}"#, None);
+            let (tx, rx) = mpsc::channel::<WarmHostCall>();
+            let interrupt = s.interrupt.clone();
+            let holder = std::thread::spawn(move || {
+                let Ok(hc) = rx.recv() else { return false };
+                std::thread::sleep(hold);
+                assert!(interrupt.kill(), "the call is running while it waits");
+                assert!(hc.cancel_token().is_cancelled());
+                // Too late: ignored.
+                hc.answer(Ok("1".into()));
+                true
+            });
+            let o = s
+                .warm
+                .wait_with_host(c, Duration::from_secs(1), &mut |hc: WarmHostCall| {
+                    tx.send(hc).unwrap();
+                });
+            drop(tx);
+            let (r, _) = s.outcome(o);
+            if !holder.join().unwrap() {
+                assert_eq!(json(r), json!({ "s": 0, "a": 1 }));
+                continue;
+            }
+            killed = true;
+            assert_cancelled(&r.unwrap_err(), None);
+            assert!(s.on_thread(|l| l.poisoned()));
+            let snap = snap.clone();
+            s.on_thread(move |l| l.restore(&snap)).unwrap();
+            let (r, _) = s.call("h", r#"{"a":1}"#, Duration::from_secs(1));
+            assert_eq!(
+                json(r),
+                json!({ "s": 0, "a": 2 }),
+                "usable after the restore"
+            );
+            break;
+        }
+        assert!(killed, "no host call was ever taken from memory");
     }
 }
 

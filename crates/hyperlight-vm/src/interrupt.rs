@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     /// A mailbox poster wrote guest memory (untracked by the VM's own
     /// bookkeeping): the next restore must treat those pages as dirty.
     remote_writes: std::sync::atomic::AtomicBool,
+    /// VM exits since the VM was created (counted by the vCPU thread, read
+    /// by anyone: call statistics of warm calls are kept by their poster).
+    exits: AtomicU64,
 }
 
 struct KickState {
@@ -90,6 +93,7 @@ impl Shared {
             interrupt_requested: AtomicU64::new(0),
             print: Mutex::new(()),
             remote_writes: std::sync::atomic::AtomicBool::new(false),
+            exits: AtomicU64::new(0),
         })
     }
 
@@ -199,6 +203,51 @@ impl Shared {
     pub(crate) fn with_alive<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
         let st = self.lock();
         st.alive.then(f)
+    }
+
+    /// Runs `f` under the lock if the VM is alive and call `generation` is
+    /// still open (not ended, killed or crashed: nothing else may touch
+    /// guest memory then).
+    pub(crate) fn with_open<R>(&self, generation: u64, f: impl FnOnce() -> R) -> Option<R> {
+        let st = self.lock();
+        let open = st.alive && st.generation == generation && !self.is_cancelled(generation);
+        open.then(f)
+    }
+
+    /// Wakes the vCPU thread if it waits in [`Shared::wait_host_answer`]
+    /// (after a host call's state changed under the lock).
+    pub(crate) fn wake_host_waiter(&self) {
+        if self.lock().in_host_call {
+            self.ended.notify_all();
+        }
+    }
+
+    /// The vCPU thread waits, without using CPU, while `running()` says a
+    /// host thread runs a host call of call `generation` that the guest
+    /// parked in its mailbox; returns when it stopped running, or when the
+    /// call was killed (a kill wakes this wait at once).
+    pub(crate) fn wait_host_answer(&self, generation: u64, running: impl Fn() -> bool) {
+        let mut st = self.lock();
+        st.in_host_call = true;
+        while !self.is_cancelled(generation) && st.generation == generation && st.alive && running()
+        {
+            st = self
+                .ended
+                .wait_timeout(st, Duration::from_millis(10))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.in_host_call = false;
+    }
+
+    /// Counts one VM exit.
+    pub(crate) fn count_exit(&self) {
+        self.exits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// VM exits since the VM was created.
+    pub(crate) fn exits(&self) -> u64 {
+        self.exits.load(Ordering::Relaxed)
     }
 
     /// The generation of the open call if it was killed.

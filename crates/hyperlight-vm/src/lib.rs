@@ -57,7 +57,7 @@ pub use config::{
 pub use fault::{Access, FaultKind, GuestFault};
 pub use hyperlight_abi as abi;
 pub use interrupt::{CancelToken, InterruptHandle};
-pub use mailbox::{MailboxHandle, Ticket};
+pub use mailbox::{HostCall, MailboxHandle, Ticket};
 pub use snapshot::Snapshot;
 pub use template::{ChildMemory, Template};
 pub use vm::{HostHandler, NullHandler, PollEnd, Response, Vm};

@@ -14,12 +14,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use hyperlight_abi::{
-    layout, mailbox, ControlPage, Mailbox, MsgHeader, ENTROPY_BYTES, MSG_HEADER_SIZE,
+    layout, mailbox, ControlPage, Mailbox, MsgHeader, ENTROPY_BYTES, HOST_ERROR_TAG,
+    MSG_HEADER_SIZE,
 };
 
 use crate::config::Layout;
-use crate::interrupt::Shared;
-use crate::vm::{drain_print_buffer, now_ns, random_bytes, Response};
+use crate::interrupt::{CancelToken, Shared};
+use crate::vm::{drain_print_buffer, now_ns, parse_print_buffer, random_bytes, Response};
 use crate::{Error, Result};
 
 /// A gap this long between two polling iterations of the guest means its
@@ -48,6 +49,16 @@ pub(crate) fn tsc_per_ns() -> f64 {
             1.0
         }
     })
+}
+
+/// How [`MailboxHandle::give_up`] went.
+enum GiveUp {
+    /// The answer was handed over meanwhile: take it.
+    Answered,
+    /// The guest now knows nobody spins: the answer comes by exit.
+    Left,
+    /// The reply word changed meanwhile: look at it again.
+    Moved,
 }
 
 /// A request posted through the mailbox, to wait for with
@@ -189,11 +200,6 @@ impl MailboxHandle {
     /// # Safety
     /// Under the shared lock with the VM alive, while the guest polls.
     unsafe fn write_request(&self, tag: u32, payload: &[u8], seq: u64, entropy: &[u8]) {
-        let hdr = MsgHeader {
-            tag,
-            len: payload.len() as u32,
-        };
-        let input = self.base.wrapping_add(self.layout.input.base as usize);
         let cp = self.base.wrapping_add(layout::CONTROL_PAGE as usize);
         let t = std::mem::offset_of!(ControlPage, host_time_unix_ns);
         let mut fields = [0u8; 24 + ENTROPY_BYTES];
@@ -205,13 +211,32 @@ impl MailboxHandle {
         // (payload checked against the input capacity), and nobody else
         // reads or writes them now.
         unsafe {
+            self.write_input(tag, payload);
+            std::ptr::copy_nonoverlapping(fields.as_ptr(), cp.add(t), fields.len());
+        }
+    }
+
+    /// Writes message `tag` + `payload` into the input buffer.
+    ///
+    /// # Safety
+    /// Under the shared lock with the VM alive, `payload` no longer than the
+    /// input buffer's capacity, while the guest does not read the buffer
+    /// (it polls, or waits for a host answer).
+    unsafe fn write_input(&self, tag: u32, payload: &[u8]) {
+        let hdr = MsgHeader {
+            tag,
+            len: payload.len() as u32,
+        };
+        let input = self.base.wrapping_add(self.layout.input.base as usize);
+        // SAFETY: the caller's contract: the buffer is mapped and the
+        // message fits it.
+        unsafe {
             std::ptr::write_unaligned(input.cast::<MsgHeader>(), hdr);
             std::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
                 input.add(MSG_HEADER_SIZE),
                 payload.len(),
             );
-            std::ptr::copy_nonoverlapping(fields.as_ptr(), cp.add(t), fields.len());
         }
     }
 
@@ -227,7 +252,18 @@ impl MailboxHandle {
     /// first. `Ok(None)`: the answer will come from the VM's thread instead
     /// (as [`crate::PollEnd::Answer`] or an error of
     /// [`crate::Vm::poll_mailbox`]): the spin ended, the guest needed a host
-    /// call, or the call was killed or crashed.
+    /// call this thread declined or answers later, or the call was killed
+    /// or crashed.
+    ///
+    /// Host calls: a guest that needs a host function while this thread
+    /// spins parks the call in its mailbox instead of exiting; `host`
+    /// receives it (on this thread, after the prints written before it) and
+    /// answers it ([`HostCall::answer`]) now, which keeps the call exit-less,
+    /// or later from any thread (this wait then ends with `Ok(None)` and the
+    /// guest waits in an exit), or declines it ([`HostCall::decline`]: the
+    /// guest exits and the VM's thread runs it as usual). The spin budget
+    /// restarts after each host call; a zero `spin` runs none (it gives the
+    /// call up at once).
     ///
     /// Errors: [`Error::Protocol`] when the guest's answer header is
     /// malformed (the call's answer is then lost; the VM stays usable and the
@@ -237,8 +273,10 @@ impl MailboxHandle {
         ticket: Ticket,
         spin: Duration,
         print: &mut dyn FnMut(u32, &str),
+        host: &mut dyn FnMut(HostCall),
     ) -> Result<Option<Response>> {
-        let deadline = Instant::now() + spin;
+        let generation = ticket.generation;
+        let mut deadline = Instant::now() + spin;
         let mut i = 0u32;
         loop {
             let state = self
@@ -247,30 +285,198 @@ impl MailboxHandle {
             match state {
                 None => return Ok(None),
                 Some(mailbox::READY) => return self.take(ticket, print),
-                Some(mailbox::SPIN) => {}
+                // A zero spin waits for nothing in memory: it lets a host
+                // call go at once (below).
+                Some(mailbox::SPIN | mailbox::HOST_ANSWER) => {}
+                Some(mailbox::HOST_CALL) if spin.is_zero() => {}
+                Some(mailbox::HOST_CALL) => {
+                    if let Some(call) = self.take_host_call(generation, print) {
+                        host(call);
+                        // Not answered yet (it answers later): stop
+                        // spinning; the request's answer comes by exit.
+                        let left = self.shared.with_open(generation, || {
+                            self.reply()
+                                .compare_exchange(
+                                    mailbox::HOST_RUNNING,
+                                    mailbox::HOST_RUNNING | mailbox::GONE,
+                                    Ordering::AcqRel,
+                                    Ordering::Acquire,
+                                )
+                                .is_ok()
+                        });
+                        if left == Some(true) {
+                            return Ok(None);
+                        }
+                        deadline = Instant::now() + spin;
+                    }
+                    continue;
+                }
                 Some(_) => return Ok(None),
             }
-            if self.shared.current() != ticket.generation {
+            if self.shared.current() != generation {
                 // Killed or crashed: the VM's thread ended the call.
                 return Ok(None);
             }
             i = i.wrapping_add(1);
-            if i % 64 == 0 && Instant::now() >= deadline {
-                let gave_up = self.shared.with_alive(|| {
-                    self.reply().compare_exchange(
-                        mailbox::SPIN,
-                        mailbox::SLEEP,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                });
-                match gave_up {
-                    Some(Err(mailbox::READY)) => return self.take(ticket, print),
-                    _ => return Ok(None),
+            if (spin.is_zero() || i % 64 == 0) && Instant::now() >= deadline {
+                match self.give_up() {
+                    GiveUp::Answered => return self.take(ticket, print),
+                    GiveUp::Left => return Ok(None),
+                    GiveUp::Moved => continue,
                 }
             }
             std::hint::spin_loop();
         }
+    }
+
+    /// The spin ended: tells the guest that nobody waits in memory any more
+    /// (one CAS on the state seen).
+    fn give_up(&self) -> GiveUp {
+        self.shared
+            .with_alive(|| {
+                let reply = self.reply();
+                let cur = reply.load(Ordering::Acquire);
+                let to = match cur {
+                    mailbox::SPIN | mailbox::HOST_CALL => mailbox::SLEEP,
+                    mailbox::HOST_ANSWER => mailbox::HOST_ANSWER | mailbox::GONE,
+                    mailbox::READY => return GiveUp::Answered,
+                    _ => return GiveUp::Moved,
+                };
+                match reply.compare_exchange(cur, to, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => GiveUp::Left,
+                    Err(mailbox::READY) => GiveUp::Answered,
+                    Err(_) => GiveUp::Moved,
+                }
+            })
+            .unwrap_or(GiveUp::Left)
+    }
+
+    /// Takes the host call the guest parked (`HOST_CALL → HOST_RUNNING`)
+    /// after delivering the prints written before it; `None` when the call
+    /// is over, the guest let it go meanwhile, or its request or print
+    /// buffer is malformed (it is then let go: the exit reports it).
+    fn take_host_call(
+        &self,
+        generation: u64,
+        print: &mut dyn FnMut(u32, &str),
+    ) -> Option<HostCall> {
+        let taken = self.shared.with_open(generation, || {
+            let _print = self.shared.print_lock();
+            let total = self.layout.total as usize;
+            // SAFETY: under the lock with the call open; the guest parked
+            // the call: it spins on the reply word and writes neither the
+            // output nor the print buffer until the call is answered or let
+            // go.
+            let mem = unsafe { std::slice::from_raw_parts_mut(self.base, total) };
+            let output = self.layout.output;
+            let hdr: MsgHeader = crate::vm::read_header(mem, output.base);
+            let capacity = output.size as usize - MSG_HEADER_SIZE;
+            let records = parse_print_buffer(mem, self.layout.print);
+            let reply = self.reply();
+            let (Ok(records), true) = (records, hdr.len as usize <= capacity) else {
+                let _ = reply.compare_exchange(
+                    mailbox::HOST_CALL,
+                    mailbox::SLEEP,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                return None;
+            };
+            reply
+                .compare_exchange(
+                    mailbox::HOST_CALL,
+                    mailbox::HOST_RUNNING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .ok()?;
+            for (level, range) in records {
+                print(level, &String::from_utf8_lossy(&mem[range]));
+            }
+            let pb = self.layout.print.base as usize;
+            mem[pb..pb + 8].fill(0);
+            self.shared.note_remote_writes();
+            let start = output.base as usize + MSG_HEADER_SIZE;
+            Some((hdr.tag, mem[start..start + hdr.len as usize].to_vec()))
+        });
+        let (tag, payload) = taken??;
+        Some(HostCall {
+            handle: self.clone(),
+            generation,
+            tag,
+            payload,
+            done: false,
+        })
+    }
+
+    /// Answers a host call taken with [`MailboxHandle::take_host_call`]
+    /// (nothing happens if the call is over).
+    fn answer_host_call(
+        &self,
+        generation: u64,
+        answer: std::result::Result<(u32, Vec<u8>), String>,
+    ) {
+        let cap = self.layout.input.size as usize - MSG_HEADER_SIZE;
+        let (tag, mut data) = match answer {
+            Ok(a) => a,
+            Err(msg) => (HOST_ERROR_TAG, msg.into_bytes()),
+        };
+        if tag == HOST_ERROR_TAG {
+            data.truncate(cap);
+        } else if data.len() > cap {
+            let msg = format!(
+                "the host's answer is {} bytes but the input buffer holds at most {cap}",
+                data.len()
+            );
+            data = msg.into_bytes();
+            data.truncate(cap);
+            return self.answer_host_call(generation, Ok((HOST_ERROR_TAG, data)));
+        }
+        self.shared.with_open(generation, || {
+            let reply = self.reply();
+            let mut cur = reply.load(Ordering::Acquire);
+            if cur & !mailbox::GONE != mailbox::HOST_RUNNING {
+                return;
+            }
+            self.shared.note_remote_writes();
+            // SAFETY: under the lock with the call open; the guest waits
+            // for this answer (HOST_RUNNING) and reads the input buffer only
+            // once the CAS below published it; the answer fits (checked).
+            unsafe { self.write_input(tag, &data) };
+            while cur & !mailbox::GONE == mailbox::HOST_RUNNING {
+                let to = mailbox::HOST_ANSWER | (cur & mailbox::GONE);
+                match reply.compare_exchange(cur, to, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return,
+                    Err(now) => cur = now,
+                }
+            }
+        });
+        self.shared.wake_host_waiter();
+    }
+
+    /// Lets a taken host call go: the guest runs it by exit.
+    fn decline_host_call(&self, generation: u64) {
+        self.shared.with_open(generation, || {
+            let reply = self.reply();
+            let mut cur = reply.load(Ordering::Acquire);
+            while cur & !mailbox::GONE == mailbox::HOST_RUNNING {
+                match reply.compare_exchange(
+                    cur,
+                    mailbox::SLEEP,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(now) => cur = now,
+                }
+            }
+        });
+        self.shared.wake_host_waiter();
+    }
+
+    /// VM exits since the VM was created (counted by the VM's thread).
+    pub fn exits(&self) -> u64 {
+        self.shared.exits()
     }
 
     /// Reads the answer the guest handed over and ends the call.
@@ -361,6 +567,78 @@ impl MailboxHandle {
                 return false;
             }
             std::hint::spin_loop();
+        }
+    }
+}
+
+/// A host call that the guest parked in its mailbox while a thread spun for
+/// its request's answer ([`MailboxHandle::wait`]). Answer it, now or later
+/// from any thread ([`HostCall::answer`]), or let the VM's thread run it by
+/// an exit ([`HostCall::decline`]). Dropping it unanswered answers with an
+/// error message. A call that was killed or crashed meanwhile ignores the
+/// answer.
+pub struct HostCall {
+    handle: MailboxHandle,
+    generation: u64,
+    tag: u32,
+    payload: Vec<u8>,
+    done: bool,
+}
+
+impl std::fmt::Debug for HostCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCall")
+            .field("tag", &self.tag)
+            .field("len", &self.payload.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostCall {
+    /// The request's tag (as for [`crate::HostHandler::host_call`]).
+    pub fn tag(&self) -> u32 {
+        self.tag
+    }
+
+    /// The request's payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Reports whether the call was killed meanwhile.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken {
+            shared: self.handle.shared.clone(),
+            generation: self.generation,
+        }
+    }
+
+    /// Answers with tag and payload, or an error message (the guest receives
+    /// it with tag [`HOST_ERROR_TAG`]); an answer larger than the input
+    /// buffer is replaced by an error message saying so. As
+    /// [`crate::HostHandler::host_call`]'s answer.
+    pub fn answer(mut self, answer: std::result::Result<(u32, Vec<u8>), String>) {
+        self.done = true;
+        self.handle.answer_host_call(self.generation, answer);
+    }
+
+    /// Lets the guest make this call by an exit instead: the VM's thread
+    /// runs it with its [`crate::HostHandler`], and the request's answer
+    /// comes by exit too.
+    pub fn decline(mut self) {
+        self.done = true;
+        self.handle.decline_host_call(self.generation);
+    }
+}
+
+impl Drop for HostCall {
+    fn drop(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.handle.answer_host_call(
+                self.generation,
+                Err("the host function ended without an answer".into()),
+            );
         }
     }
 }

@@ -183,27 +183,27 @@ pub(crate) fn read_header(mem: &[u8], gpa: u64) -> MsgHeader {
     }
 }
 
-/// Delivers the records of the print buffer at `print` in `mem` (all of
-/// guest memory) to `deliver` and resets the buffer. Every length is
-/// checked against the buffer: a guest that lies gets a protocol error.
-pub(crate) fn drain_print_buffer(
-    mem: &mut [u8],
+/// Checks the records of the print buffer at `print` in `mem` (all of
+/// guest memory): each record's level and the range of its text. Every
+/// length is checked against the buffer: a guest that lies gets a protocol
+/// error (and the buffer is left as it is).
+pub(crate) fn parse_print_buffer(
+    mem: &[u8],
     print: Region,
-    deliver: &mut dyn FnMut(u32, &str),
-) -> Result<()> {
+) -> Result<Vec<(u32, std::ops::Range<usize>)>> {
     let base = print.base as usize;
     let used = u64::from_le_bytes(mem[base..base + 8].try_into().expect("8 bytes"));
+    let mut records = Vec::new();
     if used == 0 {
-        return Ok(());
+        return Ok(records);
     }
-    mem[base..base + 8].fill(0);
     let cap = (print.size as usize - PRINT_HEADER_SIZE) as u64;
     if used > cap {
         return Err(Error::Protocol(format!(
             "the print buffer claims {used} bytes of records but holds at most {cap}"
         )));
     }
-    let records = base + PRINT_HEADER_SIZE;
+    let first = base + PRINT_HEADER_SIZE;
     let mut off = 0u64;
     while off < used {
         if used - off < PRINT_RECORD_SIZE as u64 {
@@ -211,7 +211,7 @@ pub(crate) fn drain_print_buffer(
                 "the print buffer ends with a truncated record header at offset {off}"
             )));
         }
-        let at = records + off as usize;
+        let at = first + off as usize;
         let rec = PrintRecord {
             level: u32::from_le_bytes(mem[at..at + 4].try_into().expect("4 bytes")),
             len: u32::from_le_bytes(mem[at + 4..at + 8].try_into().expect("4 bytes")),
@@ -224,12 +224,30 @@ pub(crate) fn drain_print_buffer(
                 used - off
             )));
         }
-        let start = records + off as usize;
-        let text = String::from_utf8_lossy(&mem[start..start + rec.len as usize]);
-        deliver(rec.level, &text);
+        let start = first + off as usize;
+        records.push((rec.level, start..start + rec.len as usize));
         off += rec.len as u64;
     }
-    Ok(())
+    Ok(records)
+}
+
+/// Delivers the records of the print buffer at `print` in `mem` (all of
+/// guest memory) to `deliver` and resets the buffer. A malformed buffer
+/// (see [`parse_print_buffer`]) delivers nothing, is reset, and fails.
+pub(crate) fn drain_print_buffer(
+    mem: &mut [u8],
+    print: Region,
+    deliver: &mut dyn FnMut(u32, &str),
+) -> Result<()> {
+    let parsed = parse_print_buffer(mem, print);
+    let base = print.base as usize;
+    if let Ok(records) = &parsed {
+        for (level, range) in records {
+            deliver(*level, &String::from_utf8_lossy(&mem[range.clone()]));
+        }
+    }
+    mem[base..base + 8].fill(0);
+    parsed.map(|_| ())
 }
 
 /// One KVM micro-VM with one vCPU running a guest at ring 3.
@@ -256,7 +274,6 @@ pub struct Vm {
     /// last snapshot/restore (a crash ran ring-0 code).
     full_restore: bool,
     request_seq: u64,
-    exits: u64,
     /// `KVM_CAP_SYNC_REGS` is available: restores load registers through
     /// `kvm_run` instead of two ioctls.
     sync_regs: bool,
@@ -410,7 +427,6 @@ impl Vm {
             sync_point: None,
             full_restore: true,
             request_seq: 0,
-            exits: 0,
             sync_regs: host.kvm.check_extension(kvm_ioctls::Cap::SyncRegs),
             pending_regs: None,
             image: image_file,
@@ -512,7 +528,6 @@ impl Vm {
             sync_point: Some(snap.id),
             full_restore: false,
             request_seq: t.request_seq,
-            exits: 0,
             sync_regs,
             pending_regs: sync_regs.then_some((snap.vcpu.regs, snap.vcpu.sregs)),
             image: t.image.clone(),
@@ -609,7 +624,7 @@ impl Vm {
     /// Number of vCPU exits since creation (each costs tens of µs on
     /// nested hosts; a call should take one).
     pub fn exits(&self) -> u64 {
-        self.exits
+        self.shared.exits()
     }
 
     /// Read-only view of all guest memory (address `n` is byte `n`).
@@ -757,7 +772,7 @@ impl Vm {
                     })
                 }
             };
-            self.exits += 1;
+            self.shared.count_exit();
             let generation = match gen {
                 Gen::Fixed(g) => g,
                 Gen::Current => self.shared.current(),
@@ -791,6 +806,17 @@ impl Vm {
     ) -> Result<Option<Stop>> {
         match exit {
             Exit::Out(port::DONE, v) => Ok(Some(Stop::Done(v))),
+            Exit::Out(port::HOST_CALL, mailbox::HOST_CALL_WAIT) => {
+                // The guest waits for a host call that a mailbox poster
+                // took: wait (without spinning) until it was answered or
+                // let go, then let the guest look (a kill ends the wait
+                // and is seen before the next entry).
+                let reply = self.mailbox_reply();
+                self.shared.wait_host_answer(generation, || {
+                    reply.load(Ordering::Acquire) & !mailbox::GONE == mailbox::HOST_RUNNING
+                });
+                Ok(None)
+            }
             Exit::Out(port::HOST_CALL, _) => {
                 self.host_call(handler, generation)?;
                 Ok(None)
@@ -1195,6 +1221,8 @@ impl Vm {
             self.mem.mark_host_dirty(input.base, input.size);
             self.mem.mark_host_dirty(layout::CONTROL_PAGE, PAGE_SIZE);
             self.mem.mark_host_dirty(layout::MAILBOX, PAGE_SIZE);
+            self.mem
+                .mark_host_dirty(self.layout.print.base, PRINT_HEADER_SIZE as u64);
         }
         let host_dirty = self.mem.take_host_dirty();
         let page = PAGE_SIZE as usize;

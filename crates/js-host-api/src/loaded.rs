@@ -77,6 +77,11 @@ pub struct CallStats {
     /// null when no monitor did.
     #[napi(ts_type = "string | null")]
     pub terminated_by: Option<String>,
+    /// VM exits during the call: one for a call through the sandbox's
+    /// thread plus one per host-function call, print flush or timer wait;
+    /// 0 for a warm call answered in memory, host calls included (see
+    /// `docs/warm-path.md`).
+    pub vm_exits: f64,
 }
 
 /// A point-in-time copy of a loaded sandbox (guest memory and vCPU state),
@@ -182,6 +187,7 @@ fn stats_object(
         wall_clock_ms: millis(stats.wall_clock),
         cpu_time_ms: stats.cpu_time.map(millis),
         terminated_by: stats.terminated_by.map(str::to_string),
+        vm_exits: stats.exits as f64,
     };
     // SAFETY: valid env on the main thread.
     let object = unsafe { ToNapiValue::to_napi_value(env, value) }?;

@@ -118,6 +118,10 @@ impl ProtoJSSandbox {
                 published: core.published.clone(),
             })
         });
+        if let Some(bridge) = &bridge {
+            core.warm
+                .set_host_functions(bridge.clone(), names.clone().into());
+        }
         let next = core.clone();
         let promise = core.submit(
             env.raw(),

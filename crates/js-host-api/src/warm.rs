@@ -7,8 +7,12 @@
 //! in flight and no `signal`, is posted by the JavaScript thread itself and
 //! its answer taken from guest memory while it spins for at most
 //! `HYPERLIGHT_JS_WARM_SPIN_US` (default [`DEFAULT_SPIN_US`]): the Promise
-//! is resolved before `callHandler` returns. A call that takes longer, or
-//! needs a host function, is answered by the sandbox's thread as usual.
+//! is resolved before `callHandler` returns. A host function the handler
+//! calls meanwhile runs on the JavaScript thread right there and is
+//! answered in guest memory (no exit either); one that returns a Promise
+//! is answered when it settles, and the call then ends through the
+//! sandbox's thread. A call that takes longer is answered by the
+//! sandbox's thread as usual.
 //! Timeouts apply the same way (monitors are armed by the poster and kill
 //! the sandbox's thread). See `docs/warm-path.md`.
 //!
@@ -18,12 +22,14 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use hyperlight_js::{CpuTimeMonitor, Handed, WallClockMonitor, WarmCall, WarmOutcome, WarmPath};
+use hyperlight_js::{
+    CpuTimeMonitor, Handed, WallClockMonitor, WarmCall, WarmHostCall, WarmOutcome, WarmPath,
+};
 use napi::sys;
 
 use crate::errors::Failure;
 use crate::main_thread::{Deferred, EnvState};
-use crate::worker::Published;
+use crate::worker::{Bridge, Published};
 
 /// How long a guest polls for the next call after the last one, by default.
 pub(crate) const DEFAULT_WINDOW_US: u64 = 200;
@@ -90,7 +96,15 @@ pub(crate) struct Warm {
     upcoming: std::sync::atomic::AtomicBool,
     slot: Mutex<Option<Slot>>,
     published: Arc<Published>,
+    /// The sandbox's JavaScript host functions (module, function) and how
+    /// to call them: a host call a warm call makes while the JavaScript
+    /// thread spins for its answer runs right there, without an exit.
+    host: Mutex<Option<HostFunctions>>,
 }
+
+/// A sandbox's JavaScript host functions: how to call them, and their
+/// (module, function) names in the order of the bridge's references.
+type HostFunctions = (Arc<Bridge>, Arc<[(String, String)]>);
 
 /// What [`Warm::try_call`] did with the Promise's deferred.
 pub(crate) enum Tried {
@@ -112,7 +126,52 @@ impl Warm {
             upcoming: std::sync::atomic::AtomicBool::new(false),
             slot: Mutex::new(None),
             published,
+            host: Mutex::new(None),
         }
+    }
+
+    /// Main thread, at `loadRuntime()`: the sandbox's host functions.
+    pub(crate) fn set_host_functions(&self, bridge: Arc<Bridge>, names: Arc<[(String, String)]>) {
+        *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some((bridge, names));
+    }
+
+    /// JavaScript thread, spinning for a warm call's answer: the handler
+    /// called a host function. Runs it here, as the exit path would run it
+    /// on this thread (same helper: arguments, result, errors, the
+    /// re-entrancy record), and answers in guest memory: synchronously
+    /// for a function that returns a value or throws, later for one that
+    /// returns a Promise (the guest then waits in an exit and the call's
+    /// answer comes through the sandbox's thread). A function this thread
+    /// does not know is declined: the sandbox's thread reports it.
+    fn run_host(&self, env: sys::napi_env, hc: WarmHostCall) {
+        let host = self.host.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some((bridge, names)) = host else {
+            return hc.decline();
+        };
+        let Some(index) = names
+            .iter()
+            .position(|(m, f)| m == hc.module() && f == hc.function())
+        else {
+            return hc.decline();
+        };
+        let (Ok(f), Ok(state)) = (bridge.refs.get(env, index), EnvState::get(env)) else {
+            return hc.decline();
+        };
+        // While it runs, a callHandler() on this sandbox from inside it is
+        // refused (it would wait for itself), as on the exit path.
+        bridge.published.waiting.fetch_add(1, Ordering::SeqCst);
+        let published = bridge.published.clone();
+        let args = hc.args().to_string();
+        state.call_host(
+            env,
+            f,
+            &args,
+            bridge.sandbox,
+            Box::new(move |r| {
+                published.waiting.fetch_sub(1, Ordering::SeqCst);
+                hc.answer(r);
+            }),
+        );
     }
 
     fn path(&self) -> Option<WarmPath> {
@@ -298,7 +357,8 @@ impl Warm {
             result: None,
         });
         drop(slot);
-        match path.wait(call, spin()) {
+        let waited = path.wait_with_host(call, spin(), &mut |hc| self.run_host(env, hc));
+        match waited {
             WarmOutcome::Done(result, stats) => {
                 *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 let poisoned = path.poisoned();

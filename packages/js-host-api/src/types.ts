@@ -443,6 +443,14 @@ export interface CallStats {
    * (`'abort'`), or `null` when it ended by itself or by `interruptHandle.kill()`.
    */
   readonly terminatedBy: TerminatedBy;
+  /**
+   * VM exits during the call (each costs the machine's exit price, tens of microseconds): one
+   * for a call through the sandbox's thread plus one per host-function call, print flush or timer
+   * wait; 0 for a warm call answered in memory, host-function calls included (see
+   * `docs/warm-path.md`). Always set by `LoadedJSSandbox.lastCallStats`; optional so that layers
+   * above can report calls that never reached the VM.
+   */
+  readonly vmExits?: number;
 }
 
 /**

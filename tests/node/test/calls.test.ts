@@ -149,7 +149,13 @@ describe('lastCallStats', () => {
     await expectRejectCode(loaded.callHandler('throws', {}), ERR_HANDLER);
     const second = loaded.lastCallStats as CallStats;
     expect(second.terminatedBy).toBeNull();
-    expect(Object.keys(second).sort()).toEqual(['cpuTimeMs', 'terminatedBy', 'wallClockMs']);
+    expect(Object.keys(second).sort()).toEqual([
+      'cpuTimeMs',
+      'terminatedBy',
+      'vmExits',
+      'wallClockMs',
+    ]);
+    expect(second.vmExits).toBeGreaterThanOrEqual(1);
     expect(second).not.toEqual(first);
     // A call refused before it runs (unknown handler, bad argument) leaves the statistics alone.
     await expectRejectCode(loaded.callHandler('missing', {}), ERR_INVALID_ARG);
