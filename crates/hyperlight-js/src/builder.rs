@@ -81,10 +81,12 @@ impl SandboxBuilder {
         self
     }
 
-    /// Guest scratch size in bytes: the guest stack. At least
-    /// [`MIN_SCRATCH_SIZE`] (256 KiB). Default 8 MiB
-    /// ([`hyperlight_vm::DEFAULT_STACK`]): about 11,000 frames of a simple
-    /// recursive function.
+    /// Guest scratch size in bytes: the guest stack, which bounds how deep
+    /// handlers recurse (a deeper recursion is a catchable `RangeError`).
+    /// At least [`MIN_SCRATCH_SIZE`] (256 KiB). Default 8 MiB
+    /// ([`hyperlight_vm::DEFAULT_STACK`]). Measured (2026-11-29) with
+    /// `function f() { d++; f(); }`: 359 frames at 256 KiB, 727 at 512 KiB,
+    /// 6,293 at 4 MiB, 13,015 at 8 MiB.
     pub fn with_scratch_size(mut self, bytes: u64) -> Self {
         self.config.stack_size = bytes;
         self
