@@ -246,6 +246,48 @@ fn host_calls_of_warm_calls_are_answered_without_an_exit() {
 }
 
 #[test]
+fn prints_around_host_calls_answered_in_memory_keep_their_order() {
+    let (b, lines) = capturing_builder();
+    let mut proto = b.build().unwrap();
+    proto
+        .register("math", "add", |(a, b): (i64, i64)| Ok::<_, String>(a + b))
+        .unwrap();
+    let mut sb = proto.load_runtime().unwrap();
+    sb.add_handler(
+        "h",
+        r#"import { add } from "host:math";
+        function handler(e) {
+            for (let j = 0; j < 3; j++) { console.log(`${e.i}.${j}`); add(j, 1); }
+            print(`${e.i}.end`);
+            return e.i;
+        }"#,
+    )
+    .unwrap();
+    let s = Served::new(sb.get_loaded_sandbox().unwrap());
+    for i in 0..20 {
+        let (r, _) = s.call("h", &format!("{{\"i\":{i}}}"), Duration::from_secs(1));
+        assert_eq!(json(r), json!(i));
+    }
+    let got: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.trim_end().to_string())
+        .collect();
+    let want: Vec<String> = (0..20)
+        .flat_map(|i| {
+            [
+                format!("{i}.0"),
+                format!("{i}.1"),
+                format!("{i}.2"),
+                format!("{i}.end"),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn host_function_errors_reach_the_guest_through_memory() {
     let s = Served::new(with_host_functions());
     for _ in 0..5 {
