@@ -35,6 +35,12 @@ use crate::worker::{Bridge, Published};
 pub(crate) const DEFAULT_WINDOW_US: u64 = 200;
 /// How long the JavaScript thread spins for a warm call's answer, by default.
 pub(crate) const DEFAULT_SPIN_US: u64 = 50;
+/// How long one warm call may keep the JavaScript thread running its host
+/// functions in memory: later host calls of that call are declined (they
+/// go through the sandbox's thread and the event loop, as without the warm
+/// path), so that a handler calling host functions in a long loop does not
+/// hold the event loop for longer than this.
+const MAX_HOST_TIME: Duration = Duration::from_millis(5);
 /// The longest back-off, in jobs, after windows in which no call came.
 const MAX_SKIP: u32 = 64;
 /// The largest value either variable accepts.
@@ -357,7 +363,13 @@ impl Warm {
             result: None,
         });
         drop(slot);
-        let waited = path.wait_with_host(call, spin(), &mut |hc| self.run_host(env, hc));
+        let started = std::time::Instant::now();
+        let waited = path.wait_with_host(call, spin(), &mut |hc| {
+            if started.elapsed() > MAX_HOST_TIME {
+                return hc.decline();
+            }
+            self.run_host(env, hc)
+        });
         match waited {
             WarmOutcome::Done(result, stats) => {
                 *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
