@@ -15,10 +15,11 @@
  * And no test asserts on elapsed time (see `elapsedTimeAssertions`). Both run with the rest of
  * vitest in `./scripts/dev.sh test`; the rules are in docs/testing.md.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isRust, isScript, walk } from './source-files';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -136,39 +137,6 @@ export function testsWithoutAssertion(fns: RustFn[], helpers: RustFn[] = []): st
     .map((f) => f.name);
 }
 
-/** Every TypeScript/JavaScript file under `dir` (no `node_modules`, `dist` or `fixtures`). */
-function scriptFiles(dir: string, out: string[] = []): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    if (name === 'node_modules' || name === 'dist' || name === 'fixtures' || name.startsWith('.'))
-      continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) scriptFiles(path, out);
-    else if (/\.(ts|mts|js|mjs|cjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
-
-function rustFiles(dir: string, out: string[] = []): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) rustFiles(path, out);
-    else if (name.endsWith('.rs')) out.push(path);
-  }
-  return out;
-}
-
 /**
  * Assertions on elapsed host time: an `expect(…)` of a TypeScript/JavaScript test whose subject
  * reads the host clock (`performance.now()`, `Date.now()`, `process.hrtime`) with an ordering
@@ -223,7 +191,7 @@ describe('no test asserts on elapsed time', () => {
 
   it('finds none in the tests', () => {
     const found: string[] = [];
-    const scripts = (dir: string) => scriptFiles(dir);
+    const scripts = (dir: string) => walk(dir, isScript);
     for (const path of [
       ...scripts(join(ROOT, 'tests')),
       ...scripts(join(ROOT, 'examples/test')),
@@ -237,8 +205,8 @@ describe('no test asserts on elapsed time', () => {
     }
     for (const crate of readdirSync(join(ROOT, 'crates'))) {
       for (const path of [
-        ...rustFiles(join(ROOT, 'crates', crate, 'tests')),
-        ...rustFiles(join(ROOT, 'crates', crate, 'src')),
+        ...walk(join(ROOT, 'crates', crate, 'tests'), isRust),
+        ...walk(join(ROOT, 'crates', crate, 'src'), isRust),
       ]) {
         for (const a of elapsedTimeAssertions(readFileSync(path, 'utf8'), true))
           found.push(`${relative(ROOT, path)}: ${a}`);
@@ -272,14 +240,14 @@ describe('assertion coverage of the Rust tests', () => {
     let tests = 0;
     for (const crate of readdirSync(join(ROOT, 'crates'))) {
       const dir = join(ROOT, 'crates', crate);
-      const integration = rustFiles(join(dir, 'tests'));
+      const integration = walk(join(dir, 'tests'), isRust);
       // Shared test modules: tests/common/… and every tests/<dir>/mod.rs tree.
       const shared = integration
-        .filter((p) => /[/\\]tests[/\\][^/\\]+[/\\]/.test(relative(dir, p)))
+        .filter((p) => /^tests[/\\][^/\\]+[/\\]/.test(relative(dir, p)))
         .flatMap((p) => rustFunctions(readFileSync(p, 'utf8')));
       const sources = [
         ...integration.map((p) => [p, readFileSync(p, 'utf8')] as const),
-        ...rustFiles(join(dir, 'src')).map((p) => {
+        ...walk(join(dir, 'src'), isRust).map((p) => {
           const text = readFileSync(p, 'utf8');
           const at = text.indexOf('#[cfg(test)]');
           return [p, at < 0 ? '' : text.slice(at)] as const;

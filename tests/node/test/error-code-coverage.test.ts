@@ -18,10 +18,11 @@
  * A code only named in a message, a comment or a list of acceptable answers is not covered: the
  * test fails naming it. This runs with the rest of vitest in `./scripts/dev.sh test`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isRust, isScript, walk } from './source-files';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -124,26 +125,6 @@ export function assertedRustVariants(source: string): Set<string> {
   }
   return variants;
 }
-
-function walk(dir: string, keep: (path: string) => boolean, out: string[] = []): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    if (name === 'node_modules' || name === 'dist' || name === 'fixtures' || name.startsWith('.'))
-      continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) walk(path, keep, out);
-    else if (keep(path)) out.push(path);
-  }
-  return out;
-}
-
-const isScript = (path: string) => /\.(ts|mts|js|mjs|cjs)$/.test(path) && !path.endsWith('.d.ts');
-const isRust = (path: string) => path.endsWith('.rs');
 
 function testSources(): { ts: string[]; rust: string[] } {
   const ts = [
