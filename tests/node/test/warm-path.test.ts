@@ -212,10 +212,11 @@ describe('host functions on the warm path', () => {
   });
 
   it('answers host functions that return a Promise once they settle', async () => {
-    // The Promise settles only after callHandler() has returned (its timer needs the event loop),
-    // so the guest usually waits for it in an exit; but a guest thread descheduled for longer
-    // than the timer finds the answer already in memory when it runs again and needs no exit.
-    // Either way is right: the exit count depends on scheduling and is not asserted.
+    // The Promise settles only after callHandler() has returned (its timer needs the event loop).
+    // The guest usually waits for the host answer in an exit, though a guest thread descheduled
+    // for longer than the timer may find it already in memory; either way the poster stopped
+    // spinning when the host function returned a Promise, so the call's own answer goes out by
+    // an exit (asserted below).
     const s = await adder();
     await s.callHandler('echo', 0);
     for (let i = 0; i < 50; i++) {
