@@ -23,8 +23,8 @@ export async function create(source, { host = false } = {}) {
     get poisoned() {
       return loaded.poisoned;
     },
-    dispose: async () => {
-      await loaded.unload();
-    },
+    // dispose() releases the micro-VM now (unload() would keep it, runtime loaded, until the
+    // garbage collector drops the JSSandbox it returns).
+    dispose: () => loaded.dispose(),
   };
 }
