@@ -42,7 +42,9 @@ export interface CallObserver {
   instrument(proto: ProtoJSSandbox): ProtoJSSandbox;
   /**
    * Reports one line of guest output to the running call's monitors; does nothing while no
-   * monitored call runs. The arguments are a print sink's (`SandboxBuilder.setPrintSink`).
+   * monitored call runs. Prefer {@link CallObserver.printSink}: until `printSink()` was made or
+   * `output()` called once, output monitors are refused (`ERR_INVALID_ARG`), as they would see
+   * nothing. The arguments are a print sink's (`SandboxBuilder.setPrintSink`).
    * @param line - the line.
    * @param level - the line's level (`'print'`, `'debug'`, `'info'`, `'warn'`, `'error'`).
    */
@@ -68,6 +70,8 @@ export interface ObservedCall {
 interface ObserverState {
   current: ObservedCall | null;
   owner: object | null;
+  /** Whether guest output reaches the observer: `printSink()` was made or `output()` called. */
+  outputWired: boolean;
 }
 
 const states = new WeakMap<CallObserver, ObserverState>();
@@ -84,7 +88,7 @@ export function observerState(observer: unknown): ObserverState {
  * @public
  */
 export function createCallObserver(): CallObserver {
-  const state: ObserverState = { current: null, owner: null };
+  const state: ObserverState = { current: null, owner: null, outputWired: false };
   const hostFunction = (module: string, name: string, fn: HostFunction): HostFunction => {
     if (typeof fn !== 'function') {
       throw invalidArg(`the host function ${module}.${name} must be a function`);
@@ -115,6 +119,7 @@ export function createCallObserver(): CallObserver {
     return view;
   };
   const output = (line: string, level: string) => {
+    state.outputWired = true;
     state.current?.output(String(level), Buffer.byteLength(String(line), 'utf8'));
   };
   const observer: CallObserver = Object.freeze({
@@ -135,6 +140,7 @@ export function createCallObserver(): CallObserver {
       if (next !== undefined && typeof next !== 'function') {
         throw invalidArg('printSink(next): next must be a function');
       }
+      state.outputWired = true;
       return (line: string, level: string) => {
         output(line, level);
         next?.(line, level);

@@ -58,8 +58,10 @@ export interface MonitoredCallStats extends Omit<CallStats, 'terminatedBy'> {
  */
 export interface MonitorSandboxOptions {
   /**
-   * The observer the sandbox's host functions (and print sink) were registered through; without
-   * it, `hostCallBudget` and custom monitors see no host calls or output.
+   * The observer the sandbox's host functions (and print sink) were registered through. Without
+   * it, a call whose monitors listen for host calls or output (`hostCallBudget`, a custom
+   * monitor's `onHostCall`/`onOutput`) is refused with `ERR_INVALID_ARG` before it runs, and so
+   * is an output monitor when the observer is not the print sink (see {@link CallObserver}).
    * @defaultValue none
    */
   observer?: CallObserver;
@@ -99,7 +101,10 @@ export interface MonitoredSandbox {
    * `MonitoredSandbox` run one at a time, in order (a custom monitor's `kill()` then always
    * reaches its own call). Rejects like `callHandler`, and: `ERR_CANCELLED` with `terminatedBy`
    * naming the monitor that fired first; `ERR_MONITOR_START` when a monitor failed to start (the
-   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor. `R` is the
+   * handler did not run); `ERR_INVALID_ARG` for something that is not a monitor, for an
+   * unknown key of `options` (the message names it and the known ones) or a `gc` that is not a
+   * boolean, and for a monitor listening for host calls or output that this sandbox cannot
+   * report (no observer; no print sink through the observer); the handler did not run. `R` is the
    * result type you expect (unchecked: results come from untrusted code).
    */
   call<R = unknown>(handler: string, event: unknown, options?: MonitoredCallOptions): Promise<R>;
@@ -140,6 +145,7 @@ export function monitorSandbox(
   if (typeof loaded !== 'object' || loaded === null || typeof loaded.callHandler !== 'function') {
     throw invalidArg('monitorSandbox() takes a LoadedJSSandbox');
   }
+  checkKeys(options, MONITOR_SANDBOX_OPTIONS, 'the options of monitorSandbox()');
   const { observer, onTermination } = options;
   if (onTermination !== undefined && typeof onTermination !== 'function') {
     throw invalidArg('onTermination must be a function');
@@ -198,6 +204,8 @@ export function monitorSandbox(
     let hostCalls = 0;
     let outputBytes = 0;
     let retry: ReturnType<typeof setInterval> | undefined;
+    /** Set when a monitor listens for events that this sandbox cannot report. */
+    let unobservable: Error | undefined;
 
     const dispatch = <E>(list: Array<Listener<E>>, e: E) => {
       for (const listener of list) {
@@ -295,9 +303,12 @@ export function monitorSandbox(
           return controller.signal;
         },
         onHostCall(listener) {
+          if (observed === null) unobservable ??= noObserver(m.name, 'host calls');
           if (!done) listeners.host.push({ monitor: m.name, fn: listener });
         },
         onOutput(listener) {
+          if (observed === null) unobservable ??= noObserver(m.name, 'guest output');
+          else if (!observed.outputWired) unobservable ??= noPrintSink(m.name);
           if (!done) listeners.output.push({ monitor: m.name, fn: listener });
         },
         kill: (reason?: unknown) => kill(m.name, reason),
@@ -325,6 +336,12 @@ export function monitorSandbox(
         throw new MonitorStartError(m.name, handler, error);
       }
       if (typeof cleanup === 'function') cleanups.push(cleanup as () => void);
+      if (unobservable !== undefined) {
+        // It would silently see nothing: refuse the call before anything runs.
+        finish();
+        pending = null;
+        throw unobservable;
+      }
     }
     if (killedBy !== null) {
       // A monitor fired while starting (e.g. an aborted signal): the handler never runs.
@@ -404,6 +421,7 @@ export function monitorSandbox(
     call<R>(handler: string, event: unknown, callOptions: MonitoredCallOptions = {}): Promise<R> {
       let monitors: Monitor[];
       try {
+        checkCallOptions(callOptions);
         monitors = flatten([callOptions.monitors], 'monitors');
       } catch (error) {
         return Promise.reject(error);
@@ -428,6 +446,53 @@ export function monitorSandbox(
       return last;
     },
   };
+}
+
+const MONITOR_SANDBOX_OPTIONS = ['observer', 'onTermination'];
+const CALL_OPTIONS = ['monitors', 'gc'];
+
+/** `ERR_INVALID_ARG` unless `options` is an object (or `undefined`) with only `known` keys. */
+function checkKeys(options: unknown, known: readonly string[], what: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null)
+    throw invalidArg(`${what} must be an object`);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw invalidArg(
+        `${what} has an unknown key ${JSON.stringify(key)}; known: ${known.join(', ')}`,
+      );
+    }
+  }
+}
+
+/** Checks the options of a monitored call: known keys, a boolean `gc`. */
+function checkCallOptions(options: unknown): void {
+  checkKeys(options, CALL_OPTIONS, 'the options of call()');
+  const gc = (options as MonitoredCallOptions | undefined)?.gc;
+  if (gc !== undefined && typeof gc !== 'boolean') {
+    throw invalidArg(`the options of call(): gc must be a boolean, not ${typeof gc}`);
+  }
+}
+
+/** The refusal of a monitor that needs an observer on a sandbox monitored without one. */
+function noObserver(monitorName: string, what: string): Error {
+  return invalidArg(
+    `the \`${monitorName}\` monitor watches ${what}, but this sandbox was monitored without an ` +
+      'observer, so it would see none: create one with createCallObserver(), register the ' +
+      "sandbox's host functions through observer.instrument(proto) (and its print sink through " +
+      'observer.printSink(next)) before loadRuntime(), and pass { observer } to monitorSandbox() ' +
+      '(a sandbox of @hyperlight/sandbox has one already); the call did not run',
+  );
+}
+
+/** The refusal of an output monitor whose observer never received a print sink's lines. */
+function noPrintSink(monitorName: string): Error {
+  return invalidArg(
+    `the \`${monitorName}\` monitor watches guest output, but the observer of this sandbox is ` +
+      'not its print sink, so it would see none: build the sandbox with ' +
+      'builder.setPrintSink(observer.printSink(next)) (with @hyperlight/sandbox: give the ' +
+      'definition a printSink); the call did not run',
+  );
 }
 
 /** The first signal monitor whose signal has aborted, if any. */

@@ -46,8 +46,8 @@ describe('built-in monitors', () => {
   });
 
   it('a call within its limits returns its result, terminatedBy null', async () => {
-    const { loaded } = await observedSandbox();
-    const m = monitorSandbox(loaded);
+    const { loaded, observer } = await observedSandbox();
+    const m = monitorSandbox(loaded, { observer });
     const monitors = anyOf(wallClock(5000), cpuTime(1000), hostCallBudget(10));
     expect(await m.call('echo', { a: 1 }, { monitors })).toEqual({ a: 1 });
     expect(m.lastCallStats).toMatchObject({ terminatedBy: null, hostCalls: 0, outputBytes: 0 });

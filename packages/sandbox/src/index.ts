@@ -22,9 +22,13 @@ export {
   ERR_QUEUE_FULL,
   ERR_QUEUE_TIMEOUT,
   isSandboxError,
+  type QueueFullError,
+  type QueueTimeoutError,
+  type SandboxCancelledError,
   type SandboxError,
   type SandboxErrorCode,
   SandboxErrorCodes,
+  type SandboxErrorOf,
 } from './errors';
 export {
   createPool,

@@ -111,16 +111,36 @@ export interface PoolOptions {
 export interface PoolStats {
   /** Sandboxes in the pool (slots; a slot being replaced counts). */
   readonly size: number;
-  /** Sandboxes running a call or resetting after one. */
+  /**
+   * Sandboxes running a call. A sandbox stops counting before the call's Promise settles, so
+   * right after `await pool.call(...)` it is `idle` (or `resetting`).
+   */
   readonly busy: number;
   /** Sandboxes ready for a call. */
   readonly idle: number;
+  /**
+   * Sandboxes not ready yet whose call has settled: restoring their snapshot after it (by the
+   * reset policy), or being replaced (waiting to retry a failed replacement, or left empty
+   * after one once the definition's `loadLimits` signal aborted).
+   * `size === busy + idle + resetting`.
+   */
+  readonly resetting: number;
   /** Calls waiting for a sandbox. */
   readonly queued: number;
-  /** Calls that got a sandbox and have settled (resolved or rejected). */
+  /**
+   * Calls that were dispatched to a sandbox and have settled (resolved or rejected). Calls the
+   * pool rejected without running them are not counted here but in `rejected`.
+   */
   readonly calls: number;
-  /** Of those, the calls that rejected. */
+  /** Of `calls`, the calls that rejected (the handler threw, a monitor ended it, ...). */
   readonly failures: number;
+  /**
+   * Calls the pool rejected without dispatching them to a sandbox: `ERR_QUEUE_FULL`,
+   * `ERR_QUEUE_TIMEOUT`, `ERR_CANCELLED` by the call's signal before it left the queue, and
+   * `ERR_CLOSED` (made after `close()`/`drain()`, or still queued at `close()`). Calls with
+   * invalid arguments are not counted.
+   */
+  readonly rejected: number;
   /** Restores to the post-load snapshot. */
   readonly resets: number;
   /** Sandboxes replaced by new ones. */
@@ -218,6 +238,7 @@ export async function createPool<H = AnyHandlers>(
   const counters = {
     calls: 0,
     failures: 0,
+    rejected: 0,
     resets: 0,
     replacements: 0,
     rejectedQueueFull: 0,
@@ -321,24 +342,32 @@ export async function createPool<H = AnyHandlers>(
     const queuedMs = performance.now() - waiter.enqueuedAt;
     // Marked finishing before the caller sees the outcome, so a call made right after it may
     // queue for this sandbox even with a full (or zero-length) queue.
+    // With no reset to do, the slot is idle again before the caller sees the outcome.
+    const settled = () => {
+      slot.finishing = true;
+      if (core.jobs === 0) void afterCall(slot, core);
+      else void core.whenIdle().then(() => afterCall(slot, core));
+    };
     core.run(waiter.handler, waiter.event, waiter.options, queuedMs).then(
       (value) => {
-        slot.finishing = true;
         counters.calls++;
+        settled();
         waiter.resolve(value);
       },
       (error) => {
-        slot.finishing = true;
         counters.calls++;
         counters.failures++;
+        settled();
         waiter.reject(error);
       },
     );
-    void core.whenIdle().then(async () => {
-      if (core.broken !== undefined) await replace(slot, 'restore-failed');
-      else if (core.calls >= maxCalls) await replace(slot, 'max-calls');
-      release(slot);
-    });
+  };
+
+  /** After a call and its reset: replace the sandbox if it must be, then take the next call. */
+  const afterCall = async (slot: Slot, core: SandboxCore) => {
+    if (core.broken !== undefined) await replace(slot, 'restore-failed');
+    else if (core.calls >= maxCalls) await replace(slot, 'max-calls');
+    release(slot);
   };
 
   const dispatch = () => {
@@ -352,11 +381,14 @@ export async function createPool<H = AnyHandlers>(
   };
 
   const call = (handler: string, event: unknown, callOptions: CallOptions = {}) => {
-    if (!accepting) return Promise.reject(closedError('pool'));
     try {
       checkCallOptions(callOptions);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (!accepting) {
+      counters.rejected++;
+      return Promise.reject(closedError('pool'));
     }
     const abortSignal = callOptions.signal;
     return new Promise((resolve, reject) => {
@@ -378,6 +410,7 @@ export async function createPool<H = AnyHandlers>(
       const finishing = slots.filter((s) => s.finishing).length;
       if (queue.length >= maxQueue + finishing) {
         counters.rejectedQueueFull++;
+        counters.rejected++;
         reject(
           codedError(
             ERR_QUEUE_FULL,
@@ -388,6 +421,7 @@ export async function createPool<H = AnyHandlers>(
         return;
       }
       if (abortSignal?.aborted) {
+        counters.rejected++;
         reject(abortedWhileQueued(handler, abortSignal));
         return;
       }
@@ -396,6 +430,7 @@ export async function createPool<H = AnyHandlers>(
         waiter.timer = setTimeout(() => {
           leaveQueue(waiter);
           counters.rejectedQueueTimeout++;
+          counters.rejected++;
           reject(
             codedError(
               ERR_QUEUE_TIMEOUT,
@@ -409,6 +444,7 @@ export async function createPool<H = AnyHandlers>(
       if (abortSignal) {
         waiter.onAbort = () => {
           leaveQueue(waiter);
+          counters.rejected++;
           reject(abortedWhileQueued(handler, abortSignal));
           notifyIfIdle();
         };
@@ -428,6 +464,7 @@ export async function createPool<H = AnyHandlers>(
       accepting = false;
       for (const waiter of queue.splice(0)) {
         leaveQueue(waiter);
+        counters.rejected++;
         waiter.reject(closedError('pool'));
       }
       for (const timer of retries) clearTimeout(timer);
@@ -447,11 +484,13 @@ export async function createPool<H = AnyHandlers>(
     close,
     [Symbol.asyncDispose]: close,
     get stats(): PoolStats {
-      const busy = slots.filter((s) => s.busy).length;
+      const busy = slots.filter((s) => s.busy && !s.finishing && s.core !== null).length;
+      const idle = slots.filter((s) => !s.busy && s.core !== null).length;
       return {
         size,
         busy,
-        idle: slots.filter((s) => !s.busy && s.core !== null).length,
+        idle,
+        resetting: size - busy - idle,
         queued: queue.length,
         ...counters,
       };

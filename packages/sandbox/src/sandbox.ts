@@ -1,4 +1,4 @@
-import { ERR_HANDLER, type LoadedJSSandbox } from '@hyperlight/js-host-api';
+import { ERR_CANCELLED, ERR_HANDLER, type LoadedJSSandbox } from '@hyperlight/js-host-api';
 import {
   anyOf,
   type MonitoredCallStats,
@@ -245,6 +245,8 @@ export class SandboxCore {
   broken: unknown;
   closed = false;
   calls = 0;
+  /** Calls made and not done yet (a call is done once its reset, if any, is). */
+  jobs = 0;
   private lastStats: SandboxCallStats | null = null;
   /** What the last call left for `last`, materialised when read (the native stats cost a hop). */
   private lastPending: { handler: string; ok: boolean; queuedMs: number } | null = null;
@@ -295,9 +297,19 @@ export class SandboxCore {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.jobs++;
+    let jobDone = false;
+    /** Marks this call's work (and its reset) done: called before its outcome is delivered. */
+    const finishJob = () => {
+      if (!jobDone) {
+        jobDone = true;
+        this.jobs--;
+      }
+    };
     return new Promise((resolve, reject) => {
       this.tail = this.tail.then(async () => {
         if (this.broken !== undefined) {
+          finishJob();
           reject(this.broken);
           return;
         }
@@ -309,6 +321,7 @@ export class SandboxCore {
             this.beginCall(handler);
           } catch (e) {
             // Nothing ran: no statistics, no hooks, no reset.
+            finishJob();
             reject(e);
             return;
           }
@@ -338,13 +351,19 @@ export class SandboxCore {
             hookFailed('onCall', e);
           }
         }
+        const reason = this.resetReason(ok);
+        // Without a reset to do, the sandbox is idle by the time the caller sees the outcome.
+        if (reason === null) finishJob();
         if (ok) resolve(value);
         else reject(error);
-        const reason = this.resetReason(ok);
-        if (reason !== null) await this.restore(reason);
+        if (reason !== null) {
+          await this.restore(reason);
+          finishJob();
+        }
       });
       // The chain never rejects: a bug above must not stall every later call (or a pool slot).
       this.tail = this.tail.catch((error: unknown) => {
+        finishJob();
         reject(error);
         process.emitWarning(
           `@hyperlight/sandbox: a call's bookkeeping failed (a bug): ${String(error)}`,
@@ -385,6 +404,28 @@ export class SandboxCore {
   }
 
   private mapError(error: unknown): unknown {
+    if (error instanceof Error) {
+      // The binding's (and the monitors') advice is for their own API; give this package's.
+      const advice = this.poisonAdvice();
+      for (const key of ['message', 'stack'] as const) {
+        const text = error[key];
+        if (typeof text === 'string' && text.includes(BINDING_ADVICE)) {
+          try {
+            error[key] = text.replaceAll(BINDING_ADVICE, advice);
+          } catch {
+            // A read-only property keeps the binding's text.
+          }
+        }
+      }
+      const e = error as { code?: unknown; poisoned?: unknown; handlerStarted?: unknown };
+      if (e.code === ERR_CANCELLED && e.poisoned === undefined) {
+        // `kill()` (terminatedBy: null) reaches us as the binding's error: complete its fields.
+        Object.assign(error, {
+          handlerStarted: e.handlerStarted ?? true,
+          poisoned: this.loaded.poisoned,
+        });
+      }
+    }
     const mapStack = this.definition.mapStack;
     if (mapStack && (error as { code?: unknown } | null)?.code === ERR_HANDLER) {
       const e = error as { guestStack?: unknown };
@@ -397,6 +438,13 @@ export class SandboxCore {
       }
     }
     return error;
+  }
+
+  /** What to do about a poisoned sandbox under this sandbox's reset policy. */
+  private poisonAdvice(): string {
+    return this.policy === 'never'
+      ? "call the sandbox's reset() (its reset policy 'never' does not restore it by itself)"
+      : `the reset policy ('${this.policy}') restores it before its next call, nothing to do`;
   }
 
   /** Restores the post-load snapshot; a failure marks the sandbox broken. Never rejects. */
@@ -447,6 +495,9 @@ export class SandboxCore {
     await this.loaded[Symbol.asyncDispose]();
   }
 }
+
+/** The advice of the binding's and the monitors' messages for a poisoned sandbox. */
+const BINDING_ADVICE = 'restore a snapshot or unload it';
 
 /** The id of the most recent call that ran host modules' hooks (process-wide). */
 let lastCallId = 0;

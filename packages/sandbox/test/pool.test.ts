@@ -57,6 +57,32 @@ describe('createPool', () => {
     expect(pool.stats).toMatchObject({ calls: 100, failures: 0, busy: 0, queued: 0, idle: 4 });
   });
 
+  it('stats: busy drops before the call resolves; calls counts only dispatched calls', async () => {
+    await using pool = await createPool(definition(), { size: 1, maxQueue: 0 });
+    const running = pool.call('spin', { ms: 50 });
+    expect(pool.stats).toMatchObject({ busy: 1, idle: 0, resetting: 0 });
+    expect((await rejection(pool.call('echo', { i: 1 }))).code).toBe(ERR_QUEUE_FULL);
+    expect(pool.stats).toMatchObject({ calls: 0, rejected: 1, rejectedQueueFull: 1 });
+    await running;
+    // Seen right where the caller resumes: no reset to do, so the sandbox is idle again.
+    expect(pool.stats).toMatchObject({ busy: 0, idle: 1, resetting: 0, calls: 1, rejected: 1 });
+    expect(await pool.call('echo', { i: 2 })).toEqual({ i: 2 });
+    expect(pool.stats).toMatchObject({ busy: 0, idle: 1, calls: 2, failures: 0, rejected: 1 });
+    await pool.close();
+    expect((await rejection(pool.call('echo', { i: 3 }))).code).toBe(ERR_CLOSED);
+    expect(pool.stats).toMatchObject({ calls: 2, rejected: 2 });
+  });
+
+  it("stats under reset 'always': the call's sandbox is resetting, not busy, when it resolves", async () => {
+    await using pool = await createPool(definition(), { size: 2, reset: 'always' });
+    await pool.call('count', {});
+    const stats = pool.stats;
+    expect(stats.busy).toBe(0);
+    expect(stats.busy + stats.idle + stats.resetting).toBe(2);
+    await pool.drain();
+    expect(pool.stats).toMatchObject({ busy: 0, idle: 2, resetting: 0, calls: 1, resets: 1 });
+  });
+
   it('the queue is FIFO', async () => {
     const started: number[] = [];
     await using pool = await createPool(definition(started), { size: 1 });
