@@ -198,7 +198,8 @@ export interface SandboxDefinition<H = AnyHandlers> {
    * per-call output accounting is best effort. An exception it throws is reported with
    * `process.emitWarning`.
    * @defaultValue the binding's default: the process's stdout and stderr, escaped; output is
-   * then not seen by monitors
+   * then not seen by monitors, and a call whose monitors listen for output (`onOutput`) is
+   * refused with `ERR_INVALID_ARG` before it runs
    */
   readonly printSink?: SandboxPrintSink;
   /**

@@ -1,4 +1,4 @@
-import { cpuTime, wallClock } from '@hyperlight/monitors';
+import { cpuTime, monitor, wallClock } from '@hyperlight/monitors';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   createPool,
@@ -91,5 +91,35 @@ describe("messages give this package's advice for a poisoned sandbox", () => {
     expect(poisoned.message).toContain("call the sandbox's reset()");
     await sandbox.reset();
     expect(await sandbox.call('count', {})).toEqual({ count: 1 });
+  });
+});
+
+describe("an output monitor needs the definition's printSink", () => {
+  it('without one the call is refused before it runs; with one the monitor sees the output', async () => {
+    const quota = monitor('output-quota', (ctx) => {
+      ctx.onOutput((line) => {
+        if (line.totalBytes > 10) ctx.kill();
+      });
+    });
+    const chatty = 'function handler() { console.log("x".repeat(64)); return 1; }';
+    await using silent = await createSandbox({ handlers: { chatty, count: COUNTER } });
+    const refused = await rejection(silent.call('chatty', {}, { monitors: quota }));
+    expect(refused.code).toBe('ERR_INVALID_ARG');
+    expect(refused.message).toContain('give the definition a printSink');
+    // Nothing ran: the counter starts at 1.
+    expect(await silent.call('count', {})).toEqual({ count: 1 });
+    const lines: string[] = [];
+    await using heard = await createSandbox({
+      handlers: { chatty },
+      printSink: (line) => void lines.push(line),
+    });
+    // The line may arrive after the call returned (best effort): only the refusal is asserted.
+    const outcome = (await heard
+      .call('chatty', {}, { monitors: quota })
+      .catch((e: unknown) => e)) as { code?: string; terminatedBy?: string } | number;
+    expect(typeof outcome === 'number' ? outcome : outcome.code).not.toBe('ERR_INVALID_ARG');
+    expect(
+      outcome === 1 || (typeof outcome === 'object' && outcome.terminatedBy === 'output-quota'),
+    ).toBe(true);
   });
 });
