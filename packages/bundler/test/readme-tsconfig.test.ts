@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { bundle } from '../src/index';
+import { bundleError } from './helpers';
 
 // A user's guest project put together from the READMEs' snippets, verbatim: the bundler's
 // guest tsconfig.json and host-modules' `declare module 'host:db'` pattern must type check.
@@ -63,8 +64,8 @@ export default (event: { id: string }) => ({ name: get(event.id).name });
 export default () => get(7);
 `,
   );
-  const error = await bundle({ root, handlers: { greet: 'src/greet.ts' }, typecheck: true }).catch(
-    (e: unknown) => e as { code: string; message: string },
+  const error = await bundleError(
+    bundle({ root, handlers: { greet: 'src/greet.ts' }, typecheck: true }),
   );
   expect(error.code).toBe('ERR_BUNDLE_TYPECHECK');
   expect(error.message).toContain('TS2345');
