@@ -109,7 +109,7 @@ pub enum Error {
     /// The call was stopped by [`InterruptHandle::kill`] (called by the
     /// embedder, or by an execution monitor whose limit was reached).
     /// Poisons.
-    #[error("the call was killed (InterruptHandle::kill: a monitor's limit or the embedder)")]
+    #[error("the call was killed (by kill() or a monitor's limit)")]
     Cancelled,
     /// The guest aborted with a message (port ABORT). Poisons.
     #[error("the guest aborted (code {code}): {message}")]

@@ -157,34 +157,72 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
+/// What a guest request was, for the wording of its failure's message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// `callHandler()`.
+    Call,
+    /// `evalScript()`.
+    Script,
+    /// `getLoadedSandbox()`: the load runs the modules' top-level code.
+    Load,
+}
+
+impl Failure {
+    /// The failure of `request`, its message saying what failed and what
+    /// state the sandbox is in now.
+    pub(crate) fn of(e: Error, request: Request) -> Self {
         let code = e.code();
         match e {
             Error::Handler(g) => Failure {
                 code,
-                message: format!("the handler threw {}: {}", g.name, g.message),
+                message: match request {
+                    Request::Call => format!("the handler threw {}: {}", g.name, g.message),
+                    Request::Script => format!("the script threw {}: {}", g.name, g.message),
+                    Request::Load => format!(
+                        "loading the handlers and modules failed with {}: {}",
+                        g.name, g.message
+                    ),
+                },
                 guest: Some(Box::new(g)),
                 terminated_by: None,
                 cause: None,
             },
-            Error::Cancelled { terminated_by } => Failure {
-                code,
-                message: match terminated_by {
-                    Some(name) => format!(
-                        "the handler call was cancelled by the `{name}` monitor (timeout); \
-                         the sandbox is now poisoned: restore a snapshot or unload it"
-                    ),
-                    None => "the handler call was cancelled by kill(); the sandbox is now \
+            Error::Cancelled { terminated_by } => {
+                let by = match terminated_by {
+                    Some(name) => format!("the `{name}` monitor (timeout)"),
+                    None => "kill()".to_string(),
+                };
+                Failure {
+                    code,
+                    message: match request {
+                        Request::Call => format!(
+                            "the handler call was cancelled by {by}; the sandbox is now \
                              poisoned: restore a snapshot or unload it"
-                        .to_string(),
-                },
-                guest: None,
-                terminated_by: Some(terminated_by),
-                cause: None,
-            },
+                        ),
+                        Request::Script => format!(
+                            "the script was cancelled by {by}; the sandbox is now poisoned: \
+                             restore a snapshot or unload it"
+                        ),
+                        Request::Load => format!(
+                            "the load was cancelled by {by}; the sandbox is back in its \
+                             pre-load state: call getLoadedSandbox() again (with a higher limit \
+                             or fixed code)"
+                        ),
+                    },
+                    guest: None,
+                    terminated_by: Some(terminated_by),
+                    cause: None,
+                }
+            }
             other => Failure::new(code, other.to_string()),
         }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::of(e, Request::Call)
     }
 }
 
@@ -276,6 +314,55 @@ mod tests {
         assert_eq!(
             d.message,
             "this LoadedJSSandbox was disposed ([Symbol.asyncDispose]()); its micro-VM is released"
+        );
+    }
+
+    #[test]
+    fn scripts_and_loads_are_named_as_what_failed() {
+        let thrown = |request| {
+            Failure::of(
+                Error::Handler(GuestError {
+                    name: "SyntaxError".into(),
+                    message: "unexpected token".into(),
+                    stack: String::new(),
+                }),
+                request,
+            )
+        };
+        assert_eq!(
+            thrown(Request::Script).message,
+            "the script threw SyntaxError: unexpected token"
+        );
+        let load = thrown(Request::Load);
+        assert_eq!(load.code, ErrorCode::Handler);
+        assert_eq!(
+            load.message,
+            "loading the handlers and modules failed with SyntaxError: unexpected token"
+        );
+        let cancelled = |request| {
+            Failure::of(
+                Error::Cancelled {
+                    terminated_by: Some("wall-clock"),
+                },
+                request,
+            )
+        };
+        let script = cancelled(Request::Script);
+        assert!(
+            script
+                .message
+                .starts_with("the script was cancelled by the `wall-clock` monitor"),
+            "{}",
+            script.message
+        );
+        let load = cancelled(Request::Load);
+        assert_eq!(load.terminated_by, Some(Some("wall-clock")));
+        assert!(
+            load.message.contains("the load was cancelled")
+                && load.message.contains("pre-load state")
+                && !load.message.contains("restore a snapshot"),
+            "{}",
+            load.message
         );
     }
 }

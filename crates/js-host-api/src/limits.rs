@@ -10,7 +10,7 @@ use std::time::Duration;
 use hyperlight_js::{CpuTimeMonitor, JSSandbox, LoadedJSSandbox, WallClockMonitor};
 use napi::sys;
 
-use crate::abort::{AbortMonitor, AbortOptions, Abortable, Stops, GRACE_KEY, SIGNAL_KEY};
+use crate::abort::{AbortOptions, Abortable, Stops, GRACE_KEY, SIGNAL_KEY};
 use crate::errors::Failure;
 use crate::options::Options;
 
@@ -96,16 +96,14 @@ pub(crate) fn load(
         (Ok(w), Ok(c)) => (w, c),
         (Err(e), _) | (_, Err(e)) => return Err(Box::new((e.into(), js))),
     };
-    let abort: Option<AbortMonitor> = limits.abortable.as_ref().map(Abortable::monitor);
-    let r = match (wall, cpu, abort) {
-        (None, None, None) => js.get_loaded_sandbox(),
-        (Some(w), None, None) => js.get_loaded_sandbox_with_monitor(&w),
-        (None, Some(c), None) => js.get_loaded_sandbox_with_monitor(&c),
-        (None, None, Some(a)) => js.get_loaded_sandbox_with_monitor(&a),
-        (Some(w), Some(c), None) => js.get_loaded_sandbox_with_monitor(&(w, c)),
-        (Some(w), None, Some(a)) => js.get_loaded_sandbox_with_monitor(&(w, a)),
-        (None, Some(c), Some(a)) => js.get_loaded_sandbox_with_monitor(&(c, a)),
-        (Some(w), Some(c), Some(a)) => js.get_loaded_sandbox_with_monitor(&(w, c, a)),
+    let monitors = crate::loaded::CallMonitors {
+        wall,
+        cpu,
+        abort: limits.abortable.as_ref().map(Abortable::monitor),
+    };
+    let r = match monitors.into_set() {
+        None => js.get_loaded_sandbox(),
+        Some(set) => js.get_loaded_sandbox_with_monitor(&*set),
     };
     r.map_err(|f| {
         let hyperlight_js::LoadFailure { error, sandbox } = *f;
@@ -115,7 +113,7 @@ pub(crate) fn load(
                 "the load was stopped by its AbortSignal; the sandbox is usable again",
                 Some(crate::abort::MONITOR_NAME),
             ),
-            other => other.into(),
+            other => Failure::of(other, crate::errors::Request::Load),
         };
         Box::new((failure, sandbox))
     })

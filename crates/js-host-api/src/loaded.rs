@@ -11,7 +11,7 @@ use napi_derive::napi;
 
 use crate::abort::{AbortMonitor, AbortOptions, Abortable, Stops, Ticket};
 use crate::args;
-use crate::errors::Failure;
+use crate::errors::{Failure, Request};
 use crate::js::Raw;
 use crate::js_sandbox::JSSandbox;
 use crate::main_thread::{rejected, Deferred, EnvState};
@@ -202,17 +202,17 @@ fn stats_object(
 }
 
 /// The monitors of one call, from its options.
-struct CallMonitors {
-    wall: Option<WallClockMonitor>,
-    cpu: Option<CpuTimeMonitor>,
-    abort: Option<AbortMonitor>,
+pub(crate) struct CallMonitors {
+    pub(crate) wall: Option<WallClockMonitor>,
+    pub(crate) cpu: Option<CpuTimeMonitor>,
+    pub(crate) abort: Option<AbortMonitor>,
 }
 
 impl CallMonitors {
     /// The call's monitors as one set (a tuple when several, so that the
     /// first to fire ends the call and is named), or `None` when it has
     /// none (no monitor task at all).
-    fn into_set(self) -> Option<Box<dyn MonitorSet>> {
+    pub(crate) fn into_set(self) -> Option<Box<dyn MonitorSet>> {
         Some(match (self.wall, self.cpu, self.abort) {
             (None, None, None) => return None,
             (Some(w), None, None) => Box::new(w),
@@ -256,16 +256,23 @@ fn run_script(
 
 /// The failure of a call, with the message saying what the sandbox's state
 /// is now (a polite interrupt cancels without poisoning).
-pub(crate) fn call_failure(e: hyperlight_js::Error, poisoned: bool) -> Failure {
+pub(crate) fn call_failure(e: hyperlight_js::Error, poisoned: bool, request: Request) -> Failure {
     match e {
         hyperlight_js::Error::Cancelled {
             terminated_by: None,
         } if !poisoned => Failure::cancelled(
-            "the handler call was stopped by interruptHandle.requestInterrupt(); the engine \
-             unwound cleanly and the sandbox is still usable",
+            format!(
+                "the {} was stopped by interruptHandle.requestInterrupt(); the engine unwound \
+                 cleanly and the sandbox is still usable",
+                if request == Request::Script {
+                    "script"
+                } else {
+                    "handler call"
+                }
+            ),
             None,
         ),
-        other => other.into(),
+        other => Failure::of(other, request),
     }
 }
 
@@ -301,6 +308,7 @@ fn queue_watched(
     abortable: Option<Arc<Abortable>>,
     wall: Option<u64>,
     cpu: Option<u64>,
+    request: Request,
     run: impl FnOnce(
             &mut hyperlight_js::LoadedJSSandbox,
             CallMonitors,
@@ -351,7 +359,7 @@ fn queue_watched(
                     }
                 }
             }
-            result.map_err(|e| call_failure(e, poisoned))
+            result.map_err(|e| call_failure(e, poisoned, request))
         })();
         published.finish(record.seq);
         if let Some(a) = &abortable {
@@ -441,6 +449,7 @@ impl LoadedJSSandbox {
             abortable,
             wall,
             cpu,
+            Request::Call,
             move |l, m| run_call(l, &name, &event, gc, m),
         );
         Ok(Raw(promise))
@@ -510,6 +519,7 @@ impl LoadedJSSandbox {
             abortable,
             wall,
             cpu,
+            Request::Script,
             move |l, m| run_script(l, &source, filename.as_deref(), m),
         );
         Ok(Raw(promise))

@@ -352,7 +352,13 @@ impl Warm {
                 let poisoned = path.poisoned();
                 deferred.settle_here(
                     env,
-                    Box::new(move |_| Err(crate::loaded::call_failure(e, poisoned))),
+                    Box::new(move |_| {
+                        Err(crate::loaded::call_failure(
+                            e,
+                            poisoned,
+                            crate::errors::Request::Call,
+                        ))
+                    }),
                 );
                 return Tried::Posted;
             }
@@ -437,7 +443,8 @@ fn settle_value(
     result: hyperlight_js::Result<String>,
     poisoned: bool,
 ) -> Result<sys::napi_value, Failure> {
-    let json = result.map_err(|e| crate::loaded::call_failure(e, poisoned))?;
+    let json = result
+        .map_err(|e| crate::loaded::call_failure(e, poisoned, crate::errors::Request::Call))?;
     EnvState::get(env)
         .map_err(Failure::internal)?
         .parse(env, &json)

@@ -536,7 +536,8 @@ export interface LoadedJSSandbox {
    * Evaluates `source` as a classic script (global code, as a `<script>` element or Node's
    * `vm.runInThisContext` runs it: sloppy unless it starts with `'use strict'`) in the sandbox's
    * realm, runs the pending jobs, and resolves to its completion value after a JSON round trip
-   * (`undefined` when the value is `undefined`, a function or a symbol). Top-level `let`, `const`
+   * (`undefined` when the value is `undefined`, a function or a symbol; a Promise is not awaited
+   * and serialises as `{}`: see docs/scripts.md). Top-level `let`, `const`
    * and `class` declarations stay visible to later scripts and to handlers; `var` and function
    * declarations become properties of the global object; both last until the next `restore()` or
    * `unload()`. Use it to set up shared state, polyfills or configuration after the load.
