@@ -179,6 +179,12 @@ build_typescript() {
   (cd "$HL_ROOT" && pnpm run build)
 }
 
+# Links the workspace packages' bins (e.g. examples' `hyperlight-bundle`): the first install
+# cannot, their dist/ did not exist yet. ~2 s, offline, changes nothing else.
+link_bins() {
+  (cd "$HL_ROOT" && pnpm install --frozen-lockfile --offline --reporter=append-only </dev/null)
+}
+
 setup_main() {
   must toolchain check_toolchain
   must apt install_debian_packages
@@ -188,6 +194,7 @@ setup_main() {
   must rust-build build_rust
   must native-build build_native
   must ts-build build_typescript
+  must link-bins link_bins
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -9,7 +9,8 @@
  * - `ERR_BUNDLE_TOO_LARGE`: a handler's module is larger than `maxBytes`;
  * - `ERR_BUNDLE_TYPECHECK`: `typecheck: true` and the TypeScript check found errors;
  * - `ERR_BUNDLE_NO_TYPESCRIPT`: type checking or the handler-map declaration needs the
- *   `typescript` package, and it is not installed.
+ *   `typescript` package (version 5), and it is not installed or has no compiler API
+ *   (TypeScript 7).
  * @public
  */
 export type BundleErrorCode =

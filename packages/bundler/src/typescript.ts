@@ -4,20 +4,49 @@ import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
 import { BundleError } from './errors';
 
-/** The TypeScript module, loaded on first use (it is an optional peer dependency). */
+/** The install command named in `ERR_BUNDLE_NO_TYPESCRIPT` messages. */
+const INSTALL = 'npm install --save-dev typescript@5';
+
+/**
+ * The TypeScript module, loaded on first use (it is an optional peer dependency, `>=5.0 <7`).
+ * Throws `ERR_BUNDLE_NO_TYPESCRIPT` when the package is missing, or when the installed one has
+ * no compiler API (TypeScript 7's `typescript` package exports only `version`: the compiler
+ * moved to a native binary with no JavaScript API yet).
+ */
 export async function loadTypeScript(
   why: string,
   importer: () => Promise<unknown> = () => import('typescript'),
 ): Promise<typeof TS> {
+  let mod: (Partial<typeof TS> & { default?: Partial<typeof TS> }) | undefined;
   try {
-    const mod = (await importer()) as typeof TS & { default?: typeof TS };
-    return mod.default ?? mod;
+    mod = (await importer()) as typeof mod;
   } catch {
     throw new BundleError(
       'ERR_BUNDLE_NO_TYPESCRIPT',
-      `${why} needs the typescript package: install it (npm install --save-dev typescript)`,
+      `${why} needs the typescript package: install it (${INSTALL})`,
     );
   }
+  const ts = hasCompilerApi(mod?.default) ? mod?.default : mod;
+  if (!hasCompilerApi(ts)) {
+    const found = [mod?.default?.version, mod?.version].find((v) => typeof v === 'string');
+    const version = found ?? 'unknown';
+    throw new BundleError(
+      'ERR_BUNDLE_NO_TYPESCRIPT',
+      `${why} needs the TypeScript compiler API, which the installed typescript ${version} does not have (TypeScript 7 ships none yet): install TypeScript 5 (${INSTALL})`,
+    );
+  }
+  return ts;
+}
+
+/** Whether `ts` looks like the TypeScript compiler API (5.x/6.x), not TypeScript 7's stub. */
+export function hasCompilerApi(ts: unknown): ts is typeof TS {
+  if (ts === null || (typeof ts !== 'object' && typeof ts !== 'function')) return false;
+  const t = ts as Partial<typeof TS>;
+  return (
+    typeof t.createProgram === 'function' &&
+    typeof t.ScriptTarget === 'object' &&
+    typeof t.sys === 'object'
+  );
 }
 
 /**
@@ -46,8 +75,8 @@ function declarationFiles(root: string): string[] {
 
 /**
  * A TypeScript program over `files`: with the project's tsconfig when given (its files and
- * options, `noEmit` forced), else the guest's defaults (strict, `lib` ES2023 + disposable, no
- * `@types`, the `.d.ts` files under `root`). The guest's globals are added unless the tsconfig's
+ * options, `noEmit` forced, `skipLibCheck` true unless set), else the guest's defaults (strict,
+ * `lib` ES2023 + disposable, no `@types`, the `.d.ts` files under `root`). The guest's globals are added unless the tsconfig's
  * `types` already names them.
  */
 export function guestProgram(
@@ -66,8 +95,18 @@ export function guestProgram(
         `cannot read ${path.relative(root, tsconfig)}: ${ts.flattenDiagnosticMessageText(read.error.messageText, '\n')}`,
       );
     }
-    const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, path.dirname(tsconfig));
-    options = { ...parsed.options, noEmit: true };
+    // The file name sets `configFilePath`: `types` then resolve from the tsconfig's folder,
+    // not from the process's working directory.
+    const parsed = ts.parseJsonConfigFileContent(
+      read.config,
+      ts.sys,
+      path.dirname(tsconfig),
+      undefined,
+      tsconfig,
+    );
+    // `.d.ts` files of host-side packages (e.g. `@hyperlight/host-modules`) name host globals the
+    // guest lacks (`AbortSignal`, `fetch`): skip checking them unless the tsconfig decides.
+    options = { skipLibCheck: true, ...parsed.options, noEmit: true };
     rootNames = [...parsed.fileNames, ...files];
     if (!(options.types ?? []).some((t) => t.includes('guest-globals')))
       rootNames.push(GUEST_GLOBALS_DTS);

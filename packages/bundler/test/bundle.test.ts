@@ -267,8 +267,27 @@ describe('build errors', () => {
     );
     expect(error.code).toBe('ERR_BUNDLE_NO_TYPESCRIPT');
     expect(error.message).toBe(
-      'type checking needs the typescript package: install it (npm install --save-dev typescript)',
+      'type checking needs the typescript package: install it (npm install --save-dev typescript@5)',
     );
+  });
+
+  it('with TypeScript 7 (no compiler API, only `version`): ERR_BUNDLE_NO_TYPESCRIPT', async () => {
+    for (const fake of [
+      { version: '7.0.2' },
+      { default: { version: '7.0.2' }, version: '7.0.2' },
+    ]) {
+      const error = await bundleError(loadTypeScript('type checking', () => Promise.resolve(fake)));
+      expect(error.code).toBe('ERR_BUNDLE_NO_TYPESCRIPT');
+      expect(error.message).toContain('installed typescript 7.0.2');
+      expect(error.message).toContain('npm install --save-dev typescript@5');
+    }
+  });
+
+  it('loads the real compiler API (ESM namespace or default export)', async () => {
+    const real = await import('typescript');
+    const ts = await loadTypeScript('type checking', () => Promise.resolve(real));
+    expect(typeof ts.createProgram).toBe('function');
+    expect(ts.version.startsWith('5.')).toBe(true);
   });
 });
 
