@@ -25,7 +25,7 @@ export class MonitorStartError extends Error {
   constructor(monitorName: string, handler: string, cause: unknown) {
     super(
       `the \`${monitorName}\` monitor failed to start (${describe(cause)}); the handler ` +
-        `${JSON.stringify(handler)} was not run (monitors fail closed) and the sandbox is not poisoned`,
+        `${JSON.stringify(handler)} was not run (monitors fail closed); this did not poison the sandbox`,
       { cause },
     );
     this.name = 'MonitorStartError';
@@ -94,7 +94,7 @@ export function cancelledBy(
   const by = terminatedBy === null ? 'kill()' : `the \`${terminatedBy}\` monitor`;
   const call = `the handler call ${JSON.stringify(handler)} was cancelled by ${by}`;
   const message = !handlerStarted
-    ? `${call} before the handler started; the sandbox is not poisoned`
+    ? `${call} before the handler started; this did not poison the sandbox`
     : poisoned
       ? `${call}; the sandbox is now poisoned: restore a snapshot or unload it`
       : `${call}; the guest stopped when asked and the sandbox is still usable`;
