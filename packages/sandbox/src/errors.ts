@@ -130,7 +130,10 @@ export type SandboxErrorOf<C extends SandboxErrorCode> = C extends typeof ERR_QU
         ? MonitorStartError
         : C extends ErrorCode
           ? HyperlightErrorOf<C>
-          : SandboxError & { readonly code: C };
+          : SandboxError & {
+              /** The error's code, `C`. */
+              readonly code: C;
+            };
 
 const known: ReadonlySet<string> = new Set(Object.values(SandboxErrorCodes));
 
