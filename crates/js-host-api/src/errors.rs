@@ -180,8 +180,17 @@ impl Failure {
                     Request::Call => format!("the handler threw {}: {}", g.name, g.message),
                     Request::Script => format!("the script threw {}: {}", g.name, g.message),
                     Request::Load => format!(
-                        "loading the handlers and modules failed with {}: {}",
-                        g.name, g.message
+                        "loading the handlers and modules failed with {}: {}{}",
+                        g.name,
+                        g.message,
+                        // Where: the first frame names the handler or module
+                        // and the position (`handler/<name>:line:column`).
+                        g.stack
+                            .lines()
+                            .map(str::trim)
+                            .find(|l| !l.is_empty())
+                            .map(|l| format!(" (at {})", l.trim_start_matches("at ")))
+                            .unwrap_or_default()
                     ),
                 },
                 guest: Some(Box::new(g)),
@@ -338,6 +347,19 @@ mod tests {
         assert_eq!(
             load.message,
             "loading the handlers and modules failed with SyntaxError: unexpected token"
+        );
+        let located = Failure::of(
+            Error::Handler(GuestError {
+                name: "SyntaxError".into(),
+                message: "unexpected token".into(),
+                stack: "    at handler/bad:1:33\n".into(),
+            }),
+            Request::Load,
+        );
+        assert_eq!(
+            located.message,
+            "loading the handlers and modules failed with SyntaxError: unexpected token \
+             (at handler/bad:1:33)"
         );
         let cancelled = |request| {
             Failure::of(
