@@ -5,9 +5,8 @@
 //! ([`Options`]) and abort helper ([`crate::abort`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyperlight_js::{CpuTimeMonitor, JSSandbox, LoadedJSSandbox, WallClockMonitor};
+use hyperlight_js::{JSSandbox, LoadedJSSandbox};
 use napi::sys;
 
 use crate::abort::{AbortOptions, Abortable, Stops, GRACE_KEY, SIGNAL_KEY};
@@ -84,22 +83,13 @@ pub(crate) fn load(
     js: JSSandbox,
     limits: &LoadLimits,
 ) -> Result<LoadedJSSandbox, Box<(Failure, JSSandbox)>> {
-    let wall = limits
-        .wall_clock_ms
-        .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-        .transpose();
-    let cpu = limits
-        .cpu_ms
-        .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-        .transpose();
-    let (wall, cpu) = match (wall, cpu) {
-        (Ok(w), Ok(c)) => (w, c),
-        (Err(e), _) | (_, Err(e)) => return Err(Box::new((e.into(), js))),
-    };
-    let monitors = crate::loaded::CallMonitors {
-        wall,
-        cpu,
-        abort: limits.abortable.as_ref().map(Abortable::monitor),
+    let monitors = match crate::loaded::CallMonitors::new(
+        limits.wall_clock_ms,
+        limits.cpu_ms,
+        limits.abortable.as_ref().map(Abortable::monitor),
+    ) {
+        Ok(m) => m,
+        Err(e) => return Err(Box::new((e.into(), js))),
     };
     let r = match monitors.into_set() {
         None => js.get_loaded_sandbox(),

@@ -201,14 +201,33 @@ fn stats_object(
     Ok(object)
 }
 
-/// The monitors of one call, from its options.
+/// The monitors of one call, script or load, from its options.
 pub(crate) struct CallMonitors {
-    pub(crate) wall: Option<WallClockMonitor>,
-    pub(crate) cpu: Option<CpuTimeMonitor>,
-    pub(crate) abort: Option<AbortMonitor>,
+    wall: Option<WallClockMonitor>,
+    cpu: Option<CpuTimeMonitor>,
+    abort: Option<AbortMonitor>,
 }
 
 impl CallMonitors {
+    /// The monitors of the timeouts (milliseconds, already validated) and
+    /// of an armed signal. Fails as the monitors' constructors do (the
+    /// wall-clock one first).
+    pub(crate) fn new(
+        wall_ms: Option<u64>,
+        cpu_ms: Option<u64>,
+        abort: Option<AbortMonitor>,
+    ) -> hyperlight_js::Result<Self> {
+        Ok(Self {
+            wall: wall_ms
+                .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
+                .transpose()?,
+            cpu: cpu_ms
+                .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
+                .transpose()?,
+            abort,
+        })
+    }
+
     /// The call's monitors as one set (a tuple when several, so that the
     /// first to fire ends the call and is named), or `None` when it has
     /// none (no monitor task at all).
@@ -330,15 +349,8 @@ fn queue_watched(
             let Stage::Loaded(loaded) = stage else {
                 return Err(Failure::internal("the sandbox is not loaded"));
             };
-            let monitors = CallMonitors {
-                wall: wall
-                    .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-                    .transpose()?,
-                cpu: cpu
-                    .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-                    .transpose()?,
-                abort: abortable.as_ref().map(Abortable::monitor),
-            };
+            let monitors =
+                CallMonitors::new(wall, cpu, abortable.as_ref().map(Abortable::monitor))?;
             let result = run(loaded, monitors);
             let poisoned = loaded.poisoned();
             if let Some(a) = &abortable {

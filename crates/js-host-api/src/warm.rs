@@ -22,9 +22,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use hyperlight_js::{
-    CpuTimeMonitor, Handed, WallClockMonitor, WarmCall, WarmHostCall, WarmOutcome, WarmPath,
-};
+use hyperlight_js::{Handed, WarmCall, WarmHostCall, WarmOutcome, WarmPath};
 use napi::sys;
 
 use crate::errors::Failure;
@@ -424,17 +422,9 @@ fn post(
     wall: Option<u64>,
     cpu: Option<u64>,
 ) -> hyperlight_js::Result<Option<WarmCall>> {
-    let wall = wall
-        .map(|ms| WallClockMonitor::new(Duration::from_millis(ms)))
-        .transpose()?;
-    let cpu = cpu
-        .map(|ms| CpuTimeMonitor::new(Duration::from_millis(ms)))
-        .transpose()?;
-    match (wall, cpu) {
-        (None, None) => path.call::<WallClockMonitor>(name, event, gc, None),
-        (Some(w), None) => path.call(name, event, gc, Some(&w)),
-        (None, Some(c)) => path.call(name, event, gc, Some(&c)),
-        (Some(w), Some(c)) => path.call(name, event, gc, Some(&(w, c))),
+    match crate::loaded::CallMonitors::new(wall, cpu, None)?.into_set() {
+        None => path.call::<dyn hyperlight_js::MonitorSet>(name, event, gc, None),
+        Some(set) => path.call(name, event, gc, Some(&*set)),
     }
 }
 
