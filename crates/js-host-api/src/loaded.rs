@@ -351,12 +351,13 @@ fn queue_watched(
             };
             let monitors =
                 CallMonitors::new(wall, cpu, abortable.as_ref().map(Abortable::monitor))?;
+            let before = loaded.last_call_stats().cloned();
             let result = run(loaded, monitors);
             let poisoned = loaded.poisoned();
             if let Some(a) = &abortable {
                 a.end(poisoned);
             }
-            Core::publish(&published, loaded);
+            Core::publish_request(&published, loaded, before.as_ref());
             if abortable.as_ref().is_some_and(|a| a.aborted()) {
                 // A polite stop leaves `terminated_by` empty in Rust:
                 // the abort ended this call either way.

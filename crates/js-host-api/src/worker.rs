@@ -495,6 +495,25 @@ impl Core {
         *published.stats.lock().unwrap_or_else(|p| p.into_inner()) =
             loaded.last_call_stats().cloned();
     }
+
+    /// Publishes `poisoned`, and the statistics only if the request just
+    /// made recorded new ones (`before`: the loaded sandbox's statistics
+    /// before it). A request refused before it ran (poisoned, unknown
+    /// handler) leaves `lastCallStats` as it was, including statistics a
+    /// warm call published, which the loaded sandbox does not hold.
+    pub(crate) fn publish_request(
+        published: &Published,
+        loaded: &LoadedJSSandbox,
+        before: Option<&hyperlight_js::CallStats>,
+    ) {
+        published
+            .poisoned
+            .store(loaded.poisoned(), Ordering::Release);
+        let now = loaded.last_call_stats();
+        if now != before {
+            *published.stats.lock().unwrap_or_else(|p| p.into_inner()) = now.cloned();
+        }
+    }
 }
 
 /// How long a sandbox thread keeps looking for its next job before it

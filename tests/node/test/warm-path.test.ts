@@ -111,6 +111,22 @@ describe('the warm path', () => {
     }
   });
 
+  it('keeps the statistics of warm calls when a later call is refused on the usual path', async () => {
+    // A call with a signal takes the usual path; one refused there (an unknown handler) records
+    // nothing, so lastCallStats must still be the last warm call's, not the older statistics the
+    // loaded sandbox itself holds (the first, exit-path call's).
+    const s = await sandbox({ echo: ECHO });
+    for (let i = 0; i < 200; i++) {
+      await s.callHandler('echo', i);
+      const before = s.lastCallStats;
+      await expectRejectCode(
+        s.callHandler('nope', i, { signal: new AbortController().signal }),
+        'ERR_INVALID_ARG',
+      );
+      expect(s.lastCallStats).toEqual(before);
+    }
+  });
+
   it('interleaves with snapshots and restores', async () => {
     const s = await sandbox({ count: COUNTER });
     for (let i = 0; i < 10; i++) await s.callHandler('count', i);
